@@ -1,0 +1,84 @@
+# oxbridge: `make run` and `make test` are all a newcomer needs; `make help` lists the rest.
+# Everything is installed here, into .venv and target/: nothing by hand, nothing first.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+# Every cargo call builds against the venv's interpreter, as maturin does.
+export PYO3_PYTHON := $(abspath $(PY))
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMPS):
+	@mkdir -p $@
+
+$(STAMPS)/venv: | $(STAMPS)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "oxbridge needs Python 3.11+, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.9,<2"
+	@touch $@
+
+.PHONY: venv
+venv: $(STAMPS)/venv ## Create the virtual environment at .venv
+
+.PHONY: build
+build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
+	$(VENV)/bin/maturin develop --release --extras dev --quiet
+	cargo build --release --quiet -p oxbridge-ffi
+
+.PHONY: run
+run: build ## The article's example through every bridge, with its cost per call
+	$(VENV)/bin/oxbridge demo
+
+.PHONY: test
+test: build lint test-rust test-c test-python ## Every test and lint
+
+.PHONY: test-rust
+test-rust: ## Rust unit tests (core, C ABI, header drift)
+	cargo test --workspace --exclude oxbridge-py --quiet
+
+.PHONY: test-c
+test-c: build ## The C ABI, from a C program compiled against include/oxbridge.h
+	cc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_abi.c \
+	   -Ltarget/release -loxbridge -lm -o target/test_abi
+	LD_LIBRARY_PATH=target/release target/test_abi
+
+.PHONY: test-python
+test-python: build ## pytest: shared vectors on every bridge, differential, CLI
+	$(PY) -m pytest -q
+
+.PHONY: lint
+lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest oxbridge._native
+
+.PHONY: bench
+bench: build ## Speed targets, measured side by side
+	$(VENV)/bin/oxbridge bench
+
+.PHONY: header
+header: ## Regenerate include/oxbridge.h with cbindgen
+	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-ffi header_matches_fresh_generation
+
+.PHONY: fmt
+fmt: $(STAMPS)/venv ## Format Rust and Python sources
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests
+	$(VENV)/bin/ruff check --fix python tests
+
+.PHONY: clean
+clean: ## Remove build output and the virtual environment
+	cargo clean
+	rm -rf $(VENV) $(STAMPS) python/oxbridge/*.so

@@ -1,0 +1,203 @@
+//! Complex arithmetic that mirrors CPython's `_Py_c_sum`, `_Py_c_diff`,
+//! `_Py_c_prod` and `_Py_c_quot`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::CoreError;
+
+/// A complex number with the memory layout of C's `double _Complex`,
+/// numpy's `complex128` and CPython's `Py_complex`: two `f64`, real first.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct Complex {
+    /// Real part.
+    pub re: f64,
+    /// Imaginary part.
+    pub im: f64,
+}
+
+impl Complex {
+    /// Builds `re + im*j`.
+    #[must_use]
+    pub const fn new(re: f64, im: f64) -> Self {
+        Self { re, im }
+    }
+}
+
+/// `a + b`, as CPython computes it.
+#[inline]
+#[must_use]
+pub fn add(a: Complex, b: Complex) -> Complex {
+    Complex::new(a.re + b.re, a.im + b.im)
+}
+
+/// `a - b`, as CPython computes it.
+#[inline]
+#[must_use]
+pub fn sub(a: Complex, b: Complex) -> Complex {
+    Complex::new(a.re - b.re, a.im - b.im)
+}
+
+/// `a * b`, as CPython computes it (the schoolbook formula, no rescaling).
+#[inline]
+#[must_use]
+pub fn mul(a: Complex, b: Complex) -> Complex {
+    Complex::new(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)
+}
+
+/// `a / b`, as CPython computes it: Smith's algorithm, dividing through by the
+/// larger of the divisor's parts so that neither overflow nor underflow happens
+/// where the true quotient is representable.
+///
+/// # Errors
+/// [`CoreError::ZeroDivision`] when both parts of `b` are zero, like CPython.
+#[inline]
+pub fn div(a: Complex, b: Complex) -> Result<Complex, CoreError> {
+    let abs_breal = b.re.abs();
+    let abs_bimag = b.im.abs();
+    if abs_breal >= abs_bimag {
+        if abs_breal == 0.0 {
+            return Err(CoreError::ZeroDivision);
+        }
+        let ratio = b.im / b.re;
+        let denom = b.re + b.im * ratio;
+        Ok(Complex::new(
+            (a.re + a.im * ratio) / denom,
+            (a.im - a.re * ratio) / denom,
+        ))
+    } else if abs_bimag >= abs_breal {
+        let ratio = b.re / b.im;
+        let denom = b.re * ratio + b.im;
+        Ok(Complex::new(
+            (a.re * ratio + a.im) / denom,
+            (a.im * ratio - a.re) / denom,
+        ))
+    } else {
+        // At least one of b's parts is NaN.
+        Ok(Complex::new(f64::NAN, f64::NAN))
+    }
+}
+
+/// The four arithmetic operations, named as every bridge names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+}
+
+impl Op {
+    /// Every operation, in a fixed order.
+    pub const ALL: [Op; 4] = [Op::Add, Op::Sub, Op::Mul, Op::Div];
+
+    /// The wire name: `add`, `sub`, `mul`, `div`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+        }
+    }
+
+    /// Applies the operation to one pair of operands.
+    ///
+    /// # Errors
+    /// [`CoreError::ZeroDivision`] for `Div` by zero.
+    #[inline]
+    pub fn apply(self, a: Complex, b: Complex) -> Result<Complex, CoreError> {
+        match self {
+            Op::Add => Ok(add(a, b)),
+            Op::Sub => Ok(sub(a, b)),
+            Op::Mul => Ok(mul(a, b)),
+            Op::Div => div(a, b),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Op {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Op::ALL
+            .into_iter()
+            .find(|op| op.name() == s)
+            .ok_or_else(|| CoreError::UnknownOperation(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(re: f64, im: f64) -> Complex {
+        Complex::new(re, im)
+    }
+
+    fn bits(z: Complex) -> (u64, u64) {
+        (z.re.to_bits(), z.im.to_bits())
+    }
+
+    #[test]
+    fn article_example() {
+        assert_eq!(add(c(1.0, 3.0), c(0.0, -5.0)), c(1.0, -2.0));
+    }
+
+    #[test]
+    fn signed_zeros_follow_ieee_like_cpython() {
+        // (-0-0j) + (-0-0j) keeps both negative zeros; (0j) - (0j) gives +0.
+        assert_eq!(bits(add(c(-0.0, -0.0), c(-0.0, -0.0))), bits(c(-0.0, -0.0)));
+        assert_eq!(bits(sub(c(0.0, 0.0), c(0.0, 0.0))), bits(c(0.0, 0.0)));
+        // CPython: complex(-0.0, 0.0) * complex(1.0, 0.0) == (-0+0j)
+        assert_eq!(bits(mul(c(-0.0, 0.0), c(1.0, 0.0))), bits(c(-0.0, 0.0)));
+    }
+
+    #[test]
+    fn division_scales_instead_of_overflowing() {
+        // CPython: complex(1e308, 3e307) / complex(2e307, 1e308)
+        //   == (0.4807692307692308-0.9038461538461539j)
+        let q = div(c(1e308, 3e307), c(2e307, 1e308)).unwrap();
+        assert_eq!(q, c(0.480_769_230_769_230_8, -0.903_846_153_846_153_9));
+        // The naive a*conj(b)/|b|^2 overflows |b|^2 to infinity and gives 0.
+        assert!((2e307_f64 * 2e307 + 1e308 * 1e308).is_infinite());
+        // And CPython's own overflow is kept: (1e308+1e308j)/(1e308+1e308j)
+        // == (nan+0j), because its denominator overflows too.
+        let q = div(c(1e308, 1e308), c(1e308, 1e308)).unwrap();
+        assert!(q.re.is_nan());
+        assert_eq!(q.im.to_bits(), 0.0_f64.to_bits());
+    }
+
+    #[test]
+    fn division_by_zero_is_an_error_for_every_signed_zero() {
+        for (re, im) in [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0)] {
+            assert_eq!(div(c(1.0, 1.0), c(re, im)), Err(CoreError::ZeroDivision));
+        }
+    }
+
+    #[test]
+    fn nan_divisor_gives_nan() {
+        let q = div(c(1.0, 1.0), c(f64::NAN, 0.0)).unwrap();
+        assert!(q.re.is_nan() && q.im.is_nan());
+    }
+
+    #[test]
+    fn op_names_round_trip() {
+        for op in Op::ALL {
+            assert_eq!(op.name().parse::<Op>().unwrap(), op);
+        }
+        assert!(matches!("pow".parse::<Op>(), Err(CoreError::UnknownOperation(s)) if s == "pow"));
+    }
+}

@@ -1,0 +1,334 @@
+//! The C ABI of oxbridge.
+//!
+//! Every `oxb_*` function returns an [`OxbStatus`] and writes its result through
+//! out-parameters; none unwinds: a panic becomes [`OXB_INTERNAL`]. When a
+//! function fails and its `err` parameter is not null, it receives an owned
+//! UTF-8 message, released with [`oxb_string_free`]. Strings go in as pointer
+//! plus length, so they may hold NUL bytes; invalid UTF-8 is an
+//! [`OXB_INVALID_ARGUMENT`], never undefined behaviour.
+//!
+//! Callers check [`oxb_abi_version`] against [`OXB_ABI_VERSION`] at load time.
+
+use std::any::Any;
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use oxbridge_core::{Complex, CoreError, ErrorKind, Op};
+
+/// Bumped whenever a signature or struct in this header changes.
+pub const OXB_ABI_VERSION: u32 = 1;
+
+/// Status code returned by every `oxb_*` function.
+pub type OxbStatus = i32;
+/// Success.
+pub const OXB_OK: OxbStatus = 0;
+/// Division by zero.
+pub const OXB_ZERO_DIVISION: OxbStatus = 1;
+/// A bad argument: null pointer, invalid UTF-8, unknown operation.
+pub const OXB_INVALID_ARGUMENT: OxbStatus = 2;
+/// A fault inside oxbridge (a caught panic). Please report it.
+pub const OXB_INTERNAL: OxbStatus = 3;
+
+// Literals above so that cbindgen can print them; the core's kinds decide.
+const _: () = assert!(OXB_ZERO_DIVISION == ErrorKind::ZeroDivision.code());
+const _: () = assert!(OXB_INVALID_ARGUMENT == ErrorKind::InvalidArgument.code());
+const _: () = assert!(OXB_INTERNAL == ErrorKind::Internal.code());
+
+/// A complex number: the layout of C's `double _Complex` and numpy's complex128.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OxbComplex {
+    /// Real part.
+    pub re: f64,
+    /// Imaginary part.
+    pub im: f64,
+}
+
+impl From<OxbComplex> for Complex {
+    fn from(z: OxbComplex) -> Self {
+        Complex::new(z.re, z.im)
+    }
+}
+
+impl From<Complex> for OxbComplex {
+    fn from(z: Complex) -> Self {
+        OxbComplex { re: z.re, im: z.im }
+    }
+}
+
+/// A byte string owned by this library (UTF-8, not NUL-terminated).
+/// Release it with [`oxb_string_free`]; `{NULL, 0}` is the empty value.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OxbString {
+    /// First byte, or null when empty.
+    pub ptr: *mut u8,
+    /// Number of bytes.
+    pub len: usize,
+}
+
+impl OxbString {
+    const EMPTY: OxbString = OxbString {
+        ptr: ptr::null_mut(),
+        len: 0,
+    };
+
+    fn from_string(s: String) -> Self {
+        if s.is_empty() {
+            return Self::EMPTY;
+        }
+        let boxed: Box<[u8]> = s.into_bytes().into_boxed_slice();
+        let len = boxed.len();
+        let ptr = Box::into_raw(boxed).cast::<u8>();
+        OxbString { ptr, len }
+    }
+}
+
+/// What went wrong inside an entry point, before it becomes a status.
+enum Failure {
+    Core(CoreError),
+    Panic(String),
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        Failure::Core(e)
+    }
+}
+
+fn null_argument(name: &'static str) -> Failure {
+    Failure::Core(CoreError::InvalidArgument(format!(
+        "argument '{name}' is a null pointer"
+    )))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Runs `body`, converting its error or panic into a status and, when `err` is
+/// not null, an owned message. The one place where failures cross the ABI.
+fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failure>) -> OxbStatus {
+    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return OXB_OK,
+        Ok(Err(failure)) => failure,
+        Err(payload) => Failure::Panic(panic_message(payload.as_ref())),
+    };
+    let (status, message) = match failure {
+        Failure::Core(e) => (e.kind().code(), e.to_string()),
+        Failure::Panic(msg) => (OXB_INTERNAL, format!("internal error in oxbridge: {msg}")),
+    };
+    if !err.is_null() {
+        // SAFETY: the caller passes either null or a pointer to writable
+        // storage for one OxbString, as documented on every entry point.
+        unsafe { err.write(OxbString::from_string(message)) };
+    }
+    status
+}
+
+/// Borrows `len` bytes at `ptr`; null is accepted only for an empty string.
+///
+/// # Safety
+/// A non-null `ptr` must point to `len` readable bytes that outlive the call.
+unsafe fn bytes_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(null_argument(name))
+        };
+    }
+    // SAFETY: non-null, and the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Writes `value` to the out-parameter `out`, refusing null.
+///
+/// # Safety
+/// A non-null `out` must be valid for a write of `T`.
+unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(null_argument("out"));
+    }
+    // SAFETY: non-null, and the caller promises it is writable.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+fn scalar(
+    op: Op,
+    a_re: f64,
+    a_im: f64,
+    b_re: f64,
+    b_im: f64,
+    out: *mut OxbComplex,
+    err: *mut OxbString,
+) -> OxbStatus {
+    guard(err, || {
+        let z = op.apply(Complex::new(a_re, a_im), Complex::new(b_re, b_im))?;
+        // SAFETY: `out` is null or writable, per the entry point's contract.
+        unsafe { write_out(out, OxbComplex::from(z)) }
+    })
+}
+
+/// The ABI version of this library; compare with [`OXB_ABI_VERSION`] of the
+/// header the caller was built against.
+#[no_mangle]
+pub extern "C" fn oxb_abi_version() -> u32 {
+    OXB_ABI_VERSION
+}
+
+/// `*out = a + b`, parts passed as doubles.
+///
+/// # Safety
+/// `out` is null or writable for one [`OxbComplex`]; `err` is null or writable
+/// for one [`OxbString`].
+#[no_mangle]
+pub unsafe extern "C" fn oxb_add(
+    a_re: f64,
+    a_im: f64,
+    b_re: f64,
+    b_im: f64,
+    out: *mut OxbComplex,
+    err: *mut OxbString,
+) -> OxbStatus {
+    scalar(Op::Add, a_re, a_im, b_re, b_im, out, err)
+}
+
+/// `*out = a - b`.
+///
+/// # Safety
+/// As for [`oxb_add`].
+#[no_mangle]
+pub unsafe extern "C" fn oxb_sub(
+    a_re: f64,
+    a_im: f64,
+    b_re: f64,
+    b_im: f64,
+    out: *mut OxbComplex,
+    err: *mut OxbString,
+) -> OxbStatus {
+    scalar(Op::Sub, a_re, a_im, b_re, b_im, out, err)
+}
+
+/// `*out = a * b`.
+///
+/// # Safety
+/// As for [`oxb_add`].
+#[no_mangle]
+pub unsafe extern "C" fn oxb_mul(
+    a_re: f64,
+    a_im: f64,
+    b_re: f64,
+    b_im: f64,
+    out: *mut OxbComplex,
+    err: *mut OxbString,
+) -> OxbStatus {
+    scalar(Op::Mul, a_re, a_im, b_re, b_im, out, err)
+}
+
+/// `*out = a / b`; [`OXB_ZERO_DIVISION`] when `b` is zero.
+///
+/// # Safety
+/// As for [`oxb_add`].
+#[no_mangle]
+pub unsafe extern "C" fn oxb_div(
+    a_re: f64,
+    a_im: f64,
+    b_re: f64,
+    b_im: f64,
+    out: *mut OxbComplex,
+    err: *mut OxbString,
+) -> OxbStatus {
+    scalar(Op::Div, a_re, a_im, b_re, b_im, out, err)
+}
+
+/// `*out = "{greeting}, {name}"` as an owned UTF-8 string.
+///
+/// # Safety
+/// `greeting` and `name` are null (only with length 0) or point to that many
+/// readable bytes; `out` and `err` are null or writable for one [`OxbString`].
+#[no_mangle]
+pub unsafe extern "C" fn oxb_greet(
+    greeting: *const u8,
+    greeting_len: usize,
+    name: *const u8,
+    name_len: usize,
+    out: *mut OxbString,
+    err: *mut OxbString,
+) -> OxbStatus {
+    guard(err, || {
+        // SAFETY: pointer/length pairs as documented above.
+        let (greeting, name) = unsafe {
+            (
+                bytes_arg(greeting, greeting_len, "greeting")?,
+                bytes_arg(name, name_len, "name")?,
+            )
+        };
+        if out.is_null() {
+            return Err(null_argument("out"));
+        }
+        let message = oxbridge_core::greet_bytes(greeting, name)?;
+        // SAFETY: `out` is non-null and writable, as documented above.
+        unsafe { write_out(out, OxbString::from_string(message)) }
+    })
+}
+
+/// Releases a string this library returned. `{NULL, 0}` is accepted and does
+/// nothing; freeing the same string twice is the caller's bug, as with `free`.
+///
+/// # Safety
+/// `s` came from this library and was not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn oxb_string_free(s: OxbString) {
+    if s.ptr.is_null() {
+        return;
+    }
+    // SAFETY: `ptr`/`len` came from `OxbString::from_string`, which leaked a
+    // `Box<[u8]>` of exactly this length.
+    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(s.ptr, s.len)) });
+}
+
+/// The article's entry point, kept so its ctypes client works unchanged:
+/// `compute("add" | "sub" | "mul" | "div", a, b)`. It cannot report errors, so an
+/// unknown or null command, invalid UTF-8 or a zero divisor gives NaN parts.
+///
+/// # Safety
+/// `command` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn compute(
+    command: *const c_char,
+    a: OxbComplex,
+    b: OxbComplex,
+) -> OxbComplex {
+    const NAN: OxbComplex = OxbComplex {
+        re: f64::NAN,
+        im: f64::NAN,
+    };
+    let result = catch_unwind(|| {
+        if command.is_null() {
+            return NAN;
+        }
+        // SAFETY: non-null and NUL-terminated, per the contract above.
+        let command = unsafe { CStr::from_ptr(command) };
+        command
+            .to_str()
+            .ok()
+            .and_then(|name| name.parse::<Op>().ok())
+            .and_then(|op| op.apply(a.into(), b.into()).ok())
+            .map_or(NAN, OxbComplex::from)
+    });
+    result.unwrap_or(NAN)
+}
+
+#[cfg(test)]
+mod tests;

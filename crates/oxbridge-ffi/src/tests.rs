@@ -1,0 +1,113 @@
+use super::*;
+
+fn take(s: OxbString) -> String {
+    let text = if s.ptr.is_null() {
+        String::new()
+    } else {
+        // SAFETY: the library just returned this string.
+        String::from_utf8(unsafe { std::slice::from_raw_parts(s.ptr, s.len) }.to_vec()).unwrap()
+    };
+    // SAFETY: returned by the library, freed once.
+    unsafe { oxb_string_free(s) };
+    text
+}
+
+#[test]
+fn header_matches_fresh_generation() {
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let config = cbindgen::Config::from_file(format!("{crate_dir}/cbindgen.toml")).unwrap();
+    let mut fresh = Vec::new();
+    cbindgen::Builder::new()
+        .with_crate(crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen")
+        .write(&mut fresh);
+    let path = format!("{crate_dir}/../../include/oxbridge.h");
+    if std::env::var_os("OXBRIDGE_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let checked_in = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        checked_in == fresh,
+        "include/oxbridge.h differs from what cbindgen generates: run `make header`"
+    );
+}
+
+#[test]
+fn scalar_ops_write_out_and_report_zero_division() {
+    let mut out = OxbComplex::default();
+    // SAFETY: valid out pointer, null err.
+    let st = unsafe { oxb_add(1.0, 3.0, 0.0, -5.0, &mut out, ptr::null_mut()) };
+    assert_eq!((st, out), (OXB_OK, OxbComplex { re: 1.0, im: -2.0 }));
+
+    let mut err = OxbString::EMPTY;
+    // SAFETY: valid out and err pointers.
+    let st = unsafe { oxb_div(1.0, 0.0, 0.0, 0.0, &mut out, &mut err) };
+    assert_eq!(st, OXB_ZERO_DIVISION);
+    assert_eq!(take(err), "complex division by zero");
+}
+
+#[test]
+fn null_out_is_invalid_argument_not_a_crash() {
+    let mut err = OxbString::EMPTY;
+    // SAFETY: null out is allowed and reported.
+    let st = unsafe { oxb_mul(1.0, 1.0, 1.0, 1.0, ptr::null_mut(), &mut err) };
+    assert_eq!(st, OXB_INVALID_ARGUMENT);
+    assert_eq!(take(err), "argument 'out' is a null pointer");
+}
+
+#[test]
+fn greet_handles_nul_bytes_null_pointers_and_invalid_utf8() {
+    let mut out = OxbString::EMPTY;
+    let g = b"a\0b";
+    // SAFETY: valid byte ranges; name is null with length 0.
+    let st = unsafe {
+        oxb_greet(
+            g.as_ptr(),
+            g.len(),
+            ptr::null(),
+            0,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, OXB_OK);
+    assert_eq!(take(out), "a\0b, ");
+
+    let (mut out, mut err) = (OxbString::EMPTY, OxbString::EMPTY);
+    let bad = b"\xff";
+    // SAFETY: valid byte ranges.
+    let st = unsafe { oxb_greet(g.as_ptr(), g.len(), bad.as_ptr(), 1, &mut out, &mut err) };
+    assert_eq!(st, OXB_INVALID_ARGUMENT);
+    assert_eq!(take(err), "argument 'name' is not valid UTF-8 text");
+
+    let (mut out, mut err) = (OxbString::EMPTY, OxbString::EMPTY);
+    // SAFETY: null pointer with a non-zero length is refused before any read.
+    let st = unsafe { oxb_greet(ptr::null(), 3, g.as_ptr(), 1, &mut out, &mut err) };
+    assert_eq!(st, OXB_INVALID_ARGUMENT);
+    assert_eq!(take(err), "argument 'greeting' is a null pointer");
+}
+
+#[test]
+fn a_panic_becomes_internal_status_with_message() {
+    let mut err = OxbString::EMPTY;
+    let st = guard(&mut err, || panic!("boom"));
+    assert_eq!(st, OXB_INTERNAL);
+    assert_eq!(take(err), "internal error in oxbridge: boom");
+}
+
+#[test]
+fn article_compute_gives_nan_for_unknown_and_null_commands() {
+    let a = OxbComplex { re: 1.0, im: 3.0 };
+    let b = OxbComplex { re: 0.0, im: -5.0 };
+    // SAFETY: NUL-terminated literal.
+    let sum = unsafe { compute(c"add".as_ptr(), a, b) };
+    assert_eq!(sum, OxbComplex { re: 1.0, im: -2.0 });
+    // SAFETY: NUL-terminated literal, then null.
+    let unknown = unsafe { compute(c"pow".as_ptr(), a, b) };
+    assert!(unknown.re.is_nan() && unknown.im.is_nan());
+    // SAFETY: null is documented as accepted.
+    let null = unsafe { compute(ptr::null(), a, b) };
+    assert!(null.re.is_nan() && null.im.is_nan());
+}

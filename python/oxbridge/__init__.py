@@ -1,0 +1,40 @@
+"""oxbridge: one Rust core, called from Python six ways.
+
+>>> import oxbridge
+>>> with oxbridge.connect("pyo3") as client:
+...     client.add(1 + 3j, -5j)
+(1-2j)
+"""
+
+from __future__ import annotations
+
+from ._client import Client
+from ._native import __version__
+from .bridges import BRIDGES, connect
+from .errors import (
+    AbiMismatchError,
+    ArgumentTypeError,
+    BridgeTimeoutError,
+    InternalError,
+    InvalidArgumentError,
+    OxbridgeError,
+    OxbridgeZeroDivisionError,
+    TransportError,
+    UnknownBridgeError,
+)
+
+__all__ = [
+    "BRIDGES",
+    "AbiMismatchError",
+    "ArgumentTypeError",
+    "BridgeTimeoutError",
+    "Client",
+    "InternalError",
+    "InvalidArgumentError",
+    "OxbridgeError",
+    "OxbridgeZeroDivisionError",
+    "TransportError",
+    "UnknownBridgeError",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,124 @@
+"""The ``oxbridge`` command line.
+
+``oxbridge --add --arg1 1+3j --arg2 -5j`` is the article's CLI, unchanged;
+``--via`` picks the bridge. Subcommands: ``greet``, ``demo``, ``bench``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from . import bridges
+from .errors import OxbridgeError
+
+OPERATIONS = ("add", "sub", "mul", "div")
+
+
+def _parse_complex(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> complex | None:
+    if value is None:
+        return None
+    try:
+        return complex(value.replace(" ", ""))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a complex number (write it like 1+3j or -5j)", param=param
+        ) from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--add", "command", flag_value="add", help="arg1 + arg2")
+@click.option("--sub", "command", flag_value="sub", help="arg1 - arg2")
+@click.option("--mul", "command", flag_value="mul", help="arg1 * arg2")
+@click.option("--div", "command", flag_value="div", help="arg1 / arg2")
+@click.option("--arg1", callback=_parse_complex, help="First complex number in the form x+yj")
+@click.option("--arg2", callback=_parse_complex, help="Second complex number in the form x'+y'j")
+@click.option(
+    "--via",
+    type=click.Choice(list(bridges.BRIDGES)),
+    default="pyo3",
+    show_default=True,
+    help="The bridge that carries the call.",
+)
+@click.version_option(package_name="oxbridge")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    command: str | None,
+    arg1: complex | None,
+    arg2: complex | None,
+    via: str,
+) -> None:
+    """Compute with the oxbridge Rust core over any bridge."""
+    ctx.obj = via
+    if ctx.invoked_subcommand is not None:
+        if command is not None:
+            raise click.UsageError(f"--{command} cannot be combined with a subcommand")
+        return
+    if command is None:
+        raise click.UsageError("choose an operation: --add, --sub, --mul or --div")
+    if arg1 is None or arg2 is None:
+        raise click.UsageError(f"--{command} needs both --arg1 and --arg2")
+    with bridges.connect(via) as client:
+        click.echo(getattr(client, command)(arg1, arg2))
+
+
+def _reject_repeated_operations(args: list[str]) -> None:
+    # click keeps the last of several flag_value options silently; two
+    # operations in one call are a mistake worth naming.
+    given = [a for a in args if a.removeprefix("--") in OPERATIONS and a.startswith("--")]
+    if len(given) > 1:
+        raise click.UsageError(f"choose one operation, not {' and '.join(given)}")
+
+
+@cli.command()
+@click.argument("greeting")
+@click.argument("name")
+@click.pass_obj
+def greet(via: str, greeting: str, name: str) -> None:
+    """Print "GREETING, NAME", computed by the core."""
+    with bridges.connect(via) as client:
+        click.echo(client.greet(greeting, name))
+
+
+@cli.command()
+@click.option("--calls", default=20_000, show_default=True, help="Calls timed per bridge.")
+def demo(calls: int) -> None:
+    """The article's example, (1+3j) + (-5j), through every bridge, with its cost."""
+    from .bench import run_demo
+
+    run_demo(calls)
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Fewer repetitions: a smoke test.")
+def bench(quick: bool) -> None:
+    """Measure the in-process bridges against Python and the article's wrapper."""
+    from .bench import run_bench
+
+    run_bench(quick=quick)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"oxbridge: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: one line on stderr for any error."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        _reject_repeated_operations(args)
+        cli.main(args=args, prog_name="oxbridge", standalone_mode=False)
+    except click.ClickException as e:
+        _fail(e.format_message(), e.exit_code)
+    except click.Abort:
+        _fail("aborted", 130)
+    except OxbridgeError as e:
+        _fail(str(e), 1)
+    except (ArithmeticError, ValueError, TypeError) as e:
+        _fail(str(e), 1)

@@ -1,0 +1,112 @@
+"""The one exception hierarchy every bridge raises.
+
+Each class is also a subclass of the matching builtin, so ``except
+ZeroDivisionError`` keeps working. Bridges never pick classes themselves: they
+hand an error *kind* (the core's stable name, or a C ABI status code) and the
+message to :func:`error_for`, the only place that maps kinds to classes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AbiMismatchError",
+    "ArgumentTypeError",
+    "BridgeTimeoutError",
+    "InternalError",
+    "InvalidArgumentError",
+    "OxbridgeError",
+    "OxbridgeZeroDivisionError",
+    "TransportError",
+    "UnknownBridgeError",
+    "argument_type_error",
+    "error_for",
+    "error_for_status",
+]
+
+
+class OxbridgeError(Exception):
+    """Base of every error oxbridge raises."""
+
+    kind = "oxbridge"
+
+
+class OxbridgeZeroDivisionError(OxbridgeError, ZeroDivisionError):
+    """Division by zero (also a :class:`ZeroDivisionError`)."""
+
+    kind = "zero_division"
+
+
+class InvalidArgumentError(OxbridgeError, ValueError):
+    """An argument of the right type with a bad value (also a :class:`ValueError`)."""
+
+    kind = "invalid_argument"
+
+
+class ArgumentTypeError(OxbridgeError, TypeError):
+    """An argument of the wrong type (also a :class:`TypeError`)."""
+
+    kind = "invalid_type"
+
+
+class InternalError(OxbridgeError, RuntimeError):
+    """A fault inside oxbridge itself, such as a caught panic. Please report it."""
+
+    kind = "internal"
+
+
+class TransportError(OxbridgeError, ConnectionError):
+    """The bridge could not reach its server, or the connection broke."""
+
+    kind = "transport"
+
+
+class BridgeTimeoutError(TransportError, TimeoutError):
+    """The server did not answer within the client's timeout."""
+
+    kind = "timeout"
+
+
+class AbiMismatchError(OxbridgeError, ImportError):
+    """The loaded native library is not the version this package was built for."""
+
+    kind = "abi_mismatch"
+
+
+class UnknownBridgeError(OxbridgeError, ValueError):
+    """``connect()`` was given a bridge name or URL it does not know."""
+
+    kind = "unknown_bridge"
+
+
+_BY_KIND: dict[str, type[OxbridgeError]] = {
+    cls.kind: cls
+    for cls in (
+        OxbridgeZeroDivisionError,
+        InvalidArgumentError,
+        ArgumentTypeError,
+        InternalError,
+        TransportError,
+        BridgeTimeoutError,
+    )
+}
+
+# The C ABI's status codes (include/oxbridge.h), by the kind they stand for.
+_BY_STATUS: dict[int, str] = {1: "zero_division", 2: "invalid_argument", 3: "internal"}
+
+
+def error_for(kind: str, message: str) -> OxbridgeError:
+    """The exception for an error of ``kind`` (e.g. ``"zero_division"``)."""
+    cls = _BY_KIND.get(kind)
+    if cls is None:
+        return InternalError(f"unknown error kind {kind!r}: {message}")
+    return cls(message)
+
+
+def error_for_status(status: int, message: str) -> OxbridgeError:
+    """The exception for a non-zero C ABI status code."""
+    return error_for(_BY_STATUS.get(status, f"status {status}"), message)
+
+
+def argument_type_error(name: str, value: object, expected: str) -> ArgumentTypeError:
+    """The error for argument ``name`` not being of the ``expected`` type."""
+    return ArgumentTypeError(f"argument '{name}' must be {expected}, not {type(value).__name__}")

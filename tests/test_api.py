@@ -1,0 +1,132 @@
+"""The client API, the exception hierarchy and the C ABI's loading contract."""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import oxbridge
+import pytest
+from oxbridge import errors
+from oxbridge.bridges import _cabi
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("cls", "builtin"),
+    [
+        (oxbridge.OxbridgeZeroDivisionError, ZeroDivisionError),
+        (oxbridge.InvalidArgumentError, ValueError),
+        (oxbridge.ArgumentTypeError, TypeError),
+        (oxbridge.InternalError, RuntimeError),
+        (oxbridge.TransportError, ConnectionError),
+        (oxbridge.BridgeTimeoutError, TimeoutError),
+        (oxbridge.BridgeTimeoutError, ConnectionError),
+        (oxbridge.AbiMismatchError, ImportError),
+        (oxbridge.UnknownBridgeError, ValueError),
+    ],
+)
+def test_every_error_is_an_oxbridge_error_and_its_builtin(
+    cls: type[Exception], builtin: type[Exception]
+) -> None:
+    assert issubclass(cls, oxbridge.OxbridgeError)
+    assert issubclass(cls, builtin)
+
+
+def test_error_for_maps_every_kind_and_flags_unknown_ones() -> None:
+    assert type(errors.error_for("zero_division", "m")) is oxbridge.OxbridgeZeroDivisionError
+    assert type(errors.error_for_status(2, "m")) is oxbridge.InvalidArgumentError
+    assert type(errors.error_for_status(3, "m")) is oxbridge.InternalError
+    unknown = errors.error_for("martian", "m")
+    assert type(unknown) is oxbridge.InternalError
+    assert "martian" in str(unknown)
+
+
+def test_unknown_bridge_names_the_choices() -> None:
+    with pytest.raises(oxbridge.UnknownBridgeError, match=r"unknown bridge 'carrier-pigeon'.*pyo3"):
+        oxbridge.connect("carrier-pigeon")
+
+
+def test_client_is_a_context_manager_with_a_name(client: oxbridge.Client) -> None:
+    assert client.bridge in oxbridge.BRIDGES
+    assert client.bridge in repr(client)
+
+
+def test_abi_mismatch_fails_with_a_clear_message() -> None:
+    _cabi.check_abi(_cabi.ABI_VERSION)
+    with pytest.raises(oxbridge.AbiMismatchError, match=r"C ABI version 99.*needs version 1"):
+        _cabi.check_abi(99)
+
+
+def test_python_abi_version_matches_header_and_library() -> None:
+    header = (ROOT / "include" / "oxbridge.h").read_text()
+    m = re.search(r"#define OXB_ABI_VERSION (\d+)", header)
+    assert m is not None
+    assert int(m.group(1)) == _cabi.ABI_VERSION == oxbridge._native.ABI_VERSION
+
+
+def _declarations(text: str) -> set[str]:
+    """Typedefs and prototypes of a C text, whitespace-normalized, comments dropped."""
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    text = re.sub(r'extern "C" \{|\}(?=\s*$)', "", text)
+    decls = set()
+    for stmt in text.split(";"):
+        norm = re.sub(r"\s+", " ", stmt).strip()
+        norm = re.sub(r"\s*([(),*{}])\s*", r"\1", norm)
+        if norm:
+            decls.add(norm)
+    return decls
+
+
+def test_cffi_declarations_match_the_generated_header() -> None:
+    header = _declarations((ROOT / "include" / "oxbridge.h").read_text())
+    cdef = _declarations(_cabi.CDEF)
+    assert cdef == header
+
+
+def test_native_library_exports_the_c_abi() -> None:
+    lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
+    for symbol in ("oxb_abi_version", "oxb_add", "oxb_greet", "oxb_string_free", "compute"):
+        assert hasattr(lib, symbol), symbol
+    nm = shutil.which("nm")
+    if nm is not None:
+        dynamic = subprocess.run(
+            [nm, "-D", "--defined-only", _cabi.LIBRARY_PATH],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert re.search(r" T oxb_add$", dynamic, re.M)
+        assert re.search(r" T compute$", dynamic, re.M)
+
+
+def test_article_ctypes_client_works_unchanged() -> None:
+    """The article's code, as printed, against the installed library."""
+    from ctypes import Structure, c_double
+    from typing import Any
+
+    rust = ctypes.CDLL(_cabi.LIBRARY_PATH)
+
+    class RustComplex(Structure):
+        _fields_ = [("re", c_double), ("im", c_double)]
+
+        def __init__(self, c: complex, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self.re = c.real
+            self.im = c.imag
+
+    def compute(command: str, n1: complex, n2: complex) -> Any:
+        rust.compute.restype = RustComplex
+        return rust.compute(command.encode("UTF-8"), RustComplex(n1), RustComplex(n2))
+
+    result = compute("add", 1 + 3j, -5j)
+    assert complex(result.re, result.im) == 1 - 2j
+    product = compute("mul", 1 + 3j, -5j)
+    assert complex(product.re, product.im) == (1 + 3j) * -5j
+    unknown = compute("pow", 1 + 3j, -5j)
+    assert unknown.re != unknown.re  # NaN, not a crash

@@ -1,0 +1,59 @@
+"""The ``oxbridge`` command, run as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import oxbridge
+import pytest
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oxbridge", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("via", list(oxbridge.BRIDGES))
+def test_article_command_line(via: str) -> None:
+    done = run("--add", "--arg1", "1+3j", "--arg2", "-5j", "--via", via)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "(1-2j)\n", "")
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [("--sub", 1 + 3j - -5j), ("--mul", (1 + 3j) * -5j), ("--div", (1 + 3j) / -5j)],
+)
+def test_other_operations(op: str, expected: complex) -> None:
+    done = run(op, "--arg1", "1+3j", "--arg2", "-5j")
+    assert done.stdout == f"{expected}\n"
+
+
+def test_greet_subcommand() -> None:
+    assert run("greet", "Welcome", "traveler").stdout == "Welcome, traveler\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--add", "--arg1", "abc", "--arg2", "1"], "'abc' is not a complex number"),
+        (["--arg1", "1", "--arg2", "2"], "choose an operation"),
+        (["--add", "--mul", "--arg1", "1", "--arg2", "2"], "choose one operation"),
+        (["--div", "--arg1", "1", "--arg2", "0"], "complex division by zero"),
+        (["--add", "--arg1", "1"], "needs both --arg1 and --arg2"),
+        (["--add", "--arg1", "1", "--arg2", "2", "--via", "smoke"], "Invalid value for '--via'"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(args: list[str], message: str) -> None:
+    done = run(*args)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("oxbridge: error: ")
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,55 @@
+"""Loading the shared vectors: the contract every bridge is tested against."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    """The cases of ``tests/vectors/<name>.json``."""
+    cases: list[dict[str, Any]] = json.loads((HERE / f"{name}.json").read_text())["cases"]
+    return cases
+
+
+def decode(value: Any) -> Any:
+    """A vector operand as the Python value it stands for.
+
+    ``["<hex>", "<hex>"]`` is a complex, ``{"raw": v}`` is ``v`` as is,
+    ``{"repeat": s, "times": n}`` is ``s * n``, ``{"concat": [...]}`` joins
+    its decoded parts, and a plain string is itself.
+    """
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(p, str) for p in value):
+        return complex(float.fromhex(value[0]), float.fromhex(value[1]))
+    if isinstance(value, dict):
+        if "raw" in value:
+            return value["raw"]
+        if "repeat" in value:
+            return value["repeat"] * value["times"]
+        if "concat" in value:
+            return "".join(decode(p) for p in value["concat"])
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"cannot decode vector operand {value!r}")
+
+
+def float_bits(x: float) -> int:
+    """The IEEE-754 bits of ``x``, with every NaN folded to one value.
+
+    NaN sign and payload are not part of the contract (CPython does not fix
+    them either); everything else, signed zeros included, must match exactly.
+    """
+    if math.isnan(x):
+        return 0x7FF8_0000_0000_0000
+    bits: int = struct.unpack("<Q", struct.pack("<d", x))[0]
+    return bits
+
+
+def same_complex(x: complex, y: complex) -> bool:
+    """Bit-for-bit equality of two complex numbers (NaNs folded)."""
+    return (float_bits(x.real), float_bits(x.imag)) == (float_bits(y.real), float_bits(y.imag))
