@@ -32,7 +32,7 @@ venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 .PHONY: build
 build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
 	$(VENV)/bin/maturin develop --release --extras dev --quiet
-	cargo build --release --quiet -p oxbridge-ffi
+	cargo build --release --quiet -p oxbridge-ffi -p oxbridge-server
 
 .PHONY: run
 run: build ## The article's example through every bridge, with its cost per call
@@ -42,7 +42,7 @@ run: build ## The article's example through every bridge, with its cost per call
 test: build lint test-rust test-c test-python ## Every test and lint
 
 .PHONY: test-rust
-test-rust: ## Rust unit tests (core, C ABI, header drift)
+test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace --exclude oxbridge-py --quiet
 
 .PHONY: test-c
@@ -52,15 +52,15 @@ test-c: build ## The C ABI, from a C program compiled against include/oxbridge.h
 	LD_LIBRARY_PATH=target/release target/test_abi
 
 .PHONY: test-python
-test-python: build ## pytest: shared vectors on every bridge, differential, CLI
+test-python: build ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
 	$(PY) -m pytest -q
 
 .PHONY: lint
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests tools
+	$(VENV)/bin/ruff format --check python tests tools
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest oxbridge._native
 
@@ -72,11 +72,19 @@ bench: build ## Speed targets, measured side by side
 header: ## Regenerate include/oxbridge.h with cbindgen
 	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-ffi header_matches_fresh_generation
 
+.PHONY: protos
+protos: $(STAMPS)/venv ## Regenerate the Python gRPC stubs from proto/
+	$(PY) tools/gen_protos.py
+
+.PHONY: serve
+serve: build ## Run the server on its default addresses (Ctrl-C stops it)
+	$(VENV)/bin/oxbridge serve
+
 .PHONY: fmt
 fmt: $(STAMPS)/venv ## Format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests
-	$(VENV)/bin/ruff check --fix python tests
+	$(VENV)/bin/ruff format python tests tools
+	$(VENV)/bin/ruff check --fix python tests tools
 
 .PHONY: clean
 clean: ## Remove build output and the virtual environment

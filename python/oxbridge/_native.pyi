@@ -1,6 +1,19 @@
 """Type stubs for the PyO3 extension ``oxbridge._native`` (checked by stubtest)."""
 
-__all__ = ["ABI_VERSION", "__version__", "add", "div", "greet", "mul", "sub"]
+__all__ = [
+    "ABI_VERSION",
+    "Server",
+    "__version__",
+    "add",
+    "default_socket_path",
+    "div",
+    "greet",
+    "mul",
+    "sub",
+]
+
+from types import TracebackType
+from typing import final
 
 __version__: str
 ABI_VERSION: int
@@ -19,3 +32,37 @@ def div(a: complex, b: complex) -> complex:
 
 def greet(greeting: str, name: str) -> str:
     """`f"{greeting}, {name}"`."""
+
+def default_socket_path() -> str:
+    """The default IPC socket path, the one `Server(unix=None)` binds."""
+
+@final
+class Server:
+    """A running oxbridge server (HTTP, IPC and gRPC on one tokio runtime)."""
+
+    @property
+    def http(self) -> list[str]: ...
+    @property
+    def grpc(self) -> list[str]: ...
+    @property
+    def unix(self) -> str | None: ...
+    @property
+    def running(self) -> bool: ...
+    def __new__(
+        cls,
+        *,
+        http: list[str] | None = None,
+        grpc: list[str] | None = None,
+        unix: str | None = None,
+        max_request_bytes: int | None = None,
+        idle_timeout: float | None = None,
+    ) -> Server: ...
+    def stop(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def __enter__(self) -> Server: ...
+    def __exit__(
+        self,
+        t: type[BaseException] | None,
+        v: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -115,7 +115,7 @@ def run_bench(*, quick: bool = False) -> None:
 def run_demo(calls: int) -> None:
     """``make run``: the article's example through every bridge, with its cost per call."""
     a, b = 1 + 3j, -5j
-    click.echo(f"({a}) + ({b}) through every bridge:\n")
+    click.echo(f"{a} + {b} through every bridge:\n")
     click.echo(f"{'bridge':<8} {'result':<10} {'cost per call':>14}")
     for name in bridges.BRIDGES:
         with bridges.connect(name) as client:

@@ -103,6 +103,73 @@ def bench(quick: bool) -> None:
     run_bench(quick=quick)
 
 
+@cli.command()
+@click.option(
+    "--http",
+    "http",
+    multiple=True,
+    metavar="ADDR",
+    envvar="OXBRIDGE_HTTP",
+    help="HTTP address, HOST:PORT (repeatable). Default: localhost:3000.",
+)
+@click.option(
+    "--grpc",
+    "grpc",
+    multiple=True,
+    metavar="ADDR",
+    envvar="OXBRIDGE_GRPC",
+    help="gRPC address, HOST:PORT (repeatable). Default: localhost:50051.",
+)
+@click.option(
+    "--unix",
+    "unix",
+    metavar="PATH",
+    envvar="OXBRIDGE_UNIX",
+    help="IPC socket path. Default: a private per-user directory.",
+)
+@click.option("--no-http", is_flag=True, help="Do not serve HTTP.")
+@click.option("--no-grpc", is_flag=True, help="Do not serve gRPC.")
+@click.option("--no-ipc", is_flag=True, help="Do not serve IPC.")
+@click.option("--max-request-bytes", type=click.IntRange(min=1), help="Largest request.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds an idle connection is kept.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the bound addresses as one JSON line on stdout."
+)
+@click.option("--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process).")
+def serve(
+    http: tuple[str, ...],
+    grpc: tuple[str, ...],
+    unix: str | None,
+    no_http: bool,
+    no_grpc: bool,
+    no_ipc: bool,
+    max_request_bytes: int | None,
+    idle_timeout: float | None,
+    as_json: bool,
+    watch_stdin: bool,
+) -> None:
+    """Serve the core over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
+    from .serve import run_server
+
+    def addrs(values: tuple[str, ...], off: bool) -> list[str] | None:
+        flat = [a.strip() for v in values for a in v.split(",") if a.strip()]
+        return [] if off else (flat or None)
+
+    run_server(
+        http=addrs(http, no_http),
+        grpc=addrs(grpc, no_grpc),
+        unix="" if no_ipc else unix,
+        max_request_bytes=max_request_bytes,
+        idle_timeout=idle_timeout,
+        as_json=as_json,
+        watch_stdin=watch_stdin,
+    )
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"oxbridge: error: {message}", err=True)
     sys.exit(code)

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArgumentError",
     "OxbridgeError",
     "OxbridgeZeroDivisionError",
+    "StartupError",
     "TransportError",
     "UnknownBridgeError",
     "argument_type_error",
@@ -66,6 +67,12 @@ class BridgeTimeoutError(TransportError, TimeoutError):
     kind = "timeout"
 
 
+class StartupError(OxbridgeError, OSError):
+    """A server could not start: a busy port, a live socket, no permission."""
+
+    kind = "startup"
+
+
 class AbiMismatchError(OxbridgeError, ImportError):
     """The loaded native library is not the version this package was built for."""
 
@@ -87,8 +94,13 @@ _BY_KIND: dict[str, type[OxbridgeError]] = {
         InternalError,
         TransportError,
         BridgeTimeoutError,
+        StartupError,
     )
 }
+# Protocol errors a server reports for a request it could not read. Our own
+# clients never send one; a hand-written request may.
+_BY_KIND["bad_request"] = InvalidArgumentError
+_BY_KIND["payload_too_large"] = InvalidArgumentError
 
 # The C ABI's status codes (include/oxbridge.h), by the kind they stand for.
 _BY_STATUS: dict[int, str] = {1: "zero_division", 2: "invalid_argument", 3: "internal"}

@@ -20,10 +20,14 @@ fn errors_fn<'py>(
     cell.import(py, "oxbridge.errors", name)
 }
 
-/// The Python exception for a core error: `oxbridge.errors.error_for(kind, message)`.
+/// The Python exception for a core error.
 pub fn core_error(py: Python<'_>, e: &CoreError) -> PyErr {
-    let built = errors_fn(py, &ERROR_FOR, "error_for")
-        .and_then(|f| f.call1((e.kind().name(), e.to_string())));
+    error(py, e.kind().name(), e.to_string())
+}
+
+/// The Python exception for an error of `kind`: `oxbridge.errors.error_for(kind, message)`.
+pub fn error(py: Python<'_>, kind: &str, message: String) -> PyErr {
+    let built = errors_fn(py, &ERROR_FOR, "error_for").and_then(|f| f.call1((kind, message)));
     match built {
         Ok(exc) => PyErr::from_value(exc),
         Err(import_failure) => import_failure,

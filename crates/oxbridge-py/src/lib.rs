@@ -8,6 +8,7 @@ pub use oxbridge::*;
 
 mod errors;
 mod scalar;
+mod server;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
     scalar::register(m)?;
+    m.add_class::<server::Server>()?;
+    m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
     Ok(())
 }

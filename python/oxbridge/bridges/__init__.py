@@ -22,10 +22,13 @@ BRIDGES: dict[str, str] = {
     "pyo3": "oxbridge.bridges.pyo3",
     "ctypes": "oxbridge.bridges.ctypes",
     "cffi": "oxbridge.bridges.cffi",
+    "ipc": "oxbridge.bridges.ipc",
+    "http": "oxbridge.bridges.http",
+    "grpc": "oxbridge.bridges.grpc",
 }
 
 #: URL scheme -> bridge name, for ``connect("scheme://...")``.
-SCHEMES: dict[str, str] = {}
+SCHEMES: dict[str, str] = {"unix": "ipc", "http": "http", "grpc": "grpc"}
 
 
 def _factory(name: str) -> Callable[..., Client]:

@@ -1,0 +1,75 @@
+//! The server's one error type for a failed call, converted once at each
+//! bridge's boundary: problem+json for HTTP, an `{"error": ...}` reply for IPC,
+//! a `Status` for gRPC.
+
+use std::fmt;
+
+use oxbridge_core::CoreError;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The core refused the call (zero divisor, invalid text, ...).
+    Core(CoreError),
+    /// The request could not be decoded: malformed JSON, wrong field types,
+    /// missing fields, a truncated frame.
+    BadRequest(String),
+    /// The request was larger than the server's limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// No such operation, path or command.
+    NotFound(String),
+    /// The path exists, but not for this method.
+    MethodNotAllowed(String),
+    /// A fault of the server itself.
+    Internal(String),
+}
+
+impl CallError {
+    /// The stable wire name of the error's kind, shared with the Python client.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Core(e) => e.kind().name(),
+            CallError::BadRequest(_) => "bad_request",
+            CallError::TooLarge { .. } => "payload_too_large",
+            CallError::NotFound(_) => "not_found",
+            CallError::MethodNotAllowed(_) => "method_not_allowed",
+            CallError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the client is to blame (logged at most at WARN, or DEBUG).
+    #[must_use]
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, CallError::Internal(_))
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Core(e) => e.fmt(f),
+            CallError::BadRequest(m)
+            | CallError::NotFound(m)
+            | CallError::MethodNotAllowed(m)
+            | CallError::Internal(m) => f.write_str(m),
+            CallError::TooLarge { limit } => {
+                write!(
+                    f,
+                    "request is larger than the server's limit of {limit} bytes"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<CoreError> for CallError {
+    fn from(e: CoreError) -> Self {
+        CallError::Core(e)
+    }
+}

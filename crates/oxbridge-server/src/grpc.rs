@@ -1,0 +1,172 @@
+//! The gRPC bridge (tonic): `oxbridge.v1.Calculator`, the article's
+//! `greeter_service.GreeterService`, health and reflection.
+
+use oxbridge_core::{Complex, ErrorKind, Op};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+use crate::config::Limits;
+use crate::error::CallError;
+
+/// Generated from `proto/oxbridge/v1/calculator.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod v1 {
+    tonic::include_proto!("oxbridge.v1");
+}
+
+/// Generated from `proto/greeter_service.proto` (the article's, verbatim).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod greeter_service {
+    tonic::include_proto!("greeter_service");
+}
+
+/// The encoded descriptors of both protos, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("oxbridge_descriptor");
+
+/// Metadata key that carries the exact error kind next to the status code.
+pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
+
+/// The gRPC face of [`CallError`]: a status code, the message, and the kind.
+#[must_use]
+pub fn status(e: &CallError) -> Status {
+    crate::log_call_error("grpc", e);
+    let code = match e {
+        CallError::Core(core) => match core.kind() {
+            ErrorKind::ZeroDivision | ErrorKind::InvalidArgument => tonic::Code::InvalidArgument,
+            ErrorKind::Internal => tonic::Code::Internal,
+        },
+        CallError::BadRequest(_) => tonic::Code::InvalidArgument,
+        CallError::TooLarge { .. } => tonic::Code::ResourceExhausted,
+        CallError::NotFound(_) | CallError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
+        CallError::Internal(_) => tonic::Code::Internal,
+    };
+    let mut status = Status::new(code, e.to_string());
+    status
+        .metadata_mut()
+        .insert(ERROR_KIND_KEY, MetadataValue::from_static(e.kind()));
+    status
+}
+
+/// The calculator service.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Calculator;
+
+fn operands(req: &v1::BinaryRequest) -> Result<(Complex, Complex), Status> {
+    let part = |z: Option<&v1::Complex>, name: &str| {
+        z.map(|z| Complex::new(z.re.unwrap_or(0.0), z.im.unwrap_or(0.0)))
+            .ok_or_else(|| status(&CallError::BadRequest(format!("missing operand '{name}'"))))
+    };
+    Ok((part(req.a.as_ref(), "a")?, part(req.b.as_ref(), "b")?))
+}
+
+fn arithmetic(
+    op: Op,
+    req: &Request<v1::BinaryRequest>,
+) -> Result<Response<v1::ComplexReply>, Status> {
+    let (a, b) = operands(req.get_ref())?;
+    let z = op.apply(a, b).map_err(|e| status(&e.into()))?;
+    Ok(Response::new(v1::ComplexReply {
+        result: Some(v1::Complex {
+            re: Some(z.re),
+            im: Some(z.im),
+        }),
+    }))
+}
+
+#[tonic::async_trait]
+impl v1::calculator_server::Calculator for Calculator {
+    async fn add(
+        &self,
+        req: Request<v1::BinaryRequest>,
+    ) -> Result<Response<v1::ComplexReply>, Status> {
+        arithmetic(Op::Add, &req)
+    }
+    async fn sub(
+        &self,
+        req: Request<v1::BinaryRequest>,
+    ) -> Result<Response<v1::ComplexReply>, Status> {
+        arithmetic(Op::Sub, &req)
+    }
+    async fn mul(
+        &self,
+        req: Request<v1::BinaryRequest>,
+    ) -> Result<Response<v1::ComplexReply>, Status> {
+        arithmetic(Op::Mul, &req)
+    }
+    async fn div(
+        &self,
+        req: Request<v1::BinaryRequest>,
+    ) -> Result<Response<v1::ComplexReply>, Status> {
+        arithmetic(Op::Div, &req)
+    }
+    async fn greet(
+        &self,
+        req: Request<v1::GreetRequest>,
+    ) -> Result<Response<v1::GreetReply>, Status> {
+        let req = req.into_inner();
+        let message =
+            oxbridge_core::greet_bytes(&req.greeting, &req.name).map_err(|e| status(&e.into()))?;
+        Ok(Response::new(v1::GreetReply { message }))
+    }
+    async fn version(
+        &self,
+        _req: Request<v1::VersionRequest>,
+    ) -> Result<Response<v1::VersionReply>, Status> {
+        Ok(Response::new(v1::VersionReply {
+            version: oxbridge_core::VERSION.to_owned(),
+        }))
+    }
+}
+
+/// The article's greeter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Greeter;
+
+#[tonic::async_trait]
+impl greeter_service::greeter_service_server::GreeterService for Greeter {
+    async fn greet(
+        &self,
+        req: Request<greeter_service::GreetRequest>,
+    ) -> Result<Response<greeter_service::GreetReply>, Status> {
+        let req = req.into_inner();
+        Ok(Response::new(greeter_service::GreetReply {
+            message: oxbridge_core::greet(&req.greeting, &req.name),
+        }))
+    }
+}
+
+/// All gRPC services on one router: calculator, greeter, health, reflection.
+///
+/// # Errors
+/// When the reflection descriptors cannot be decoded (a build fault).
+pub async fn routes(limits: &Limits) -> Result<tonic::service::Routes, crate::StartError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<v1::calculator_server::CalculatorServer<Calculator>>()
+        .await;
+    health_reporter
+        .set_serving::<greeter_service::greeter_service_server::GreeterServiceServer<Greeter>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| {
+            crate::StartError::Io(
+                format!("gRPC reflection: {e}"),
+                std::io::ErrorKind::InvalidData,
+            )
+        })?;
+    let max = limits.max_request_bytes;
+    let calculator = v1::calculator_server::CalculatorServer::new(Calculator)
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let greeter = greeter_service::greeter_service_server::GreeterServiceServer::new(Greeter)
+        .max_decoding_message_size(max);
+    let mut routes = tonic::service::Routes::new(calculator);
+    routes = routes
+        .add_service(greeter)
+        .add_service(health_service)
+        .add_service(reflection);
+    Ok(routes)
+}

@@ -1,0 +1,260 @@
+//! The HTTP bridge (axum): the article's JSON API, problem+json errors.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use oxbridge_core::{ErrorKind, Op};
+use serde::Serialize;
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::config::Limits;
+use crate::error::CallError;
+use crate::wire::{self, GreetArgs, MessageReply, Operands};
+
+/// The router, testable without a socket.
+pub fn app(limits: &Limits) -> Router {
+    let state = Arc::new(limits.clone());
+    let mut router = Router::new();
+    for op in Op::ALL {
+        router = router.route(
+            &format!("/{}", op.name()),
+            post(move |state, body| arithmetic(op, state, body)),
+        );
+    }
+    router
+        .route("/greet", post(greet))
+        .route("/healthz", get(health))
+        .route("/version", get(version))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        // The body limit answers 413 through our own rejection below.
+        .layer(DefaultBodyLimit::max(limits.max_request_bytes))
+        .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
+}
+
+/// An RFC 9457 problem document, the body of every HTTP error.
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    /// The stable error kind, as on every bridge.
+    kind: &'static str,
+}
+
+/// The HTTP face of [`CallError`].
+pub struct AppError(pub CallError);
+
+impl From<CallError> for AppError {
+    fn from(e: CallError) -> Self {
+        AppError(e)
+    }
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match &self.0 {
+            CallError::Core(e) => match e.kind() {
+                ErrorKind::ZeroDivision | ErrorKind::InvalidArgument => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            CallError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            CallError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            CallError::NotFound(_) => StatusCode::NOT_FOUND,
+            CallError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        crate::log_call_error("http", &self.0);
+        let kind = self.0.kind();
+        let problem = Problem {
+            type_: format!("urn:oxbridge:error:{kind}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.0.to_string(),
+            kind,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+async fn arithmetic(
+    op: Op,
+    State(limits): State<Arc<Limits>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<wire::ResultReply>, AppError> {
+    let body = body_bytes(body, &limits)?;
+    let operands: Operands = wire::decode(&body)?;
+    Ok(Json(wire::arithmetic(op, &operands)?))
+}
+
+async fn greet(
+    State(limits): State<Arc<Limits>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<MessageReply>, AppError> {
+    let body = body_bytes(body, &limits)?;
+    let args: GreetArgs<'_> = wire::decode(&body)?;
+    Ok(Json(MessageReply {
+        message: args.greet()?,
+    }))
+}
+
+fn body_bytes(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    limits: &Limits,
+) -> Result<Bytes, AppError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError(CallError::TooLarge {
+                limit: limits.max_request_bytes,
+            })
+        } else {
+            AppError(CallError::BadRequest(format!(
+                "could not read the request body: {rejection}"
+            )))
+        }
+    })
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "serving" }))
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "name": "oxbridge", "version": oxbridge_core::VERSION }))
+}
+
+async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError(CallError::NotFound(format!("no such path: {}", uri.path())))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
+    AppError(CallError::MethodNotAllowed(format!(
+        "{method} is not allowed on {}",
+        uri.path()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(method: &str, path: &str, body: impl Into<Body>) -> (StatusCode, String, String) {
+        let limits = Limits {
+            max_request_bytes: 1024,
+            ..Limits::default()
+        };
+        let response = app(&limits)
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(body.into())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn article_request_gets_article_reply() {
+        let (status, _, body) = call("POST", "/add", r#"{"a":[1.0,3.0],"b":[0.0,-5.0]}"#).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, r#"{"result":[1.0,-2.0]}"#)
+        );
+        let (_, _, body) = call(
+            "POST",
+            "/greet",
+            r#"{"greeting":"Welcome","name":"traveler"}"#,
+        )
+        .await;
+        assert_eq!(body, r#"{"message":"Welcome, traveler"}"#);
+    }
+
+    #[tokio::test]
+    async fn errors_are_problem_documents() {
+        let (status, ct, body) = call("POST", "/div", r#"{"a":[1,0],"b":[0,0]}"#).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "application/problem+json")
+        );
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["kind"], "zero_division");
+        assert_eq!(doc["detail"], "complex division by zero");
+        assert_eq!(doc["status"], 422);
+
+        for (method, path, body, want) in [
+            ("POST", "/add", "{not json", StatusCode::BAD_REQUEST),
+            ("POST", "/pow", "{}", StatusCode::NOT_FOUND),
+            ("GET", "/nope", "", StatusCode::NOT_FOUND),
+            ("GET", "/add", "", StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let (status, ct, _) = call(method, path, body.to_owned()).await;
+            assert_eq!(
+                (status, ct.as_str()),
+                (want, "application/problem+json"),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_413_not_a_crash() {
+        let huge = format!(r#"{{"greeting":"{}","name":"x"}}"#, "a".repeat(4096));
+        let (status, _, body) = call("POST", "/greet", huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            body.contains("larger than the server's limit of 1024 bytes"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn health_and_version() {
+        let (status, _, body) = call("GET", "/healthz", "").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, r#"{"status":"serving"}"#)
+        );
+        let (_, _, body) = call("GET", "/version", "").await;
+        assert!(body.contains(oxbridge_core::VERSION));
+    }
+}

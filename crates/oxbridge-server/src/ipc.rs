@@ -1,0 +1,413 @@
+//! The IPC bridge: the articles' JSON requests over a Unix socket, answered on
+//! the same connection (the reply the article never got back).
+//!
+//! A connection carries any number of requests. Each request is one JSON
+//! object; it needs no delimiter, because the server finds where the object
+//! ends by itself, so a client that sends one object without a newline and
+//! then waits gets its answer. Each reply is one JSON object and a newline.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oxbridge_core::Op;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Limits;
+use crate::error::CallError;
+use crate::wire::{self, GreetArgs, MessageReply, WireComplex};
+use crate::StartError;
+
+/// Binds the socket: a private directory, a 0600 socket, a stale file from a
+/// crashed server replaced, a live server's socket left alone.
+///
+/// # Errors
+/// [`StartError::SocketInUse`] when a server answers on `path`, or the I/O error.
+pub fn bind(path: &Path, private_dir: bool) -> Result<UnixListener, StartError> {
+    let io_err = |e: io::Error| StartError::Io(format!("{}: {e}", path.display()), e.kind());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if private_dir {
+            ensure_private_dir(dir)?;
+        }
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(StartError::SocketInUse(path.to_path_buf()));
+            }
+            tracing::info!(path = %path.display(), "replacing a stale socket");
+            std::fs::remove_file(path).map_err(io_err)?;
+        }
+        Ok(_) => {
+            return Err(StartError::Io(
+                format!(
+                    "{} exists and is not a socket; not touching it",
+                    path.display()
+                ),
+                io::ErrorKind::AlreadyExists,
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(io_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err)?;
+    Ok(listener)
+}
+
+/// Creates `dir` as 0700, or checks that an existing one is ours and private.
+fn ensure_private_dir(dir: &Path) -> Result<(), StartError> {
+    let io_err = |e: io::Error| StartError::Io(format!("{}: {e}", dir.display()), e.kind());
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(io_err)?;
+    let uid = rustix::process::getuid().as_raw();
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(StartError::Io(
+            format!(
+                "{} must be a directory owned by uid {uid} with mode 0700 (found mode {:o}, uid {})",
+                dir.display(),
+                meta.mode() & 0o7777,
+                meta.uid()
+            ),
+            io::ErrorKind::PermissionDenied,
+        ));
+    }
+    Ok(())
+}
+
+/// Serves connections until `shutdown`, then lets open ones finish their
+/// current request.
+pub async fn serve(
+    listener: UnixListener,
+    limits: Limits,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let limits = Arc::new(limits);
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "ipc accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracker.spawn(refuse(stream, limits.max_connections));
+            continue;
+        };
+        let (limits, shutdown) = (limits.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            if let Err(e) = connection(stream, &limits, &shutdown).await {
+                tracing::debug!(error = %e, "ipc connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn refuse(mut stream: UnixStream, max: usize) {
+    tracing::warn!(max, "ipc connection refused: too many connections");
+    let reply = error_reply(&CallError::Internal(format!(
+        "server busy: {max} connections already open"
+    )));
+    let _ = stream.write_all(&reply).await;
+}
+
+/// Where the next request in a connection's buffer ends.
+#[derive(Default)]
+struct Framer {
+    /// Bytes of the buffer already scanned for the current request.
+    scanned: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// What the framer found in the buffer.
+#[derive(Debug, PartialEq)]
+enum Scan {
+    /// Only whitespace: nothing pending.
+    Empty,
+    /// A request starts but has not ended yet.
+    Partial,
+    /// A complete JSON request occupies `buffer[start..end]`.
+    Json { start: usize, end: usize },
+    /// The buffer does not start with a JSON object or array.
+    Garbage,
+}
+
+impl Framer {
+    /// Scans `buf` for the end of the first request, resuming where the last
+    /// call stopped: linear in the bytes received, however they are split.
+    fn scan(&mut self, buf: &[u8]) -> Scan {
+        let Some(start) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+            return Scan::Empty;
+        };
+        if !matches!(buf[start], b'{' | b'[') {
+            return Scan::Garbage;
+        }
+        let from = self.scanned.max(start);
+        for (i, &b) in buf.iter().enumerate().skip(from) {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        *self = Framer::default();
+                        return Scan::Json { start, end: i + 1 };
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.scanned = buf.len();
+        Scan::Partial
+    }
+}
+
+async fn connection(
+    mut stream: UnixStream,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut framer = Framer::default();
+    let mut replies: Vec<u8> = Vec::new();
+    loop {
+        // Answer every complete request already received, in one write.
+        let scan = loop {
+            match framer.scan(&buf) {
+                Scan::Json { start, end } => {
+                    replies.extend_from_slice(&handle(&buf[start..end]));
+                    buf.drain(..end);
+                }
+                other => break other,
+            }
+        };
+        if !replies.is_empty() {
+            stream.write_all(&replies).await?;
+            replies.clear();
+        }
+        match scan {
+            Scan::Garbage => {
+                let e = CallError::BadRequest(
+                    "expected a JSON object such as {\"command\": \"add\", ...}".into(),
+                );
+                crate::log_call_error("ipc", &e);
+                stream.write_all(&error_reply(&e)).await?;
+                return Ok(());
+            }
+            Scan::Partial if buf.len() > limits.max_request_bytes => {
+                let e = CallError::TooLarge {
+                    limit: limits.max_request_bytes,
+                };
+                crate::log_call_error("ipc", &e);
+                stream.write_all(&error_reply(&e)).await?;
+                return Ok(());
+            }
+            Scan::Empty | Scan::Partial | Scan::Json { .. } => {}
+        }
+        let idle = scan == Scan::Empty;
+        if idle && shutdown.is_cancelled() {
+            return Ok(());
+        }
+        buf.reserve(4096);
+        let read = tokio::select! {
+            // Between requests, shutdown closes the connection at once; in
+            // the middle of one, the request is finished first.
+            () = shutdown.cancelled(), if idle => return Ok(()),
+            r = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buf)) => r,
+        };
+        match read {
+            Err(_elapsed) => {
+                tracing::debug!("ipc connection idle for too long; closing");
+                return Ok(());
+            }
+            Ok(Ok(0)) => {
+                if !idle {
+                    let e = CallError::BadRequest(
+                        "connection closed in the middle of a request".into(),
+                    );
+                    crate::log_call_error("ipc", &e);
+                    let _ = stream.write_all(&error_reply(&e)).await;
+                }
+                return Ok(());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// One IPC request: the article's `{"command": ..., "a": ..., "b": ...}`, or
+/// `{"command": "greet", "greeting": ..., "name": ...}`, or `{"command": "health"}`.
+#[derive(Deserialize)]
+struct Request<'a> {
+    command: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    a: Option<WireComplex>,
+    #[serde(default)]
+    b: Option<WireComplex>,
+    #[serde(default, borrow)]
+    greeting: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    name: Option<&'a RawValue>,
+}
+
+/// Answers one request with one line of JSON.
+fn handle(frame: &[u8]) -> Vec<u8> {
+    let mut out = match answer(frame) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            crate::log_call_error("ipc", &e);
+            return error_reply(&e);
+        }
+    };
+    out.push(b'\n');
+    out
+}
+
+fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
+    let req: Request<'_> = wire::decode(frame)?;
+    let missing = |field: &str| {
+        CallError::BadRequest(format!("command {:?} needs field {field:?}", req.command))
+    };
+    match req.command.as_ref() {
+        "greet" => {
+            let args = GreetArgs {
+                greeting: req.greeting.ok_or_else(|| missing("greeting"))?,
+                name: req.name.ok_or_else(|| missing("name"))?,
+            };
+            Ok(to_json(&MessageReply {
+                message: args.greet()?,
+            }))
+        }
+        "health" => Ok(to_json(
+            &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),
+        )),
+        name => {
+            let op: Op = name.parse().map_err(|_| {
+                CallError::NotFound(format!(
+                    "unknown command {name:?}: expected add, sub, mul, div, greet or health"
+                ))
+            })?;
+            let operands = wire::Operands {
+                a: req.a.ok_or_else(|| missing("a"))?,
+                b: req.b.ok_or_else(|| missing("b"))?,
+            };
+            Ok(to_json(&wire::arithmetic(op, &operands)?))
+        }
+    }
+}
+
+/// `{"error": {"kind": ..., "message": ...}}` and a newline.
+fn error_reply(e: &CallError) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&serde_json::json!({
+        "error": {"kind": e.kind(), "message": e.to_string()}
+    }))
+    .unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// A reply as JSON bytes; our replies are plain data, so this cannot fail.
+fn to_json<T: serde::Serialize>(reply: &T) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_default()
+}
+
+/// Removes the socket file at shutdown, if it is still ours.
+pub fn remove_socket(path: &PathBuf) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove the socket file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(chunks: &[&[u8]]) -> Vec<String> {
+        let mut framer = Framer::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Scan::Json { start, end } = framer.scan(&buf) {
+                out.push(String::from_utf8(buf[start..end].to_vec()).unwrap());
+                buf.drain(..end);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_objects_without_delimiters_across_any_split() {
+        let text = br#"{"command":"add","a":[1,3],"b":[0,-5]}{"x":"}\"{"}  [1,[2]]"#;
+        let whole = frames(&[text]);
+        assert_eq!(
+            whole,
+            vec![
+                r#"{"command":"add","a":[1,3],"b":[0,-5]}"#,
+                r#"{"x":"}\"{"}"#,
+                "[1,[2]]"
+            ]
+        );
+        for cut in 1..text.len() {
+            assert_eq!(
+                frames(&[&text[..cut], &text[cut..]]),
+                whole,
+                "split at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_the_article_request() {
+        let reply = handle(br#"{"command":"add","a":[1.0,3.0],"b":[0.0,-5.0]}"#);
+        assert_eq!(reply, b"{\"result\":[1.0,-2.0]}\n");
+        let reply = handle(br#"{"command":"div","a":[1,0],"b":[0,0]}"#);
+        assert_eq!(
+            String::from_utf8(reply).unwrap(),
+            "{\"error\":{\"kind\":\"zero_division\",\"message\":\"complex division by zero\"}}\n"
+        );
+    }
+
+    #[test]
+    fn garbage_and_unknown_commands_are_errors() {
+        assert_eq!(Framer::default().scan(b"  hello"), Scan::Garbage);
+        let reply = String::from_utf8(handle(br#"{"command":"pow","a":[1,0],"b":[1,0]}"#)).unwrap();
+        assert!(reply.contains("\"kind\":\"not_found\""), "{reply}");
+        let reply = String::from_utf8(handle(br#"{"command":"add","a":[1,0]}"#)).unwrap();
+        assert!(reply.contains("needs field \\\"b\\\""), "{reply}");
+    }
+}

@@ -1,0 +1,215 @@
+//! oxbridge's network bridges: HTTP (axum), IPC over a Unix socket, and gRPC
+//! (tonic), served from one tokio runtime over the same core.
+//!
+//! [`start`] binds every listener first, so a busy port or a live socket is
+//! reported before anything is served; the returned [`Running`] server stops
+//! gracefully when its token is cancelled.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod ipc;
+pub mod wire;
+
+pub use config::{Config, Limits, Listen};
+pub use error::CallError;
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A TCP address is taken by another process.
+    AddrInUse(&'static str, SocketAddr),
+    /// A live server already answers on this socket path.
+    SocketInUse(PathBuf),
+    /// Any other I/O failure, with what was being done.
+    Io(String, io::ErrorKind),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::AddrInUse(bridge, addr) => write!(
+                f,
+                "cannot serve {bridge} on {addr}: the address is already in use (another server running?)"
+            ),
+            StartError::SocketInUse(path) => write!(
+                f,
+                "cannot serve ipc on {}: a live server already answers there",
+                path.display()
+            ),
+            StartError::Io(what, _) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Installs the `tracing` subscriber once: stderr, filtered by `RUST_LOG`
+/// (else `default_filter`), colours only on a terminal. Later calls do nothing.
+pub fn init_tracing(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Logs a failed call: a client's mistake at DEBUG (WARN for a limit hit),
+/// a fault of ours at ERROR. Never the request body.
+pub fn log_call_error(bridge: &'static str, e: &CallError) {
+    match e {
+        CallError::Internal(_) => tracing::error!(bridge, kind = e.kind(), "{e}"),
+        CallError::TooLarge { .. } => tracing::warn!(bridge, kind = e.kind(), "{e}"),
+        _ => tracing::debug!(bridge, kind = e.kind(), "{e}"),
+    }
+}
+
+/// A started server.
+pub struct Running {
+    /// The HTTP addresses actually bound (port 0 resolved).
+    pub http: Vec<SocketAddr>,
+    /// The gRPC addresses actually bound.
+    pub grpc: Vec<SocketAddr>,
+    /// The IPC socket.
+    pub unix: Option<PathBuf>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    limits: Limits,
+}
+
+async fn bind_tcp(bridge: &'static str, listen: &Listen) -> Result<Vec<TcpListener>, StartError> {
+    let mut listeners = Vec::new();
+    for (addr, optional) in listen.candidates() {
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional && e.kind() != io::ErrorKind::AddrInUse => {
+                tracing::warn!(bridge, %addr, error = %e, "skipping an address this host lacks");
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                return Err(StartError::AddrInUse(bridge, addr))
+            }
+            Err(e) => {
+                return Err(StartError::Io(
+                    format!("cannot serve {bridge} on {addr}: {e}"),
+                    e.kind(),
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
+    listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect()
+}
+
+/// Binds everything in `config`, then serves it in the background.
+///
+/// # Errors
+/// A busy port, a live socket, or another I/O failure, before anything is served.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let http_listeners = bind_tcp("http", &config.http).await?;
+    let grpc_listeners = bind_tcp("grpc", &config.grpc).await?;
+    let unix_listener = match &config.unix {
+        Some(path) => {
+            let private = *path == config::default_socket_path();
+            Some(ipc::bind(path, private)?)
+        }
+        None => None,
+    };
+    let running = Running {
+        http: local_addrs(&http_listeners),
+        grpc: local_addrs(&grpc_listeners),
+        unix: config.unix.clone(),
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        limits: config.limits.clone(),
+    };
+    let limits = &config.limits;
+
+    let app = http::app(limits);
+    for listener in http_listeners {
+        let (app, token) = (app.clone(), running.shutdown.clone());
+        running.tracker.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "http server failed");
+            }
+        });
+    }
+
+    if !grpc_listeners.is_empty() {
+        let routes = grpc::routes(limits).await?;
+        for listener in grpc_listeners {
+            let (routes, token) = (routes.clone(), running.shutdown.clone());
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let mut builder = tonic::transport::Server::builder()
+                .concurrency_limit_per_connection(limits.max_in_flight)
+                .http2_keepalive_interval(Some(limits.idle_timeout))
+                .http2_keepalive_timeout(Some(limits.idle_timeout));
+            running.tracker.spawn(async move {
+                let served = builder
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "grpc server failed");
+                }
+            });
+        }
+    }
+
+    if let Some(listener) = unix_listener {
+        let (limits, token, tracker) = (
+            limits.clone(),
+            running.shutdown.clone(),
+            running.tracker.clone(),
+        );
+        running
+            .tracker
+            .spawn(ipc::serve(listener, limits, token, tracker));
+    }
+    running.tracker.close();
+    Ok(running)
+}
+
+impl Running {
+    /// Cancelling this token starts a graceful shutdown.
+    #[must_use]
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits for shutdown to be requested, then for in-flight requests to
+    /// finish (at most the drain timeout), and removes the socket file.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        if tokio::time::timeout(self.limits.drain_timeout, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?self.limits.drain_timeout, "in-flight requests did not finish in time");
+        }
+        if let Some(path) = &self.unix {
+            ipc::remove_socket(path);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+"""The embedded default: a local server started on demand.
+
+A network bridge opened with no address first looks for a server at the
+default address (or the one in ``OXBRIDGE_HTTP`` / ``OXBRIDGE_GRPC`` /
+``OXBRIDGE_UNIX``). When none answers, it starts ``python -m oxbridge serve``
+in a child process, on free loopback ports and a private socket, shared by
+every bridge of this process and stopped when the process exits (the child
+also stops by itself when its stdin closes, so it never outlives a killed
+parent).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from ..errors import StartupError
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Where a server listens."""
+
+    http: str
+    grpc: str
+    unix: str
+
+
+START_TIMEOUT = 30.0
+
+
+class _Embedded:
+    """The one embedded server of this process, if started."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.child: subprocess.Popen[bytes] | None = None
+        self.addresses: Addresses | None = None
+        self.tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def start(self) -> Addresses:
+        with self.lock:
+            if self.addresses is not None and self.child is not None and self.child.poll() is None:
+                return self.addresses
+            self.tmpdir = tempfile.TemporaryDirectory(prefix="oxbridge-")
+            os.chmod(self.tmpdir.name, 0o700)
+            unix = os.path.join(self.tmpdir.name, "oxbridge.sock")
+            cmd = [
+                sys.executable, "-m", "oxbridge", "serve",
+                "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--unix", unix,
+                "--json", "--watch-stdin",
+            ]  # fmt: skip
+            self.child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.addresses = _read_ready_line(self.child)
+            atexit.register(self.stop)
+            return self.addresses
+
+    def stop(self) -> None:
+        with self.lock:
+            child, self.child, self.addresses = self.child, None, None
+        if child is None or child.poll() is not None:
+            return
+        assert child.stdin is not None
+        child.stdin.close()  # the child's signal to drain and exit
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+_embedded = _Embedded()
+
+
+def addresses() -> Addresses:
+    """The embedded server's addresses, starting it on first use."""
+    return _embedded.start()
+
+
+def stop() -> None:
+    """Stop the embedded server, if this process started one."""
+    _embedded.stop()
+
+
+def _read_ready_line(child: subprocess.Popen[bytes]) -> Addresses:
+    assert child.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([child.stdout], [], [], left)[0]:
+            child.kill()
+            raise StartupError(
+                f"the embedded oxbridge server did not start within {START_TIMEOUT:g} s"
+            )
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            code = child.wait()
+            raise StartupError(f"the embedded oxbridge server exited at start (status {code})")
+        line += chunk
+    ready = json.loads(line)
+    return Addresses(http=ready["http"][0], grpc=ready["grpc"][0], unix=ready["unix"])

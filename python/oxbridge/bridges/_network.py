@@ -1,0 +1,76 @@
+"""Addresses of the network bridges: URLs, environment, defaults, embedded."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+from .. import _native
+from ..errors import UnknownBridgeError
+from . import _embedded
+
+#: Seconds a network call may take before it raises BridgeTimeoutError.
+DEFAULT_TIMEOUT = 10.0
+
+
+def _reachable_tcp(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.25).close()
+    except OSError:
+        return False
+    return True
+
+
+def _reachable_unix(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.25)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def split_hostport(text: str, where: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` as (host, port)."""
+    parts = urlsplit(f"//{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise UnknownBridgeError(f"{where}: {text!r} is not HOST:PORT")
+    return parts.hostname, port
+
+
+def tcp_address(bridge: str, url: str | None, env: str, default_port: int) -> tuple[str, int]:
+    """(host, port) for a TCP bridge: the URL, ``$env``, a server on the
+    default port, or else the embedded server."""
+    if url is not None:
+        parts = urlsplit(url)
+        return split_hostport(parts.netloc, f"{bridge} URL {url!r}")
+    configured = os.environ.get(env)
+    if configured:
+        return split_hostport(configured.split(",")[0].strip(), f"${env}")
+    if _reachable_tcp("127.0.0.1", default_port):
+        return "127.0.0.1", default_port
+    embedded = getattr(_embedded.addresses(), bridge)
+    return split_hostport(embedded, "embedded server")
+
+
+def unix_path(url: str | None) -> str:
+    """The socket path: the URL, ``$OXBRIDGE_UNIX``, a live default socket,
+    or else the embedded server's."""
+    if url is not None:
+        path = urlsplit(url).path
+        if not path:
+            raise UnknownBridgeError(f"ipc URL {url!r} has no path: write unix:///path/to/socket")
+        return path
+    configured = os.environ.get("OXBRIDGE_UNIX")
+    if configured:
+        return configured
+    default = _native.default_socket_path()
+    if _reachable_unix(default):
+        return default
+    return _embedded.addresses().unix

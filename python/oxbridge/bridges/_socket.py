@@ -1,0 +1,92 @@
+"""One persistent stream connection, shared by the HTTP and IPC clients.
+
+The connection is opened on first use and kept (keep-alive); a request that
+fails on a *reused* connection (the server restarted, or closed it for being
+idle) is sent once more on a fresh one, which is safe because every oxbridge
+call is pure. A fresh connection that fails, or a reply that does not come
+within the timeout, raises at once: the client never hangs.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from ..errors import BridgeTimeoutError, TransportError
+
+
+class Closed(Exception):
+    """The peer closed the connection before the reply was complete."""
+
+
+class Connection:
+    """A socket that reconnects, with one request in flight at a time."""
+
+    def __init__(
+        self,
+        opener: Callable[[float], socket.socket],
+        reader: Callable[[socket.socket], tuple[int, bytes]],
+        where: str,
+        timeout: float,
+    ) -> None:
+        self._open = opener
+        self._read = reader
+        self.where = where
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send ``request`` and return the reader's ``(status, body)``."""
+        for attempt in (0, 1):
+            sock = self._sock
+            reused = sock is not None
+            if sock is None:
+                sock = self._connect()
+            try:
+                sock.sendall(request)
+                return self._read(sock)
+            except TimeoutError:
+                self.close()
+                raise BridgeTimeoutError(
+                    f"no reply from {self.where} within {self.timeout:g} s"
+                ) from None
+            except (OSError, Closed) as e:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise TransportError(f"connection to {self.where} broke: {_why(e)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> socket.socket:
+        try:
+            sock = self._open(self.timeout)
+        except TimeoutError:
+            raise BridgeTimeoutError(
+                f"could not connect to {self.where} within {self.timeout:g} s"
+            ) from None
+        except OSError as e:
+            raise TransportError(f"cannot connect to {self.where}: {_why(e)}") from None
+        self._sock = sock
+        return sock
+
+    def close(self) -> None:
+        """Close the socket; the next request opens a new one."""
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, Closed):
+        return "the server closed the connection"
+    return e.strerror or str(e) if isinstance(e, OSError) else str(e)
+
+
+def recv_more(sock: socket.socket, buf: bytearray) -> None:
+    """Append what the socket has to ``buf``; :class:`Closed` at end of stream."""
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise Closed
+    buf += chunk

@@ -1,0 +1,84 @@
+"""Starting real servers for the tests: ``python -m oxbridge serve`` in a child."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Served:
+    """A server child and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    http: list[str]
+    grpc: list[str]
+    unix: str | None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def start(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Served:
+    """Start ``oxbridge serve --json ARGS`` and wait for its ready line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oxbridge", "serve", "--json", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else b""
+    if not line:
+        process.kill()
+        _, err = process.communicate()
+        raise RuntimeError(f"server did not start: {err.decode(errors='replace')}")
+    info: dict[str, Any] = json.loads(line)
+    return Served(process, info["http"], info["grpc"], info["unix"])
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """A server for the duration of a ``with`` block."""
+    served = start(*args, env=env)
+    try:
+        yield served
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+        served.process.wait()
+
+
+def ephemeral(tmp: Path) -> list[str]:
+    """Arguments for a server on free loopback ports and a socket in ``tmp``."""
+    return ["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--unix", str(tmp / "ox.sock")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_gone(path: str, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
