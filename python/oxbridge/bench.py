@@ -58,18 +58,27 @@ def article_ctypes_add() -> Callable[[complex, complex], Any]:
     return lambda a, b: compute("add", a, b)
 
 
+def _calibrate(timer: timeit.Timer, sample_seconds: float) -> int:
+    """Calls per sample so that one sample lasts about ``sample_seconds``."""
+    number = 1
+    while True:
+        elapsed = timer.timeit(number)
+        if elapsed >= sample_seconds / 4 or number >= 1 << 22:
+            return max(1, int(number * sample_seconds / max(elapsed, 1e-9)))
+        number *= 4
+
+
 def measure(
-    cases: list[Case], *, rounds: int, number: int, label: str = "timing"
+    cases: list[Case], *, rounds: int, sample_seconds: float = 0.02, label: str = "timing"
 ) -> dict[str, float]:
     """Median seconds per call of each case over ``rounds`` interleaved rounds."""
     timers = {c.name: timeit.Timer(c.stmt, globals=c.namespace) for c in cases}
-    for t in timers.values():  # warm-up
-        t.timeit(max(1, number // 10))
+    numbers = {name: _calibrate(t, sample_seconds) for name, t in timers.items()}
     samples: dict[str, list[float]] = {name: [] for name in timers}
     with click.progressbar(range(rounds), label=label, file=None) as bar:
         for _ in bar:
             for name, t in timers.items():
-                samples[name].append(t.timeit(number) / number)
+                samples[name].append(t.timeit(numbers[name]) / numbers[name])
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
@@ -84,10 +93,81 @@ def scalar_cases() -> list[Case]:
     return cases
 
 
+def network_cases() -> list[Case]:
+    """Each network bridge's ``add``, its floor, and the article's client."""
+    import socket
+
+    import grpc as grpcio
+    import requests
+
+    from .bridges import _embedded, http, ipc
+    from .bridges import grpc as grpc_bridge
+
+    a, b = 1 + 3j, -5j
+    cases = []
+    where = _embedded.addresses()
+    clients = {name: bridges.connect(name) for name in ("ipc", "http", "grpc")}
+    for name, client in clients.items():
+        cases.append(Case(name, "add(a, b)", {"add": client.add, "a": a, "b": b}))
+
+    # The floors are bare: a blocking read (spins=0), no encoding or decoding.
+    # IPC floor: the same request bytes, echoed by Rust on the same kind of socket.
+    request = b'{"command":"add","a":[1.0,3.0],"b":[-0.0,-5.0]}\n'
+    echo = socket.socket(socket.AF_UNIX)
+    echo.connect(where.echo)
+    cases.append(
+        Case(
+            "ipc echo floor",
+            "send(req); read(sock, 0)",
+            {"send": echo.sendall, "req": request, "read": ipc.read_line, "sock": echo},
+        )
+    )
+
+    # HTTP floor: a prebuilt keep-alive request, no encoding or decoding.
+    host, port = where.http.rsplit(":", 1)
+    raw = socket.create_connection((host, int(port)))
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    body = b'{"a":[1.0,3.0],"b":[-0.0,-5.0]}'
+    head = f"POST /add HTTP/1.1\r\nHost: {where.http}\r\nContent-Type: application/json\r\n"
+    raw_request = head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    cases.append(
+        Case(
+            "http raw keep-alive floor",
+            "send(req); read(sock, 0)",
+            {"send": raw.sendall, "req": raw_request, "read": http.read_response, "sock": raw},
+        )
+    )
+
+    # The HTTP article's client: requests.post per call.
+    def article_http(n1: complex, n2: complex) -> complex:
+        body = {"a": [n1.real, n1.imag], "b": [n2.real, n2.imag]}
+        req = requests.post(f"http://{where.http}/add", json=body, timeout=10)
+        result = req.json()["result"]
+        return complex(float(result[0]), float(result[1]))
+
+    cases.append(Case("http article requests", "add(a, b)", {"add": article_http, "a": a, "b": b}))
+
+    # gRPC floor: a bare grpcio stub call with a prebuilt request.
+    from ._proto import calculator_pb2 as pb
+    from ._proto import calculator_pb2_grpc as pb_grpc
+
+    channel = grpcio.insecure_channel(where.grpc, options=grpc_bridge.CHANNEL_OPTIONS)
+    stub = pb_grpc.CalculatorStub(channel)  # type: ignore[no-untyped-call]
+    prebuilt = pb.BinaryRequest(a=pb.Complex(re=1.0, im=3.0), b=pb.Complex(re=-0.0, im=-5.0))
+    cases.append(Case("grpc bare stub floor", "call(req)", {"call": stub.Add, "req": prebuilt}))
+    return cases
+
+
 TARGETS = [
     Target("pyo3", "python a+b", 1.3, "pyo3 add vs Python's a+b"),
     Target("ctypes", "article ctypes", 0.75, "ctypes add vs the article's wrapper"),
     Target("cffi", "article ctypes", 0.75, "cffi add vs the article's wrapper"),
+]
+
+NETWORK_TARGETS = [
+    Target("ipc", "ipc echo floor", 1.3, "ipc add vs a raw Rust echo"),
+    Target("http", "http article requests", 0.2, "http add vs the article's requests.post"),
+    Target("grpc", "grpc bare stub floor", 1.1, "grpc add vs a bare grpcio stub"),
 ]
 
 
@@ -104,12 +184,14 @@ def report_targets(medians: dict[str, float], targets: list[Target]) -> list[tup
 
 
 def run_bench(*, quick: bool = False) -> None:
-    """``oxbridge bench``: the scalar targets of the in-process bridges."""
-    medians = measure(scalar_cases(), rounds=5 if quick else 21, number=2_000 if quick else 20_000)
-    click.echo(f"\n{'case':<16} {'median':>12}")
+    """``oxbridge bench``: every bridge's ``add`` against its baselines and floors."""
+    rounds = 5 if quick else 21
+    medians = measure(scalar_cases(), rounds=rounds, label="in-process")
+    medians |= measure(network_cases(), rounds=rounds, label="network")
+    click.echo(f"\n{'case':<28} {'median':>12}")
     for name, seconds in medians.items():
-        click.echo(f"{name:<16} {seconds * 1e9:9.1f} ns")
-    report_targets(medians, TARGETS)
+        click.echo(f"{name:<28} {_human(seconds):>12}")
+    report_targets(medians, TARGETS + NETWORK_TARGETS)
 
 
 def run_demo(calls: int) -> None:

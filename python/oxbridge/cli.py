@@ -140,6 +140,12 @@ def bench(quick: bool) -> None:
     "--json", "as_json", is_flag=True, help="Print the bound addresses as one JSON line on stdout."
 )
 @click.option("--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process).")
+@click.option(
+    "--bench-echo",
+    metavar="PATH",
+    hidden=True,
+    help="Also serve a raw echo socket at PATH: the benchmark's IPC floor.",
+)
 def serve(
     http: tuple[str, ...],
     grpc: tuple[str, ...],
@@ -151,6 +157,7 @@ def serve(
     idle_timeout: float | None,
     as_json: bool,
     watch_stdin: bool,
+    bench_echo: str | None,
 ) -> None:
     """Serve the core over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
     from .serve import run_server
@@ -167,6 +174,7 @@ def serve(
         idle_timeout=idle_timeout,
         as_json=as_json,
         watch_stdin=watch_stdin,
+        echo_unix=bench_echo,
     )
 
 

@@ -22,6 +22,7 @@ def run_server(
     idle_timeout: float | None,
     as_json: bool,
     watch_stdin: bool,
+    echo_unix: str | None = None,
 ) -> None:
     """Start the server, report where it listens, serve until told to stop."""
     server = _native.Server(
@@ -30,6 +31,7 @@ def run_server(
         unix=unix,
         max_request_bytes=max_request_bytes,
         idle_timeout=idle_timeout,
+        echo_unix=echo_unix,
     )
     stop = threading.Event()
 

@@ -60,7 +60,7 @@ impl Server {
     /// list of `HOST:PORT`. `unix`: `None` for the default private socket,
     /// `""` for off, or a path.
     #[new]
-    #[pyo3(signature = (*, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None))]
+    #[pyo3(signature = (*, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None, echo_unix=None))]
     fn new(
         py: Python<'_>,
         http: Option<Vec<String>>,
@@ -68,6 +68,7 @@ impl Server {
         unix: Option<String>,
         max_request_bytes: Option<usize>,
         idle_timeout: Option<f64>,
+        echo_unix: Option<PathBuf>,
     ) -> PyResult<Self> {
         let defaults = Limits::default();
         let idle_timeout = match idle_timeout {
@@ -92,6 +93,7 @@ impl Server {
                 idle_timeout,
                 ..defaults
             },
+            echo_unix,
         };
         oxbridge_server::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();

@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before giving up.
     pub drain_timeout: Duration,
+    /// How long an IPC connection keeps polling for the next request after a
+    /// reply before it sleeps (zero: never poll).
+    pub busy_poll: Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +35,7 @@ impl Default for Limits {
             max_in_flight: 256,
             max_connections: 1024,
             drain_timeout: Duration::from_secs(10),
+            busy_poll: Duration::from_micros(50),
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Config {
     pub unix: Option<PathBuf>,
     /// Limits for every bridge.
     pub limits: Limits,
+    /// A raw echo socket beside the bridges, as a benchmarking floor.
+    pub echo_unix: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -83,6 +89,7 @@ impl Default for Config {
             grpc: Listen::Loopback(DEFAULT_GRPC_PORT),
             unix: Some(default_socket_path()),
             limits: Limits::default(),
+            echo_unix: None,
         }
     }
 }

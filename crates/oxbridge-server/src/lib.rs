@@ -84,6 +84,8 @@ pub struct Running {
     pub grpc: Vec<SocketAddr>,
     /// The IPC socket.
     pub unix: Option<PathBuf>,
+    /// The benchmarking echo socket.
+    pub echo_unix: Option<PathBuf>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     limits: Limits,
@@ -132,10 +134,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => None,
     };
+    let echo_listener = match &config.echo_unix {
+        Some(path) => Some(ipc::bind(path, false)?),
+        None => None,
+    };
     let running = Running {
         http: local_addrs(&http_listeners),
         grpc: local_addrs(&grpc_listeners),
         unix: config.unix.clone(),
+        echo_unix: config.echo_unix.clone(),
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         limits: config.limits.clone(),
@@ -187,6 +194,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .tracker
             .spawn(ipc::serve(listener, limits, token, tracker));
     }
+    if let Some(listener) = echo_listener {
+        let (token, tracker) = (running.shutdown.clone(), running.tracker.clone());
+        running
+            .tracker
+            .spawn(ipc::serve_echo(listener, token, tracker));
+    }
     running.tracker.close();
     Ok(running)
 }
@@ -208,7 +221,7 @@ impl Running {
         {
             tracing::warn!(timeout = ?self.limits.drain_timeout, "in-flight requests did not finish in time");
         }
-        if let Some(path) = &self.unix {
+        for path in self.unix.iter().chain(&self.echo_unix) {
             ipc::remove_socket(path);
         }
     }

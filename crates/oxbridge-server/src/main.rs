@@ -57,6 +57,7 @@ impl Args {
                 idle_timeout: Duration::from_secs(self.idle_timeout),
                 ..Limits::default()
             },
+            echo_unix: None,
         }
     }
 }

@@ -32,6 +32,8 @@ class Addresses:
     http: str
     grpc: str
     unix: str
+    #: The raw echo socket beside the IPC bridge: the benchmark's floor.
+    echo: str
 
 
 START_TIMEOUT = 30.0
@@ -53,13 +55,14 @@ class _Embedded:
             self.tmpdir = tempfile.TemporaryDirectory(prefix="oxbridge-")
             os.chmod(self.tmpdir.name, 0o700)
             unix = os.path.join(self.tmpdir.name, "oxbridge.sock")
+            echo = os.path.join(self.tmpdir.name, "echo.sock")
             cmd = [
                 sys.executable, "-m", "oxbridge", "serve",
                 "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--unix", unix,
-                "--json", "--watch-stdin",
+                "--json", "--watch-stdin", "--bench-echo", echo,
             ]  # fmt: skip
             self.child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            self.addresses = _read_ready_line(self.child)
+            self.addresses = _read_ready_line(self.child, echo)
             atexit.register(self.stop)
             return self.addresses
 
@@ -90,7 +93,7 @@ def stop() -> None:
     _embedded.stop()
 
 
-def _read_ready_line(child: subprocess.Popen[bytes]) -> Addresses:
+def _read_ready_line(child: subprocess.Popen[bytes], echo: str) -> Addresses:
     assert child.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
     line = b""
@@ -107,4 +110,4 @@ def _read_ready_line(child: subprocess.Popen[bytes]) -> Addresses:
             raise StartupError(f"the embedded oxbridge server exited at start (status {code})")
         line += chunk
     ready = json.loads(line)
-    return Addresses(http=ready["http"][0], grpc=ready["grpc"][0], unix=ready["unix"])
+    return Addresses(http=ready["http"][0], grpc=ready["grpc"][0], unix=ready["unix"], echo=echo)

@@ -10,6 +10,7 @@ within the timeout, raises at once: the client never hangs.
 from __future__ import annotations
 
 import socket
+import struct
 from collections.abc import Callable
 
 from ..errors import BridgeTimeoutError, TransportError
@@ -45,7 +46,7 @@ class Connection:
             try:
                 sock.sendall(request)
                 return self._read(sock)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
                 self.close()
                 raise BridgeTimeoutError(
                     f"no reply from {self.where} within {self.timeout:g} s"
@@ -60,6 +61,7 @@ class Connection:
     def _connect(self) -> socket.socket:
         try:
             sock = self._open(self.timeout)
+            kernel_timeouts(sock, self.timeout)
         except TimeoutError:
             raise BridgeTimeoutError(
                 f"could not connect to {self.where} within {self.timeout:g} s"
@@ -78,14 +80,47 @@ class Connection:
                 self._sock = None
 
 
+def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
+    """Put ``sock`` in blocking mode with the kernel enforcing ``timeout``.
+
+    ``socket.settimeout`` makes CPython poll() before every send and recv,
+    a few microseconds a call; SO_RCVTIMEO/SO_SNDTIMEO cost nothing until
+    they expire, and then recv fails with EAGAIN (``BlockingIOError``).
+    """
+    seconds = int(timeout)
+    packed = struct.pack("ll", seconds, int((timeout - seconds) * 1e6))
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, packed)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
+
+
 def _why(e: BaseException) -> str:
     if isinstance(e, Closed):
         return "the server closed the connection"
     return e.strerror or str(e) if isinstance(e, OSError) else str(e)
 
 
-def recv_more(sock: socket.socket, buf: bytearray) -> None:
-    """Append what the socket has to ``buf``; :class:`Closed` at end of stream."""
+#: Non-blocking reads tried before a reader blocks (about a microsecond each).
+SPINS = 100
+
+
+def recv_more(sock: socket.socket, buf: bytearray, spins: int = 0) -> None:
+    """Append what the socket has to ``buf``; :class:`Closed` at end of stream.
+
+    With ``spins``, first poll that many times without blocking. A local
+    server answers in microseconds, and a thread that blocks in recv() is put
+    to sleep and must be woken, which costs more than the answer itself; a
+    short bounded poll catches the reply while the thread is still running.
+    """
+    for _ in range(spins):
+        try:
+            chunk = sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            raise Closed
+        buf += chunk
+        return
     chunk = sock.recv(65536)
     if not chunk:
         raise Closed

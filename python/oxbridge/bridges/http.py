@@ -14,13 +14,14 @@ from typing import Any
 
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, tcp_address
-from ._socket import Closed, Connection, recv_more
+from ._socket import SPINS, Closed, Connection, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
 
 
-def read_response(sock: socket.socket) -> tuple[int, bytes]:
+def read_response(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
     """One HTTP/1.1 response: ``(status, body)``, by Content-Length or chunks."""
     buf = bytearray()
+    recv_more(sock, buf, spins)
     while (end := buf.find(b"\r\n\r\n")) < 0:
         recv_more(sock, buf)
     head = bytes(buf[:end]).decode("latin-1")

@@ -13,13 +13,14 @@ from typing import Any
 
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, unix_path
-from ._socket import Connection, recv_more
+from ._socket import SPINS, Connection, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
 
 
-def read_line(sock: socket.socket) -> tuple[int, bytes]:
+def read_line(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
     """One reply: a line of JSON (one request is in flight at a time)."""
     buf = bytearray()
+    recv_more(sock, buf, spins)
     while not buf.endswith(b"\n"):
         recv_more(sock, buf)
     return 0, bytes(buf)
