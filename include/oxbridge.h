@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature or struct in this header changes.
-#define OXB_ABI_VERSION 1
+#define OXB_ABI_VERSION 2
 
 // Status code returned by every `oxb_*` function.
 typedef int32_t OxbStatus;
@@ -29,6 +29,9 @@ typedef struct {
   size_t len;
 } OxbString;
 
+// Operation code of the batch functions.
+typedef int32_t OxbOp;
+
 // Success.
 #define OXB_OK 0
 
@@ -40,6 +43,18 @@ typedef struct {
 
 // A fault inside oxbridge (a caught panic). Please report it.
 #define OXB_INTERNAL 3
+
+// `a + b`
+#define OXB_OP_ADD 0
+
+// `a - b`
+#define OXB_OP_SUB 1
+
+// `a * b`
+#define OXB_OP_MUL 2
+
+// `a / b`
+#define OXB_OP_DIV 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,6 +127,35 @@ OxbStatus oxb_greet(const uint8_t *greeting,
 // # Safety
 // `s` came from this library and was not freed before.
 void oxb_string_free(OxbString s);
+
+// `out[i] = a[i] <op> b[i]` for `i < a_len`, exactly the scalar operation per
+// element; large arrays are spread over the cores. `b_len` must equal `a_len`.
+// On [`OXB_ZERO_DIVISION`] the message names the first zero divisor's index
+// and `out` holds unspecified values.
+//
+// # Safety
+// `a` and `b` point to `a_len` and `b_len` readable `OxbComplex` (null only
+// when the length is 0); `out` points to `a_len` writable `OxbComplex` that
+// overlap neither input; `err` is null or writable for one [`OxbString`].
+OxbStatus oxb_many(OxbOp op,
+                   const OxbComplex *a,
+                   size_t a_len,
+                   const OxbComplex *b,
+                   size_t b_len,
+                   OxbComplex *out,
+                   OxbString *err);
+
+// `out[i] = a[i] <op> b` for `i < len`, with one scalar `b`.
+//
+// # Safety
+// As for [`oxb_many`], without `b`.
+OxbStatus oxb_many_scalar(OxbOp op,
+                          const OxbComplex *a,
+                          size_t len,
+                          double b_re,
+                          double b_im,
+                          OxbComplex *out,
+                          OxbString *err);
 
 // The article's entry point, kept so its ctypes client works unchanged:
 // `compute("add" | "sub" | "mul" | "div", a, b)`. It cannot report errors, so an

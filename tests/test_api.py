@@ -58,7 +58,9 @@ def test_client_is_a_context_manager_with_a_name(client: oxbridge.Client) -> Non
 
 def test_abi_mismatch_fails_with_a_clear_message() -> None:
     _cabi.check_abi(_cabi.ABI_VERSION)
-    with pytest.raises(oxbridge.AbiMismatchError, match=r"C ABI version 99.*needs version 1"):
+    with pytest.raises(
+        oxbridge.AbiMismatchError, match=rf"C ABI version 99.*needs version {_cabi.ABI_VERSION}"
+    ):
         _cabi.check_abi(99)
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from .errors import argument_type_error
+
+if TYPE_CHECKING:
+    from ._batch import ComplexArray, Operand
 
 __all__ = ["Client", "complex_arg", "text_arg"]
 
@@ -33,6 +36,39 @@ class Client:
     div: Callable[[complex, complex], complex]
     #: ``f"{greeting}, {name}"``.
     greet: Callable[[str, str], str]
+
+    def add_many(self, a: object, b: object) -> ComplexArray:
+        """``a + b`` elementwise: ``a`` an array of numbers, ``b`` one of the
+        same length or a single number. A new complex128 array, each element
+        bit for bit what :meth:`add` gives."""
+        return self._many("add", a, b)
+
+    def sub_many(self, a: object, b: object) -> ComplexArray:
+        """``a - b`` elementwise, like :meth:`add_many`."""
+        return self._many("sub", a, b)
+
+    def mul_many(self, a: object, b: object) -> ComplexArray:
+        """``a * b`` elementwise, like :meth:`add_many`."""
+        return self._many("mul", a, b)
+
+    def div_many(self, a: object, b: object) -> ComplexArray:
+        """``a / b`` elementwise, like :meth:`add_many`; a zero divisor raises
+        :class:`~oxbridge.OxbridgeZeroDivisionError` naming its index."""
+        return self._many("div", a, b)
+
+    def _many(self, op: str, a: object, b: object) -> ComplexArray:
+        import numpy as np
+
+        from ._batch import prepare
+
+        a_arr, b_val = prepare(a, b)
+        out = np.empty(len(a_arr), dtype=np.complex128)
+        self._fill(op, a_arr, b_val, out)
+        return out
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        """Write ``a <op> b`` into ``out``: each bridge's own batch path."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Release the bridge's resources; in-process bridges hold none."""

@@ -8,12 +8,13 @@ __all__ = [
     "default_socket_path",
     "div",
     "greet",
+    "many",
     "mul",
     "sub",
 ]
 
 from types import TracebackType
-from typing import final
+from typing import Any, final
 
 __version__: str
 ABI_VERSION: int
@@ -67,3 +68,6 @@ class Server:
         v: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+def many(op: str, a: Any, b: Any, out: Any) -> None:
+    """`out[:] = a <op> b` elementwise on complex128 arrays (or a complex `b`)."""

@@ -158,10 +158,39 @@ def network_cases() -> list[Case]:
     return cases
 
 
+def batch_cases(n: int = 1_000_000) -> list[Case]:
+    """``mul_many``/``add_many`` at ``n`` elements on every bridge, and numpy."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    b = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    cases = [
+        Case("numpy a*b", "a * b", {"a": a, "b": b}),
+        Case("numpy a+b", "a + b", {"a": a, "b": b}),
+    ]
+    for name in bridges.BRIDGES:
+        client = bridges.connect(name)
+        for op in ("mul", "add"):
+            fn = getattr(client, f"{op}_many")
+            cases.append(Case(f"{name} {op}_many", "f(a, b)", {"f": fn, "a": a, "b": b}))
+    return cases
+
+
 TARGETS = [
     Target("pyo3", "python a+b", 1.3, "pyo3 add vs Python's a+b"),
     Target("ctypes", "article ctypes", 0.75, "ctypes add vs the article's wrapper"),
     Target("cffi", "article ctypes", 0.75, "cffi add vs the article's wrapper"),
+]
+
+BATCH_TARGETS = [
+    Target("pyo3 mul_many", "numpy a*b", 1.0, "pyo3 mul_many vs numpy a*b (1e6)"),
+    Target("pyo3 add_many", "numpy a+b", 0.5, "pyo3 add_many vs numpy a+b (1e6)"),
+    Target("ctypes mul_many", "pyo3 mul_many", 1.2, "ctypes mul_many vs pyo3 (1e6)"),
+    Target("cffi mul_many", "pyo3 mul_many", 1.2, "cffi mul_many vs pyo3 (1e6)"),
+    Target("ipc mul_many", "pyo3 mul_many", 3.0, "ipc mul_many vs in-process (1e6)"),
+    Target("http mul_many", "pyo3 mul_many", 6.0, "http mul_many vs in-process (1e6)"),
+    Target("grpc mul_many", "pyo3 mul_many", 6.0, "grpc mul_many vs in-process (1e6)"),
 ]
 
 NETWORK_TARGETS = [
@@ -188,10 +217,11 @@ def run_bench(*, quick: bool = False) -> None:
     rounds = 5 if quick else 21
     medians = measure(scalar_cases(), rounds=rounds, label="in-process")
     medians |= measure(network_cases(), rounds=rounds, label="network")
+    medians |= measure(batch_cases(), rounds=rounds, sample_seconds=0.05, label="batches")
     click.echo(f"\n{'case':<28} {'median':>12}")
     for name, seconds in medians.items():
         click.echo(f"{name:<28} {_human(seconds):>12}")
-    report_targets(medians, TARGETS + NETWORK_TARGETS)
+    report_targets(medians, TARGETS + NETWORK_TARGETS + BATCH_TARGETS)
 
 
 def run_demo(calls: int) -> None:

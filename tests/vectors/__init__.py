@@ -26,6 +26,11 @@ def decode(value: Any) -> Any:
     """
     if isinstance(value, list) and len(value) == 2 and all(isinstance(p, str) for p in value):
         return complex(float.fromhex(value[0]), float.fromhex(value[1]))
+    if isinstance(value, list):
+        # A batch operand: a list of complex pairs.
+        import numpy as np
+
+        return np.array([decode(v) for v in value], dtype=np.complex128)
     if isinstance(value, dict):
         if "raw" in value:
             return value["raw"]
@@ -33,6 +38,8 @@ def decode(value: Any) -> Any:
             return value["repeat"] * value["times"]
         if "concat" in value:
             return "".join(decode(p) for p in value["concat"])
+        if "ramp" in value:
+            return ramp(value["ramp"], value["scale"], value.get("zero_at"))
     if isinstance(value, str):
         return value
     raise ValueError(f"cannot decode vector operand {value!r}")
@@ -53,3 +60,14 @@ def float_bits(x: float) -> int:
 def same_complex(x: complex, y: complex) -> bool:
     """Bit-for-bit equality of two complex numbers (NaNs folded)."""
     return (float_bits(x.real), float_bits(x.imag)) == (float_bits(y.real), float_bits(y.imag))
+
+
+def ramp(n: int, scale: float, zero_at: int | None = None) -> Any:
+    """A deterministic complex128 array of ``n`` varied, non-zero values."""
+    import numpy as np
+
+    i = np.arange(n, dtype=np.float64)
+    values = (i * scale + 1.0) + 1j * (np.sin(i) * scale - 0.5)
+    if zero_at is not None:
+        values[zero_at] = 0
+    return values

@@ -171,16 +171,157 @@ def greet_cases() -> list[dict[str, Any]]:
     return cases
 
 
+def batch_cases() -> list[dict[str, Any]]:
+    """Batches: element by element the scalar operation, or the same error."""
+    xs = [OPERANDS[k] for k in ("article-a", "negzero", "inf", "big-skew", "subnormal", "third")]
+    ys = [OPERANDS[k] for k in ("article-b", "i", "one", "big-skew2", "tiny", "negative")]
+    cases: list[dict[str, Any]] = []
+    for name, fn in OPS.items():
+        cases.append(
+            {
+                "id": f"{name}_many:mixed",
+                "op": f"{name}_many",
+                "a": [hexc(x) for x in xs],
+                "b": [hexc(y) for y in ys],
+                "expect": [hexc(fn(x, y)) for x, y in zip(xs, ys, strict=True)],
+            }
+        )
+        s = OPERANDS["negative"]
+        cases.append(
+            {
+                "id": f"{name}_many:scalar-b",
+                "op": f"{name}_many",
+                "a": [hexc(x) for x in xs],
+                "b": hexc(s),
+                "expect": [hexc(fn(x, s)) for x in xs],
+            }
+        )
+    cases += [
+        {"id": "add_many:empty", "op": "add_many", "a": [], "b": [], "expect": []},
+        {"id": "div_many:empty-by-zero", "op": "div_many", "a": [], "b": hexc(0j), "expect": []},
+        {
+            "id": "mul_many:ints-converted",
+            "op": "mul_many",
+            "a": {"raw": [1, 2, 3]},
+            "b": {"raw": [4, 5, 6]},
+            "expect": [hexc(complex(4)), hexc(complex(10)), hexc(complex(18))],
+        },
+        {
+            "id": "div_many:zero-at-2",
+            "op": "div_many",
+            "a": [hexc(1j)] * 4,
+            "b": [hexc(1 + 0j), hexc(2j), hexc(complex(-0.0, 0.0)), hexc(0j)],
+            "error": {"kind": "zero_division", "message": "complex division by zero at index 2"},
+        },
+        {
+            "id": "div_many:scalar-zero",
+            "op": "div_many",
+            "a": [hexc(1j)] * 3,
+            "b": hexc(0j),
+            "error": {"kind": "zero_division", "message": "complex division by zero at index 0"},
+        },
+        {
+            "id": "add_many:length-mismatch",
+            "op": "add_many",
+            "a": [hexc(1j)] * 3,
+            "b": [hexc(1j)] * 2,
+            "error": {
+                "kind": "invalid_argument",
+                "message": "operands have different lengths: a has 3 elements, b has 2",
+            },
+        },
+        {
+            "id": "add_many:2d",
+            "op": "add_many",
+            "a": {"raw": [[1, 2], [3, 4]]},
+            "b": hexc(1j),
+            "error": {
+                "kind": "invalid_argument",
+                "message": "argument 'a' must be one-dimensional, not of shape (2, 2)",
+            },
+        },
+        {
+            "id": "mul_many:0d-a",
+            "op": "mul_many",
+            "a": {"raw": 5},
+            "b": hexc(1j),
+            "error": {
+                "kind": "invalid_argument",
+                "message": "argument 'a' must be one-dimensional, not of shape ()",
+            },
+        },
+        {
+            "id": "sub_many:strings",
+            "op": "sub_many",
+            "a": {"raw": ["1", "2"]},
+            "b": hexc(1j),
+            "error": {
+                "kind": "invalid_type",
+                "message": "argument 'a' must be an array of numbers, not of <U1",
+            },
+        },
+        {
+            "id": "sub_many:ragged",
+            "op": "sub_many",
+            "a": [hexc(1j)],
+            "b": {"raw": [[1], [1, 2]]},
+            "error": {
+                "kind": "invalid_argument",
+                "message": "argument 'b' is not a rectangular array of numbers",
+            },
+        },
+        {
+            "id": "add_many:none-b",
+            "op": "add_many",
+            "a": [hexc(1j)],
+            "b": {"raw": None},
+            "error": {
+                "kind": "invalid_type",
+                "message": "argument 'b' must be an array of numbers, not of object",
+            },
+        },
+        # Larger than one frame (2**18) and than the parallel threshold (2**16):
+        # the zero divisor sits in the second frame and a later parallel chunk.
+        {
+            "id": "div_many:ramp-zero-in-second-frame",
+            "op": "div_many",
+            "a": {"ramp": 300_000, "scale": 0.5},
+            "b": {"ramp": 300_000, "scale": -1.5, "zero_at": 280_001},
+            "error": {
+                "kind": "zero_division",
+                "message": "complex division by zero at index 280001",
+            },
+        },
+        {
+            "id": "mul_many:ramp",
+            "op": "mul_many",
+            "a": {"ramp": 300_000, "scale": 0.37},
+            "b": {"ramp": 300_000, "scale": 2.5},
+            "expect": "elementwise",
+        },
+        {
+            "id": "div_many:ramp-scalar",
+            "op": "div_many",
+            "a": {"ramp": 70_000, "scale": 3.0},
+            "b": hexc(OPERANDS["third"]),
+            "expect": "elementwise",
+        },
+    ]
+    return cases
+
+
 def main() -> None:
-    doc = {
-        "about": "Shared cases every bridge must pass; see tests/vectors/generate.py.",
-        "cases": arithmetic_cases() + TYPE_ERRORS + greet_cases(),
-    }
-    out = Path(__file__).with_name("scalar.json")
+    write("scalar", arithmetic_cases() + TYPE_ERRORS + greet_cases())
+    write("batch", batch_cases())
+
+
+def write(name: str, cases: list[dict[str, Any]]) -> None:
+    out = Path(__file__).with_name(f"{name}.json")
+    about = "Shared cases every bridge must pass; see tests/vectors/generate.py."
     # One case per line: diffs of this file stay readable.
-    lines = ",\n".join("  " + json.dumps(c, ensure_ascii=True) for c in doc["cases"])
-    out.write_text(f'{{"about": {json.dumps(doc["about"])},\n "cases": [\n{lines}\n]}}\n')
-    print(f"wrote {len(doc['cases'])} cases to {out}", file=sys.stderr)
+    lines = ",\n".join("  " + json.dumps(c, ensure_ascii=True) for c in cases)
+    out.write_text(f'{{"about": {json.dumps(about)},\n "cases": [\n{lines}\n]}}\n')
+    print(f"wrote {len(cases)} cases to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

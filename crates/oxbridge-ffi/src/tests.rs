@@ -111,3 +111,131 @@ fn article_compute_gives_nan_for_unknown_and_null_commands() {
     let null = unsafe { compute(ptr::null(), a, b) };
     assert!(null.re.is_nan() && null.im.is_nan());
 }
+
+#[test]
+fn batch_matches_scalar_and_checks_everything() {
+    let a: Vec<OxbComplex> = (0..5)
+        .map(|i| OxbComplex {
+            re: f64::from(i),
+            im: 1.0,
+        })
+        .collect();
+    let b: Vec<OxbComplex> = (0..5)
+        .map(|i| OxbComplex {
+            re: 2.0,
+            im: f64::from(i),
+        })
+        .collect();
+    let mut out = vec![OxbComplex::default(); 5];
+    // SAFETY: valid buffers of the stated lengths.
+    let st = unsafe {
+        oxb_many(
+            OXB_OP_MUL,
+            a.as_ptr(),
+            5,
+            b.as_ptr(),
+            5,
+            out.as_mut_ptr(),
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, OXB_OK);
+    for i in 0..5 {
+        let mut one = OxbComplex::default();
+        // SAFETY: valid out pointer.
+        unsafe {
+            oxb_mul(
+                a[i].re,
+                a[i].im,
+                b[i].re,
+                b[i].im,
+                &mut one,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(out[i], one);
+    }
+
+    let mut err = OxbString::EMPTY;
+    // SAFETY: valid buffers; lengths disagree on purpose.
+    let st = unsafe {
+        oxb_many(
+            OXB_OP_ADD,
+            a.as_ptr(),
+            5,
+            b.as_ptr(),
+            4,
+            out.as_mut_ptr(),
+            &mut err,
+        )
+    };
+    assert_eq!(
+        (st, take(err)),
+        (
+            OXB_INVALID_ARGUMENT,
+            "operands have different lengths: a has 5 elements, b has 4".to_owned()
+        )
+    );
+
+    let mut err = OxbString::EMPTY;
+    // SAFETY: valid buffers; scalar zero divisor.
+    let st = unsafe {
+        oxb_many_scalar(
+            OXB_OP_DIV,
+            a.as_ptr(),
+            5,
+            0.0,
+            -0.0,
+            out.as_mut_ptr(),
+            &mut err,
+        )
+    };
+    assert_eq!(
+        (st, take(err)),
+        (
+            OXB_ZERO_DIVISION,
+            "complex division by zero at index 0".to_owned()
+        )
+    );
+
+    let mut err = OxbString::EMPTY;
+    // SAFETY: out aliases a: must be refused before anything is written.
+    let st = unsafe {
+        oxb_many(
+            OXB_OP_ADD,
+            a.as_ptr(),
+            5,
+            b.as_ptr(),
+            5,
+            a.as_ptr().cast_mut(),
+            &mut err,
+        )
+    };
+    assert_eq!(
+        (st, take(err)),
+        (
+            OXB_INVALID_ARGUMENT,
+            "the output buffer overlaps an input".to_owned()
+        )
+    );
+
+    let mut err = OxbString::EMPTY;
+    // SAFETY: unknown op code, valid buffers.
+    let st = unsafe { oxb_many(9, a.as_ptr(), 5, b.as_ptr(), 5, out.as_mut_ptr(), &mut err) };
+    assert_eq!(st, OXB_INVALID_ARGUMENT);
+    assert!(take(err).starts_with("unknown operation code 9"));
+
+    // SAFETY: empty inputs may be null.
+    let st = unsafe {
+        oxb_many(
+            OXB_OP_ADD,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, OXB_OK);
+}

@@ -6,6 +6,7 @@
 
 pub use oxbridge::*;
 
+mod batch;
 mod errors;
 mod scalar;
 mod server;
@@ -17,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
     scalar::register(m)?;
+    batch::register(m)?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
     Ok(())

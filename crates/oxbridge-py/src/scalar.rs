@@ -11,7 +11,7 @@ use crate::errors;
 /// from a non-string: `complex`, `float`, `int` and objects with `__complex__`,
 /// `__float__` or `__index__`.
 #[inline]
-fn as_complex(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Complex> {
+pub(crate) fn as_complex(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Complex> {
     let ptr = value.as_ptr();
     // SAFETY: `ptr` is a live object (borrowed from `value`) and we hold the GIL.
     if unsafe { ffi::PyComplex_CheckExact(ptr) } != 0 {

@@ -5,6 +5,7 @@ use oxbridge_core::{Complex, ErrorKind, Op};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
+use crate::batch;
 use crate::config::Limits;
 use crate::error::CallError;
 
@@ -107,6 +108,44 @@ impl v1::calculator_server::Calculator for Calculator {
         let message =
             oxbridge_core::greet_bytes(&req.greeting, &req.name).map_err(|e| status(&e.into()))?;
         Ok(Response::new(v1::GreetReply { message }))
+    }
+    async fn batch(
+        &self,
+        req: Request<v1::BatchRequest>,
+    ) -> Result<Response<v1::BatchReply>, Status> {
+        let req = req.into_inner();
+        let compute = move || -> Result<Vec<u8>, CallError> {
+            let op = batch::op_from_code(u8::try_from(req.op).unwrap_or(u8::MAX))?;
+            let a = batch::complexes(&req.a, "a")?;
+            let b = batch::complexes(&req.b, "b")?;
+            let b = if req.b_scalar {
+                match b.as_slice() {
+                    [z] => batch::Operand::Scalar(*z),
+                    _ => {
+                        return Err(CallError::BadRequest(
+                            "a scalar b must hold exactly one complex".into(),
+                        ))
+                    }
+                }
+            } else {
+                batch::Operand::Each(b)
+            };
+            let values = batch::Batch {
+                op,
+                a,
+                b,
+                offset: req.offset,
+            }
+            .run()?;
+            let mut result = Vec::new();
+            batch::put_complexes(&values, &mut result);
+            Ok(result)
+        };
+        let result = tokio::task::spawn_blocking(compute)
+            .await
+            .map_err(|e| status(&CallError::Internal(format!("batch task failed: {e}"))))?
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(v1::BatchReply { result }))
     }
     async fn version(
         &self,

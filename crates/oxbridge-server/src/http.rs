@@ -28,6 +28,7 @@ pub fn app(limits: &Limits) -> Router {
     }
     router
         .route("/greet", post(greet))
+        .route("/batch", post(batch))
         .route("/healthz", get(health))
         .route("/version", get(version))
         .fallback(not_found)
@@ -135,6 +136,21 @@ fn body_bytes(
             )))
         }
     })
+}
+
+/// `POST /batch`: a binary batch frame in (`application/octet-stream`), its
+/// reply frame out; errors as problem documents like every other route.
+async fn batch(
+    State(limits): State<Arc<Limits>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, AppError> {
+    let body = body_bytes(body, &limits)?;
+    let compute = move || crate::batch::decode(&body).and_then(|b| b.run());
+    let values = tokio::task::spawn_blocking(compute)
+        .await
+        .map_err(|e| CallError::Internal(format!("batch task failed: {e}")))??;
+    let frame = crate::batch::reply(&Ok(values));
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 
 async fn health() -> Json<serde_json::Value> {

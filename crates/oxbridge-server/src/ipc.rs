@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::batch;
 use crate::config::Limits;
 use crate::error::CallError;
 use crate::wire::{self, GreetArgs, MessageReply, WireComplex};
@@ -150,6 +151,12 @@ enum Scan {
     Partial,
     /// A complete JSON request occupies `buffer[start..end]`.
     Json { start: usize, end: usize },
+    /// A complete binary batch frame occupies `buffer[start..end]`.
+    Binary { start: usize, end: usize },
+    /// A binary frame has begun; it will be `total` bytes long.
+    PartialBinary { total: usize },
+    /// A binary frame header that cannot be served (bad magic, too large).
+    BadFrame(CallError),
     /// The buffer does not start with a JSON object or array.
     Garbage,
 }
@@ -157,10 +164,25 @@ enum Scan {
 impl Framer {
     /// Scans `buf` for the end of the first request, resuming where the last
     /// call stopped: linear in the bytes received, however they are split.
-    fn scan(&mut self, buf: &[u8]) -> Scan {
+    fn scan(&mut self, buf: &[u8], limit: usize) -> Scan {
         let Some(start) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
             return Scan::Empty;
         };
+        if buf[start] == batch::MAGIC[0] {
+            let Some(header) = buf.get(start..start + batch::REQUEST_HEADER) else {
+                return Scan::PartialBinary {
+                    total: batch::REQUEST_HEADER,
+                };
+            };
+            return match batch::frame_len(header, limit) {
+                Ok(total) if buf.len() - start >= total => Scan::Binary {
+                    start,
+                    end: start + total,
+                },
+                Ok(total) => Scan::PartialBinary { total },
+                Err(e) => Scan::BadFrame(e),
+            };
+        }
         if !matches!(buf[start], b'{' | b'[') {
             return Scan::Garbage;
         }
@@ -204,9 +226,21 @@ async fn connection(
     loop {
         // Answer every complete request already received, in one write.
         let scan = loop {
-            match framer.scan(&buf) {
+            match framer.scan(&buf, limits.max_request_bytes) {
                 Scan::Json { start, end } => {
                     replies.extend_from_slice(&handle(&buf[start..end]));
+                    buf.drain(..end);
+                }
+                Scan::Binary { start, end } => {
+                    let frame = &buf[start..end];
+                    // A large batch computes for milliseconds: tell the
+                    // runtime, so other connections move to another worker.
+                    let reply = if frame.len() > 1 << 20 {
+                        tokio::task::block_in_place(|| batch::handle("ipc", frame))
+                    } else {
+                        batch::handle("ipc", frame)
+                    };
+                    replies.extend_from_slice(&reply);
                     buf.drain(..end);
                 }
                 other => break other,
@@ -217,7 +251,12 @@ async fn connection(
             stream.write_all(&replies).await?;
             replies.clear();
         }
-        match scan {
+        match &scan {
+            Scan::BadFrame(e) => {
+                crate::log_call_error("ipc", e);
+                stream.write_all(&batch::reply(&Err(e.clone()))).await?;
+                return Ok(());
+            }
             Scan::Garbage => {
                 let e = CallError::BadRequest(
                     "expected a JSON object such as {\"command\": \"add\", ...}".into(),
@@ -234,13 +273,22 @@ async fn connection(
                 stream.write_all(&error_reply(&e)).await?;
                 return Ok(());
             }
-            Scan::Empty | Scan::Partial | Scan::Json { .. } => {}
+            Scan::Empty
+            | Scan::Partial
+            | Scan::PartialBinary { .. }
+            | Scan::Json { .. }
+            | Scan::Binary { .. } => {}
         }
         let idle = scan == Scan::Empty;
         if idle && shutdown.is_cancelled() {
             return Ok(());
         }
-        buf.reserve(4096);
+        // Room for the rest of a frame whose length is known, else a page.
+        let wanted = match scan {
+            Scan::PartialBinary { total } => total.saturating_sub(buf.len()),
+            _ => 0,
+        };
+        buf.reserve(wanted.max(64 * 1024));
         if replied && busy_poll(&stream, &mut buf, limits.busy_poll).await? {
             continue;
         }
@@ -424,7 +472,7 @@ mod tests {
         let mut out = Vec::new();
         for chunk in chunks {
             buf.extend_from_slice(chunk);
-            while let Scan::Json { start, end } = framer.scan(&buf) {
+            while let Scan::Json { start, end } = framer.scan(&buf, usize::MAX) {
                 out.push(String::from_utf8(buf[start..end].to_vec()).unwrap());
                 buf.drain(..end);
             }
@@ -466,7 +514,11 @@ mod tests {
 
     #[test]
     fn garbage_and_unknown_commands_are_errors() {
-        assert_eq!(Framer::default().scan(b"  hello"), Scan::Garbage);
+        assert_eq!(Framer::default().scan(b"  hello", 100), Scan::Garbage);
+        assert_eq!(
+            Framer::default().scan(b"OXB", 100),
+            Scan::PartialBinary { total: 32 }
+        );
         let reply = String::from_utf8(handle(br#"{"command":"pow","a":[1,0],"b":[1,0]}"#)).unwrap();
         assert!(reply.contains("\"kind\":\"not_found\""), "{reply}");
         let reply = String::from_utf8(handle(br#"{"command":"add","a":[1,0]}"#)).unwrap();

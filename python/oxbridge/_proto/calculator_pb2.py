@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coxbridge/v1/calculator.proto\x12\x0boxbridge.v1\"9\n\x07\x43omplex\x12\x0f\n\x02re\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x02im\x18\x02 \x01(\x01H\x01\x88\x01\x01\x42\x05\n\x03_reB\x05\n\x03_im\"Q\n\rBinaryRequest\x12\x1f\n\x01\x61\x18\x01 \x01(\x0b\x32\x14.oxbridge.v1.Complex\x12\x1f\n\x01\x62\x18\x02 \x01(\x0b\x32\x14.oxbridge.v1.Complex\"4\n\x0c\x43omplexReply\x12$\n\x06result\x18\x01 \x01(\x0b\x32\x14.oxbridge.v1.Complex\".\n\x0cGreetRequest\x12\x10\n\x08greeting\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\x0c\"\x1d\n\nGreetReply\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x10\n\x0eVersionRequest\"\x1f\n\x0cVersionReply\x12\x0f\n\x07version\x18\x01 \x01(\t2\x84\x03\n\nCalculator\x12<\n\x03\x41\x64\x64\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03Sub\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03Mul\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03\x44iv\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12;\n\x05Greet\x12\x19.oxbridge.v1.GreetRequest\x1a\x17.oxbridge.v1.GreetReply\x12\x41\n\x07Version\x12\x1b.oxbridge.v1.VersionRequest\x1a\x19.oxbridge.v1.VersionReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coxbridge/v1/calculator.proto\x12\x0boxbridge.v1\"9\n\x07\x43omplex\x12\x0f\n\x02re\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0f\n\x02im\x18\x02 \x01(\x01H\x01\x88\x01\x01\x42\x05\n\x03_reB\x05\n\x03_im\"Q\n\rBinaryRequest\x12\x1f\n\x01\x61\x18\x01 \x01(\x0b\x32\x14.oxbridge.v1.Complex\x12\x1f\n\x01\x62\x18\x02 \x01(\x0b\x32\x14.oxbridge.v1.Complex\"4\n\x0c\x43omplexReply\x12$\n\x06result\x18\x01 \x01(\x0b\x32\x14.oxbridge.v1.Complex\".\n\x0cGreetRequest\x12\x10\n\x08greeting\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\x0c\"\x1d\n\nGreetReply\x12\x0f\n\x07message\x18\x01 \x01(\t\"j\n\x0c\x42\x61tchRequest\x12\"\n\x02op\x18\x01 \x01(\x0e\x32\x16.oxbridge.v1.Operation\x12\t\n\x01\x61\x18\x02 \x01(\x0c\x12\t\n\x01\x62\x18\x03 \x01(\x0c\x12\x10\n\x08\x62_scalar\x18\x04 \x01(\x08\x12\x0e\n\x06offset\x18\x05 \x01(\x04\"\x1c\n\nBatchReply\x12\x0e\n\x06result\x18\x01 \x01(\x0c\"\x10\n\x0eVersionRequest\"\x1f\n\x0cVersionReply\x12\x0f\n\x07version\x18\x01 \x01(\t*/\n\tOperation\x12\x07\n\x03\x41\x44\x44\x10\x00\x12\x07\n\x03SUB\x10\x01\x12\x07\n\x03MUL\x10\x02\x12\x07\n\x03\x44IV\x10\x03\x32\xc1\x03\n\nCalculator\x12<\n\x03\x41\x64\x64\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03Sub\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03Mul\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12<\n\x03\x44iv\x12\x1a.oxbridge.v1.BinaryRequest\x1a\x19.oxbridge.v1.ComplexReply\x12;\n\x05Greet\x12\x19.oxbridge.v1.GreetRequest\x1a\x17.oxbridge.v1.GreetReply\x12;\n\x05\x42\x61tch\x12\x19.oxbridge.v1.BatchRequest\x1a\x17.oxbridge.v1.BatchReply\x12\x41\n\x07Version\x12\x1b.oxbridge.v1.VersionRequest\x1a\x19.oxbridge.v1.VersionReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oxbridge.v1.calculator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_OPERATION']._serialized_start=509
+  _globals['_OPERATION']._serialized_end=556
   _globals['_COMPLEX']._serialized_start=45
   _globals['_COMPLEX']._serialized_end=102
   _globals['_BINARYREQUEST']._serialized_start=104
@@ -41,10 +43,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GREETREQUEST']._serialized_end=287
   _globals['_GREETREPLY']._serialized_start=289
   _globals['_GREETREPLY']._serialized_end=318
-  _globals['_VERSIONREQUEST']._serialized_start=320
-  _globals['_VERSIONREQUEST']._serialized_end=336
-  _globals['_VERSIONREPLY']._serialized_start=338
-  _globals['_VERSIONREPLY']._serialized_end=369
-  _globals['_CALCULATOR']._serialized_start=372
-  _globals['_CALCULATOR']._serialized_end=760
+  _globals['_BATCHREQUEST']._serialized_start=320
+  _globals['_BATCHREQUEST']._serialized_end=426
+  _globals['_BATCHREPLY']._serialized_start=428
+  _globals['_BATCHREPLY']._serialized_end=456
+  _globals['_VERSIONREQUEST']._serialized_start=458
+  _globals['_VERSIONREQUEST']._serialized_end=474
+  _globals['_VERSIONREPLY']._serialized_start=476
+  _globals['_VERSIONREPLY']._serialized_end=507
+  _globals['_CALCULATOR']._serialized_start=559
+  _globals['_CALCULATOR']._serialized_end=1008
 # @@protoc_insertion_point(module_scope)

@@ -59,6 +59,11 @@ class CalculatorStub:
                 request_serializer=oxbridge_dot_v1_dot_calculator__pb2.GreetRequest.SerializeToString,
                 response_deserializer=oxbridge_dot_v1_dot_calculator__pb2.GreetReply.FromString,
                 _registered_method=True)
+        self.Batch = channel.unary_unary(
+                '/oxbridge.v1.Calculator/Batch',
+                request_serializer=oxbridge_dot_v1_dot_calculator__pb2.BatchRequest.SerializeToString,
+                response_deserializer=oxbridge_dot_v1_dot_calculator__pb2.BatchReply.FromString,
+                _registered_method=True)
         self.Version = channel.unary_unary(
                 '/oxbridge.v1.Calculator/Version',
                 request_serializer=oxbridge_dot_v1_dot_calculator__pb2.VersionRequest.SerializeToString,
@@ -99,6 +104,12 @@ class CalculatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Batch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Version(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -132,6 +143,11 @@ def add_CalculatorServicer_to_server(servicer, server):
                     servicer.Greet,
                     request_deserializer=oxbridge_dot_v1_dot_calculator__pb2.GreetRequest.FromString,
                     response_serializer=oxbridge_dot_v1_dot_calculator__pb2.GreetReply.SerializeToString,
+            ),
+            'Batch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Batch,
+                    request_deserializer=oxbridge_dot_v1_dot_calculator__pb2.BatchRequest.FromString,
+                    response_serializer=oxbridge_dot_v1_dot_calculator__pb2.BatchReply.SerializeToString,
             ),
             'Version': grpc.unary_unary_rpc_method_handler(
                     servicer.Version,
@@ -274,6 +290,33 @@ class Calculator:
             '/oxbridge.v1.Calculator/Greet',
             oxbridge_dot_v1_dot_calculator__pb2.GreetRequest.SerializeToString,
             oxbridge_dot_v1_dot_calculator__pb2.GreetReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Batch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oxbridge.v1.Calculator/Batch',
+            oxbridge_dot_v1_dot_calculator__pb2.BatchRequest.SerializeToString,
+            oxbridge_dot_v1_dot_calculator__pb2.BatchReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,7 +10,7 @@ from .. import _native
 from ..errors import AbiMismatchError
 
 #: The ABI this Python code was written for; ``oxb_abi_version()`` must match.
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 #: The shared library that exports the ``oxb_*`` symbols.
 LIBRARY_PATH: str = _native.__file__
@@ -48,6 +48,13 @@ OxbStatus oxb_div(double a_re, double a_im, double b_re, double b_im,
 OxbStatus oxb_greet(const uint8_t *greeting, size_t greeting_len,
                     const uint8_t *name, size_t name_len,
                     OxbString *out, OxbString *err);
+typedef int32_t OxbOp;
+OxbStatus oxb_many(OxbOp op, const OxbComplex *a, size_t a_len,
+                   const OxbComplex *b, size_t b_len,
+                   OxbComplex *out, OxbString *err);
+OxbStatus oxb_many_scalar(OxbOp op, const OxbComplex *a, size_t len,
+                          double b_re, double b_im,
+                          OxbComplex *out, OxbString *err);
 void oxb_string_free(OxbString s);
 OxbComplex compute(const char *command, OxbComplex a, OxbComplex b);
 """

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import BridgeTimeoutError, TransportError
 
@@ -36,16 +37,23 @@ class Connection:
         self.timeout = timeout
         self._sock: socket.socket | None = None
 
-    def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Send ``request`` and return the reader's ``(status, body)``."""
+    def exchange(
+        self,
+        request: bytes | Sequence[Any],
+        reader: Callable[[socket.socket], tuple[int, bytes]] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send ``request`` (bytes, or buffers sent one after another without
+        joining them) and return the reader's ``(status, body)``."""
         for attempt in (0, 1):
             sock = self._sock
             reused = sock is not None
             if sock is None:
                 sock = self._connect()
             try:
-                sock.sendall(request)
-                return self._read(sock)
+                parts: Sequence[Any] = [request] if isinstance(request, bytes) else request
+                for part in parts:
+                    sock.sendall(part)
+                return (reader or self._read)(sock)
             except (TimeoutError, BlockingIOError):
                 self.close()
                 raise BridgeTimeoutError(
@@ -125,3 +133,19 @@ def recv_more(sock: socket.socket, buf: bytearray, spins: int = 0) -> None:
     if not chunk:
         raise Closed
     buf += chunk
+
+
+def recv_into_exactly(sock: socket.socket, view: memoryview) -> None:
+    """Fill ``view`` from the socket; :class:`Closed` if the stream ends first."""
+    while view.nbytes:
+        n = sock.recv_into(view)
+        if n == 0:
+            raise Closed
+        view = view[n:]
+
+
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    """Exactly ``n`` bytes from the socket."""
+    buf = bytearray(n)
+    recv_into_exactly(sock, memoryview(buf))
+    return bytes(buf)

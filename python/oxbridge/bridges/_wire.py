@@ -49,9 +49,8 @@ def error_from(body: bytes, fallback: str) -> OxbridgeError:
     """The exception for an error reply: problem+json or ``{"error": {...}}``."""
     try:
         doc = json.loads(body)
-        if "error" in doc:
-            doc = doc["error"]
-            return error_for(doc["kind"], doc["message"])
-        return error_for(doc["kind"], doc["detail"])
+        doc = doc.get("error", doc)
+        # problem+json calls the message "detail"; IPC and batch frames, "message".
+        return error_for(doc["kind"], doc["message"] if "message" in doc else doc["detail"])
     except (ValueError, KeyError, TypeError):
         return InternalError(f"{fallback}: {body[:200]!r}")

@@ -8,13 +8,17 @@ extension itself, so nothing extra is compiled at install time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cffi
 
+from .. import _batch
 from .._client import Client, complex_arg, text_arg
 from ..errors import error_for_status
 from . import _cabi
+
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
 ffi = cffi.FFI()
 ffi.cdef(_cabi.CDEF)
@@ -78,6 +82,18 @@ class CffiClient(Client):
         self.mul = _scalar("mul")
         self.div = _scalar("div")
         self.greet = greet
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        err, code = ffi.new("OxbString *"), _batch.OPS[op]
+        a_buf = ffi.from_buffer("OxbComplex[]", a)
+        out_buf = ffi.from_buffer("OxbComplex[]", out, require_writable=True)
+        if isinstance(b, complex):
+            status = _lib.oxb_many_scalar(code, a_buf, len(a), b.real, b.imag, out_buf, err)
+        else:
+            b_buf = ffi.from_buffer("OxbComplex[]", b)
+            status = _lib.oxb_many(code, a_buf, len(a), b_buf, len(b), out_buf, err)
+        if status:
+            raise error_for_status(status, _take(err[0]))
 
 
 def open(address: str | None, **options: Any) -> Client:

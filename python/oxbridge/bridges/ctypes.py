@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from ctypes import POINTER, Structure, c_double, c_size_t, c_uint8, c_uint32, c_void_p
-from typing import Any
+from ctypes import (
+    POINTER,
+    Structure,
+    c_double,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_void_p,
+)
+from typing import TYPE_CHECKING, Any
 
+from .. import _batch
 from .._client import Client, complex_arg, text_arg
 from ..errors import error_for_status
 from . import _cabi
+
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
 
 class OxbString(Structure):
@@ -27,6 +40,12 @@ class OxbString(Structure):
 
 _Out = c_double * 2
 _lib = ctypes.PyDLL(_cabi.LIBRARY_PATH)
+# Batches run for milliseconds: call them through a handle that releases the GIL.
+_batch_lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
+_batch_lib.oxb_many.argtypes = (c_int32, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p, c_void_p)
+_batch_lib.oxb_many_scalar.argtypes = (
+    c_int32, c_void_p, c_size_t, c_double, c_double, c_void_p, c_void_p,
+)  # fmt: skip
 _lib.oxb_abi_version.restype = c_uint32
 _cabi.check_abi(_lib.oxb_abi_version())
 _lib.oxb_string_free.argtypes = (OxbString,)
@@ -95,6 +114,25 @@ class CtypesClient(Client):
         self.mul = _scalar("mul")
         self.div = _scalar("div")
         self.greet = greet
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        err, code = OxbString(), _batch.OPS[op]
+        if isinstance(b, complex):
+            status = _batch_lib.oxb_many_scalar(
+                code, a.ctypes.data, len(a), b.real, b.imag, out.ctypes.data, ctypes.byref(err)
+            )
+        else:
+            status = _batch_lib.oxb_many(
+                code,
+                a.ctypes.data,
+                len(a),
+                b.ctypes.data,
+                len(b),
+                out.ctypes.data,
+                ctypes.byref(err),
+            )
+        if status:
+            _raise(status, err)
 
 
 def open(address: str | None, **options: Any) -> Client:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
+import numpy as np
 
+from .. import _batch
 from .._client import Client, complex_arg, text_arg
 from .._proto import calculator_pb2 as pb
 from .._proto import calculator_pb2_grpc as pb_grpc
 from ..errors import BridgeTimeoutError, InternalError, OxbridgeError, TransportError, error_for
 from ._network import DEFAULT_TIMEOUT, tcp_address
+
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
 #: Metadata key the server uses for the exact error kind.
 ERROR_KIND_KEY = "oxbridge-error-kind"
@@ -89,6 +94,20 @@ class GrpcClient(Client):
         )
         message: str = self.call(self._stub.Greet, request).message
         return message
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        for start, stop, a_part, b_part in _batch.split(a, b):
+            scalar = isinstance(b_part, complex)
+            b_array = np.array([b_part], dtype=np.complex128) if scalar else b_part
+            request = pb.BatchRequest(
+                op=_batch.OPS[op],  # type: ignore[arg-type]
+                a=a_part.tobytes(),
+                b=np.asarray(b_array).tobytes(),
+                b_scalar=scalar,
+                offset=start,
+            )
+            result = self.call(self._stub.Batch, request).result
+            out[start:stop] = np.frombuffer(result, dtype=np.complex128)
 
     def close(self) -> None:
         self._channel.close()

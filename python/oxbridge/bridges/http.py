@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from .. import _batch
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, tcp_address
-from ._socket import SPINS, Closed, Connection, recv_more
+from ._socket import SPINS, Closed, Connection, recv_exactly, recv_into_exactly, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
 
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
-def read_response(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
-    """One HTTP/1.1 response: ``(status, body)``, by Content-Length or chunks."""
+
+def read_head(sock: socket.socket, spins: int = SPINS) -> tuple[int, int | None, bool, bytearray]:
+    """Status, Content-Length, whether chunked, and the body bytes already read."""
     buf = bytearray()
     recv_more(sock, buf, spins)
     while (end := buf.find(b"\r\n\r\n")) < 0:
@@ -34,7 +38,12 @@ def read_response(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
             length = int(value)
         elif name == "transfer-encoding":
             chunked = "chunked" in value.lower()
-    body = buf[end + 4 :]
+    return status, length, chunked, buf[end + 4 :]
+
+
+def read_response(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
+    """One HTTP/1.1 response: ``(status, body)``, by Content-Length or chunks."""
+    status, length, chunked, body = read_head(sock, spins)
     if length is not None:
         while len(body) < length:
             recv_more(sock, body)
@@ -106,6 +115,39 @@ class HttpClient(Client):
         body = ("{" + greet_fields(greeting, name) + "}").encode()
         message: str = json.loads(self.post("/greet", body))["message"]
         return message
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        for start, stop, a_part, b_part in _batch.split(a, b):
+            frame = _batch.request_frame(op, a_part, b_part, start)
+            size = sum(memoryview(cast(Any, p)).nbytes for p in frame)
+            head = (
+                f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n"
+                f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+            )
+            target = _batch.byte_view(out[start:stop])
+
+            def reader(sock: socket.socket, target: memoryview = target) -> tuple[int, bytes]:
+                return self._batch_reply(sock, target)
+
+            self._conn.exchange([head.encode(), *frame], reader)
+
+    def _batch_reply(self, sock: socket.socket, target: memoryview) -> tuple[int, bytes]:
+        status, length, _, early = read_head(sock)
+        if status != 200 or length is None:
+            body = bytes(early)
+            if length is not None and length > len(body):
+                body += recv_exactly(sock, length - len(body))
+            raise error_from(body, f"HTTP {status} from {self.url}/batch")
+        # The reply frame: header, then the results straight into `target`.
+        while len(early) < _batch.REPLY.size:
+            recv_more(sock, early)
+        _, count = _batch.parse_reply_header(bytes(early[: _batch.REPLY.size]))
+        if count * 16 != target.nbytes:
+            raise ValueError(f"batch reply has {count} results, expected {target.nbytes // 16}")
+        got = early[_batch.REPLY.size :]
+        target[: len(got)] = got
+        recv_into_exactly(sock, target[len(got) :])
+        return status, b""
 
     def close(self) -> None:
         self._conn.close()

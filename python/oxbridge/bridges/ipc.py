@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import _batch
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, unix_path
-from ._socket import SPINS, Connection, recv_more
+from ._socket import SPINS, Connection, recv_exactly, recv_into_exactly, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
+
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
 
 def read_line(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
@@ -24,6 +28,17 @@ def read_line(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
     while not buf.endswith(b"\n"):
         recv_more(sock, buf)
     return 0, bytes(buf)
+
+
+def read_batch_reply(sock: socket.socket, target: memoryview) -> tuple[int, bytes]:
+    """One batch reply frame, its results received straight into ``target``."""
+    ok, length = _batch.parse_reply_header(recv_exactly(sock, _batch.REPLY.size))
+    if not ok:
+        raise error_from(recv_exactly(sock, length), "batch error reply")
+    if length * 16 != target.nbytes:
+        raise ValueError(f"batch reply has {length} results, expected {target.nbytes // 16}")
+    recv_into_exactly(sock, target)
+    return 0, b""
 
 
 class IpcClient(Client):
@@ -71,6 +86,16 @@ class IpcClient(Client):
     def _greet(self, greeting: str, name: str) -> str:
         message: str = self.request('"command":"greet",' + greet_fields(greeting, name))["message"]
         return message
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        for start, stop, a_part, b_part in _batch.split(a, b):
+            frame = _batch.request_frame(op, a_part, b_part, start)
+            target = _batch.byte_view(out[start:stop])
+
+            def reader(sock: socket.socket, target: memoryview = target) -> tuple[int, bytes]:
+                return read_batch_reply(sock, target)
+
+            self._conn.exchange(frame, reader)
 
     def health(self) -> dict[str, Any]:
         """The server's ``health`` reply."""

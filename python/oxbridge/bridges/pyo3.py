@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _native
 from .._client import Client
+
+if TYPE_CHECKING:
+    from .._batch import ComplexArray, Operand
 
 
 class PyO3Client(Client):
@@ -19,6 +22,9 @@ class PyO3Client(Client):
         self.mul = _native.mul
         self.div = _native.div
         self.greet = _native.greet
+
+    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
+        _native.many(op, a, b, out)
 
 
 def open(address: str | None, **options: Any) -> Client:
