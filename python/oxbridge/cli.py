@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -95,12 +96,34 @@ def demo(calls: int) -> None:
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="Fewer repetitions: a smoke test.")
-def bench(quick: bool) -> None:
-    """Measure the in-process bridges against Python and the article's wrapper."""
-    from .bench import run_bench
+@click.option(
+    "--quick", is_flag=True, help="Fewer rounds and sizes: a smoke test (under a minute)."
+)
+@click.option(
+    "--bridges",
+    "chosen",
+    default=",".join(bridges.BRIDGES),
+    show_default=True,
+    help="Comma-separated bridges to measure.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write results.json, report.md and PNG plots to this directory.",
+)
+def bench(quick: bool, chosen: str, output: Path | None) -> None:
+    """Measure every bridge side by side against Python, its floor and the articles."""
+    from .bench import iter_names, run_bench
 
-    run_bench(quick=quick)
+    names = list(iter_names(chosen))
+    unknown = [n for n in names if n not in bridges.BRIDGES]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown bridge(s) {', '.join(unknown) or '(none)'}: "
+            f"choose from {', '.join(bridges.BRIDGES)}",
+            param_hint="--bridges",
+        )
+    run_bench(quick=quick, chosen=names, output=output)
 
 
 @cli.command()

@@ -13,10 +13,21 @@ mod server;
 
 use pyo3::prelude::*;
 
+/// The cheapest PyO3 call with `add`'s shape: two arguments in, the first
+/// back. The benchmark's floor for the PyO3 bridge.
+#[pyfunction]
+#[pyo3(signature = (a, b))]
+fn bare<'py>(a: Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    let _ = b;
+    a
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
+    m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
+    m.add_function(wrap_pyfunction!(bare, m)?)?;
     scalar::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;

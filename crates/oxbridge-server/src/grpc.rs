@@ -116,30 +116,7 @@ impl v1::calculator_server::Calculator for Calculator {
         let req = req.into_inner();
         let compute = move || -> Result<Vec<u8>, CallError> {
             let op = batch::op_from_code(u8::try_from(req.op).unwrap_or(u8::MAX))?;
-            let a = batch::complexes(&req.a, "a")?;
-            let b = batch::complexes(&req.b, "b")?;
-            let b = if req.b_scalar {
-                match b.as_slice() {
-                    [z] => batch::Operand::Scalar(*z),
-                    _ => {
-                        return Err(CallError::BadRequest(
-                            "a scalar b must hold exactly one complex".into(),
-                        ))
-                    }
-                }
-            } else {
-                batch::Operand::Each(b)
-            };
-            let values = batch::Batch {
-                op,
-                a,
-                b,
-                offset: req.offset,
-            }
-            .run()?;
-            let mut result = Vec::new();
-            batch::put_complexes(&values, &mut result);
-            Ok(result)
+            batch::Batch::new(op, &req.a, &req.b, req.b_scalar, req.offset)?.run()
         };
         let result = tokio::task::spawn_blocking(compute)
             .await

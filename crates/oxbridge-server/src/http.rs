@@ -145,11 +145,10 @@ async fn batch(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, AppError> {
     let body = body_bytes(body, &limits)?;
-    let compute = move || crate::batch::decode(&body).and_then(|b| b.run());
-    let values = tokio::task::spawn_blocking(compute)
+    let compute = move || crate::batch::Batch::parse(&body)?.reply();
+    let frame = tokio::task::spawn_blocking(compute)
         .await
         .map_err(|e| CallError::Internal(format!("batch task failed: {e}")))??;
-    let frame = crate::batch::reply(&Ok(values));
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 

@@ -254,7 +254,7 @@ async fn connection(
         match &scan {
             Scan::BadFrame(e) => {
                 crate::log_call_error("ipc", e);
-                stream.write_all(&batch::reply(&Err(e.clone()))).await?;
+                stream.write_all(&batch::error_reply(e)).await?;
                 return Ok(());
             }
             Scan::Garbage => {
@@ -359,6 +359,12 @@ struct Request<'a> {
     greeting: Option<&'a RawValue>,
     #[serde(default, borrow)]
     name: Option<&'a RawValue>,
+}
+
+/// Answers one JSON request with one line of JSON (public for benchmarks).
+#[must_use]
+pub fn answer_request(frame: &[u8]) -> Vec<u8> {
+    handle(frame)
 }
 
 /// Answers one request with one line of JSON.

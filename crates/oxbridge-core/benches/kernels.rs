@@ -1,0 +1,41 @@
+//! The core's kernels, scalar and batch, with nothing around them.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use oxbridge_core::{apply_many, Complex, Op, Rhs};
+
+fn scalar(c: &mut Criterion) {
+    let (a, b) = (Complex::new(1.0, 3.0), Complex::new(-0.0, -5.0));
+    let mut group = c.benchmark_group("scalar");
+    for op in Op::ALL {
+        group.bench_function(op.name(), |bench| {
+            bench.iter(|| op.apply(black_box(a), black_box(b)))
+        });
+    }
+    group.bench_function("greet", |bench| {
+        bench.iter(|| oxbridge_core::greet(black_box("Aloha"), black_box("amigo")))
+    });
+    group.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply_many");
+    for n in [1_000_usize, 100_000, 1_000_000] {
+        #[allow(clippy::cast_precision_loss)]
+        let a: Vec<Complex> = (0..n).map(|i| Complex::new(i as f64 + 1.0, 0.5)).collect();
+        let b = a.clone();
+        let mut out = vec![Complex::default(); n];
+        group.throughput(Throughput::Elements(n as u64));
+        for op in [Op::Add, Op::Mul, Op::Div] {
+            group.bench_with_input(BenchmarkId::new(op.name(), n), &n, |bench, _| {
+                bench.iter(|| apply_many(op, black_box(&a), Rhs::Each(&b), &mut out));
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scalar, batch);
+criterion_main!(benches);

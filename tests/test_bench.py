@@ -1,0 +1,56 @@
+"""``oxbridge bench --quick --output DIR``: the whole benchmark, as a smoke test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import oxbridge
+
+
+def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oxbridge", "bench", "--quick", "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert {"cpu", "cores", "python", "rust"} <= set(doc["machine"])
+    assert doc["machine"]["rust"].startswith("rustc ")
+    cases = {c["name"]: c for c in doc["cases"]}
+    for case in cases.values():
+        assert case["count"] > 0
+        assert 0 < case["min"] <= case["median"] <= case["p99"]
+    for bridge in oxbridge.BRIDGES:
+        assert f"{bridge} add" in cases
+        assert f"{bridge} greet" in cases
+        assert any(c["bridge"] == bridge and c["group"] == "batch" for c in doc["cases"])
+    baselines = {
+        "python a+b", "ctypes article wrapper", "pyo3 bare call", "ctypes bare call",
+        "cffi bare call", "ipc raw echo", "http raw keep-alive", "http article requests.post",
+        "grpc bare stub", "grpc article client", "ipc article client",
+    }  # fmt: skip
+    assert baselines <= set(cases)
+    assert any(name.startswith("numpy a*b") for name in cases)
+    assert {r["bridge"] for r in doc["concurrency"]} == {"ipc", "http", "grpc"}
+    assert {r["threads"] for r in doc["concurrency"]} == {1, 4, 16}
+    verdicts = {t["target"]: t["verdict"] for t in doc["targets"]}
+    assert len(verdicts) == 13
+    assert set(verdicts.values()) <= {"met", "missed"}
+    report = (tmp_path / "report.md").read_text()
+    assert "## Targets" in report
+    assert "pyo3 add vs Python's a+b" in report
+    for png in ("scalar_latency.png", "batch_throughput.png"):
+        assert (tmp_path / png).read_bytes().startswith(b"\x89PNG")
+        assert f"]({png})" in report
+
+
+def test_bench_rejects_an_unknown_bridge() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oxbridge", "bench", "--quick", "--bridges", "pyo3,telegraph"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "unknown bridge(s) telegraph" in done.stderr
