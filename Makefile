@@ -46,10 +46,15 @@ test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace --exclude oxbridge-py --quiet
 
 .PHONY: test-c
-test-c: build ## The C ABI, from a C program compiled against include/oxbridge.h
+test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgrind
 	cc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_abi.c \
 	   -Ltarget/release -loxbridge -lm -o target/test_abi
 	LD_LIBRARY_PATH=target/release target/test_abi
+	@# The same program under valgrind: no invalid access, no leak.
+	@command -v valgrind >/dev/null || { echo "installing valgrind (Debian package)"; \
+	  apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+	LD_LIBRARY_PATH=target/release valgrind -q --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect target/test_abi
 
 .PHONY: test-python
 test-python: build ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI

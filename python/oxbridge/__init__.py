@@ -13,6 +13,7 @@ from ._native import __version__
 from .bridges import BRIDGES, connect
 from .errors import (
     AbiMismatchError,
+    AccessDeniedError,
     ArgumentTypeError,
     BridgeTimeoutError,
     InternalError,
@@ -26,6 +27,7 @@ from .errors import (
 __all__ = [
     "BRIDGES",
     "AbiMismatchError",
+    "AccessDeniedError",
     "ArgumentTypeError",
     "BridgeTimeoutError",
     "Client",

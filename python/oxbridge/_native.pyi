@@ -64,6 +64,9 @@ class Server:
         max_request_bytes: int | None = None,
         idle_timeout: float | None = None,
         echo_unix: str | None = None,
+        allow_remote: bool = False,
+        token: str | None = None,
+        allow_other_users: bool = False,
     ) -> Server: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...

@@ -98,8 +98,8 @@ def settings(quick: bool, chosen: list[str]) -> Settings:
     return Settings(
         quick=quick,
         bridges=chosen,
-        rounds=3 if quick else 9,
-        round_seconds=0.01 if quick else 0.06,
+        rounds=3 if quick else 15,
+        round_seconds=0.01 if quick else 0.1,
         sample_seconds=20e-6,
         batch_sizes=QUICK_BATCH_SIZES if quick else BATCH_SIZES,
         threads=THREADS,

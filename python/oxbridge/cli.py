@@ -164,6 +164,18 @@ def bench(quick: bool, chosen: str, output: Path | None) -> None:
 )
 @click.option("--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process).")
 @click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Serve HTTP/gRPC on non-loopback addresses (other hosts can connect).",
+)
+@click.option(
+    "--token",
+    envvar="OXBRIDGE_TOKEN",
+    metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on HTTP and gRPC calls.",
+)
+@click.option("--allow-other-users", is_flag=True, help="Accept IPC connections from other users.")
+@click.option(
     "--bench-echo",
     metavar="PATH",
     hidden=True,
@@ -180,6 +192,9 @@ def serve(
     idle_timeout: float | None,
     as_json: bool,
     watch_stdin: bool,
+    allow_remote: bool,
+    token: str | None,
+    allow_other_users: bool,
     bench_echo: str | None,
 ) -> None:
     """Serve the core over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
@@ -198,6 +213,9 @@ def serve(
         as_json=as_json,
         watch_stdin=watch_stdin,
         echo_unix=bench_echo,
+        allow_remote=allow_remote,
+        token=token,
+        allow_other_users=allow_other_users,
     )
 
 

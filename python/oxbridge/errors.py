@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AbiMismatchError",
+    "AccessDeniedError",
     "ArgumentTypeError",
     "BridgeTimeoutError",
     "InternalError",
@@ -61,6 +62,12 @@ class TransportError(OxbridgeError, ConnectionError):
     kind = "transport"
 
 
+class AccessDeniedError(OxbridgeError, PermissionError):
+    """The server refused the caller: a missing or wrong token, another user."""
+
+    kind = "permission_denied"
+
+
 class BridgeTimeoutError(TransportError, TimeoutError):
     """The server did not answer within the client's timeout."""
 
@@ -95,6 +102,7 @@ _BY_KIND: dict[str, type[OxbridgeError]] = {
         TransportError,
         BridgeTimeoutError,
         StartupError,
+        AccessDeniedError,
     )
 }
 # Protocol errors a server reports for a request it could not read. Our own

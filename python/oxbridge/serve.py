@@ -23,6 +23,9 @@ def run_server(
     as_json: bool,
     watch_stdin: bool,
     echo_unix: str | None = None,
+    allow_remote: bool = False,
+    token: str | None = None,
+    allow_other_users: bool = False,
 ) -> None:
     """Start the server, report where it listens, serve until told to stop."""
     server = _native.Server(
@@ -32,6 +35,9 @@ def run_server(
         max_request_bytes=max_request_bytes,
         idle_timeout=idle_timeout,
         echo_unix=echo_unix,
+        allow_remote=allow_remote,
+        token=token,
+        allow_other_users=allow_other_users,
     )
     stop = threading.Event()
 

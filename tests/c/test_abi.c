@@ -76,6 +76,28 @@ int main(void) {
   oxb_string_free(err);
   CHECK(oxb_greet(g, 1, n, 1, NULL, NULL) == OXB_INVALID_ARGUMENT);
 
+  /* Batches: elementwise equal to the scalar call; errors own a message. */
+  OxbComplex xs[3] = {{1, 2}, {3, -4}, {-0.0, 5}};
+  OxbComplex ys[3] = {{2, 0}, {0, 1}, {1, 1}};
+  OxbComplex zs[3];
+  CHECK(oxb_many(OXB_OP_MUL, xs, 3, ys, 3, zs, NULL) == OXB_OK);
+  for (int i = 0; i < 3; i++) {
+    OxbComplex one;
+    CHECK(oxb_mul(xs[i].re, xs[i].im, ys[i].re, ys[i].im, &one, NULL) == OXB_OK);
+    CHECK(memcmp(&one, &zs[i], sizeof one) == 0);
+  }
+  err = (OxbString){NULL, 0};
+  CHECK(oxb_many_scalar(OXB_OP_DIV, xs, 3, 0.0, 0.0, zs, &err) == OXB_ZERO_DIVISION);
+  const char *zd0 = "complex division by zero at index 0";
+  CHECK(string_is(err, zd0, strlen(zd0)));
+  oxb_string_free(err);
+  err = (OxbString){NULL, 0};
+  CHECK(oxb_many(OXB_OP_ADD, xs, 3, ys, 2, zs, &err) == OXB_INVALID_ARGUMENT);
+  oxb_string_free(err);
+  CHECK(oxb_many(OXB_OP_ADD, xs, 3, ys, 3, xs, NULL) == OXB_INVALID_ARGUMENT); /* out overlaps a */
+  CHECK(oxb_many(42, xs, 3, ys, 3, zs, NULL) == OXB_INVALID_ARGUMENT);
+  CHECK(oxb_many(OXB_OP_ADD, NULL, 3, ys, 3, zs, NULL) == OXB_INVALID_ARGUMENT);
+
   /* Freeing the empty string is a no-op. */
   oxb_string_free((OxbString){NULL, 0});
 

@@ -60,7 +60,12 @@ impl Server {
     /// list of `HOST:PORT`. `unix`: `None` for the default private socket,
     /// `""` for off, or a path.
     #[new]
-    #[pyo3(signature = (*, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None, echo_unix=None))]
+    // One keyword argument per server setting, as Python callers expect.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (
+        *, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None,
+        echo_unix=None, allow_remote=false, token=None, allow_other_users=false,
+    ))]
     fn new(
         py: Python<'_>,
         http: Option<Vec<String>>,
@@ -69,6 +74,9 @@ impl Server {
         max_request_bytes: Option<usize>,
         idle_timeout: Option<f64>,
         echo_unix: Option<PathBuf>,
+        allow_remote: bool,
+        token: Option<String>,
+        allow_other_users: bool,
     ) -> PyResult<Self> {
         let defaults = Limits::default();
         let idle_timeout = match idle_timeout {
@@ -94,6 +102,11 @@ impl Server {
                 ..defaults
             },
             echo_unix,
+            access: oxbridge_server::Access {
+                allow_remote,
+                token: token.filter(|t| !t.is_empty()),
+                allow_other_users,
+            },
         };
         oxbridge_server::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();

@@ -80,6 +80,50 @@ pub struct Config {
     pub limits: Limits,
     /// A raw echo socket beside the bridges, as a benchmarking floor.
     pub echo_unix: Option<PathBuf>,
+    /// Access control for every bridge.
+    pub access: Access,
+}
+
+/// Who may call the server.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// Serve TCP addresses other than loopback. Off by default: reaching the
+    /// core from other hosts is a decision, not an accident.
+    pub allow_remote: bool,
+    /// When set, HTTP and gRPC calls must carry `Authorization: Bearer <token>`
+    /// (health checks excepted, for load balancers).
+    pub token: Option<String>,
+    /// Accept IPC connections from other users (beyond the socket's 0600 mode,
+    /// the peer's uid is checked with `SO_PEERCRED`).
+    pub allow_other_users: bool,
+}
+
+impl Access {
+    /// Whether `header` (an `Authorization` value) carries the token; always
+    /// true without a token. Compared in constant time.
+    #[must_use]
+    pub fn authorized(&self, header: Option<&[u8]>) -> bool {
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let given = header
+            .and_then(|h| h.strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        constant_time_eq(given, token.as_bytes())
+    }
+}
+
+/// Equality whose time depends only on the lengths, not on where the bytes
+/// differ, so a token cannot be guessed byte by byte from response times.
+#[must_use]
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= std::hint::black_box(x ^ y);
+    }
+    diff == 0
 }
 
 impl Default for Config {
@@ -90,6 +134,7 @@ impl Default for Config {
             unix: Some(default_socket_path()),
             limits: Limits::default(),
             echo_unix: None,
+            access: Access::default(),
         }
     }
 }
@@ -107,4 +152,31 @@ pub fn default_socket_path() -> PathBuf {
             ))
         });
     base.join("oxbridge.sock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_check() {
+        let open = Access::default();
+        assert!(open.authorized(None));
+        let guarded = Access {
+            token: Some("s3cret".into()),
+            ..Access::default()
+        };
+        assert!(guarded.authorized(Some(b"Bearer s3cret")));
+        for wrong in [
+            None,
+            Some(&b"Bearer s3cre"[..]),
+            Some(b"Bearer s3cretX"),
+            Some(b"s3cret"),
+            Some(b"Bearer "),
+        ] {
+            assert!(!guarded.authorized(wrong), "{wrong:?}");
+        }
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"a", b""));
+    }
 }

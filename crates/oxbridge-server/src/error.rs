@@ -23,6 +23,8 @@ pub enum CallError {
     NotFound(String),
     /// The path exists, but not for this method.
     MethodNotAllowed(String),
+    /// The caller may not use the server (missing or wrong token, another user).
+    PermissionDenied(String),
     /// A fault of the server itself.
     Internal(String),
 }
@@ -37,6 +39,7 @@ impl CallError {
             CallError::TooLarge { .. } => "payload_too_large",
             CallError::NotFound(_) => "not_found",
             CallError::MethodNotAllowed(_) => "method_not_allowed",
+            CallError::PermissionDenied(_) => "permission_denied",
             CallError::Internal(_) => "internal",
         }
     }
@@ -55,6 +58,7 @@ impl fmt::Display for CallError {
             CallError::BadRequest(m)
             | CallError::NotFound(m)
             | CallError::MethodNotAllowed(m)
+            | CallError::PermissionDenied(m)
             | CallError::Internal(m) => f.write_str(m),
             CallError::TooLarge { limit } => {
                 write!(

@@ -6,7 +6,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::batch;
-use crate::config::Limits;
+use crate::config::{Access, Limits};
 use crate::error::CallError;
 
 /// Generated from `proto/oxbridge/v1/calculator.proto`.
@@ -39,6 +39,7 @@ pub fn status(e: &CallError) -> Status {
         CallError::BadRequest(_) => tonic::Code::InvalidArgument,
         CallError::TooLarge { .. } => tonic::Code::ResourceExhausted,
         CallError::NotFound(_) | CallError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
+        CallError::PermissionDenied(_) => tonic::Code::Unauthenticated,
         CallError::Internal(_) => tonic::Code::Internal,
     };
     let mut status = Status::new(code, e.to_string());
@@ -155,7 +156,26 @@ impl greeter_service::greeter_service_server::GreeterService for Greeter {
 ///
 /// # Errors
 /// When the reflection descriptors cannot be decoded (a build fault).
-pub async fn routes(limits: &Limits) -> Result<tonic::service::Routes, crate::StartError> {
+pub async fn routes(
+    limits: &Limits,
+    access: &Access,
+) -> Result<tonic::service::Routes, crate::StartError> {
+    let access = access.clone();
+    // Health and reflection stay open (load balancers probe them); the
+    // calculator and the greeter need the token when one is set.
+    let check = move |request: Request<()>| {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .map(tonic::metadata::MetadataValue::as_bytes);
+        if access.authorized(header) {
+            Ok(request)
+        } else {
+            Err(status(&CallError::PermissionDenied(
+                "missing or wrong bearer token".into(),
+            )))
+        }
+    };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<v1::calculator_server::CalculatorServer<Calculator>>()
@@ -177,8 +197,11 @@ pub async fn routes(limits: &Limits) -> Result<tonic::service::Routes, crate::St
     let calculator = v1::calculator_server::CalculatorServer::new(Calculator)
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let calculator =
+        tonic::service::interceptor::InterceptedService::new(calculator, check.clone());
     let greeter = greeter_service::greeter_service_server::GreeterServiceServer::new(Greeter)
         .max_decoding_message_size(max);
+    let greeter = tonic::service::interceptor::InterceptedService::new(greeter, check);
     let mut routes = tonic::service::Routes::new(calculator);
     routes = routes
         .add_service(greeter)

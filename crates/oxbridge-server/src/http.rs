@@ -12,12 +12,46 @@ use oxbridge_core::{ErrorKind, Op};
 use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
-use crate::config::Limits;
+use crate::config::{Access, Limits};
 use crate::error::CallError;
 use crate::wire::{self, GreetArgs, MessageReply, Operands};
 
-/// The router, testable without a socket.
+/// The router with no access control, testable without a socket.
 pub fn app(limits: &Limits) -> Router {
+    app_with_access(limits, &Access::default())
+}
+
+/// The router, guarded by `access` (a bearer token on everything but `/healthz`).
+pub fn app_with_access(limits: &Limits, access: &Access) -> Router {
+    let access = Arc::new(access.clone());
+    let guard = axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let access = access.clone();
+            async move {
+                let header = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .map(axum::http::HeaderValue::as_bytes);
+                if request.uri().path() == "/healthz" || access.authorized(header) {
+                    next.run(request).await
+                } else {
+                    let mut response = AppError(CallError::PermissionDenied(
+                        "missing or wrong bearer token".into(),
+                    ))
+                    .into_response();
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        axum::http::HeaderValue::from_static("Bearer"),
+                    );
+                    response
+                }
+            }
+        },
+    );
+    routes(limits).layer(guard)
+}
+
+fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
     let mut router = Router::new();
     for op in Op::ALL {
@@ -73,6 +107,7 @@ impl AppError {
             CallError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             CallError::NotFound(_) => StatusCode::NOT_FOUND,
             CallError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            CallError::PermissionDenied(_) => StatusCode::UNAUTHORIZED,
             CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -92,9 +92,11 @@ fn ensure_private_dir(dir: &Path) -> Result<(), StartError> {
 pub async fn serve(
     listener: UnixListener,
     limits: Limits,
+    allow_other_users: bool,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let our_uid = rustix::process::getuid().as_raw();
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let limits = Arc::new(limits);
     loop {
@@ -110,6 +112,21 @@ pub async fn serve(
                 }
             },
         };
+        if !allow_other_users {
+            // The socket is 0600, but a directory or mode can be changed by
+            // mistake: the kernel's word on who connected is the check.
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == our_uid => {}
+                Ok(cred) => {
+                    tracker.spawn(refuse_user(stream, cred.uid()));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "ipc: cannot read the peer's credentials; refusing");
+                    continue;
+                }
+            }
+        }
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             tracker.spawn(refuse(stream, limits.max_connections));
             continue;
@@ -122,6 +139,14 @@ pub async fn serve(
             drop(permit);
         });
     }
+}
+
+async fn refuse_user(mut stream: UnixStream, uid: u32) {
+    tracing::warn!(uid, "ipc connection refused: another user");
+    let e = CallError::PermissionDenied(format!(
+        "uid {uid} may not use this server (it serves its own user only; start it with --allow-other-users to share it)"
+    ));
+    let _ = stream.write_all(&error_reply(&e)).await;
 }
 
 async fn refuse(mut stream: UnixStream, max: usize) {

@@ -4,6 +4,7 @@
 //! [`start`] binds every listener first, so a busy port or a live socket is
 //! reported before anything is served; the returned [`Running`] server stops
 //! gracefully when its token is cancelled.
+#![forbid(unsafe_code)]
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ pub mod http;
 pub mod ipc;
 pub mod wire;
 
-pub use config::{Config, Limits, Listen};
+pub use config::{Access, Config, Limits, Listen};
 pub use error::CallError;
 
 /// Why a server could not start.
@@ -31,6 +32,8 @@ pub enum StartError {
     AddrInUse(&'static str, SocketAddr),
     /// A live server already answers on this socket path.
     SocketInUse(PathBuf),
+    /// A non-loopback address without `allow_remote`.
+    NotLoopback(&'static str, SocketAddr),
     /// Any other I/O failure, with what was being done.
     Io(String, io::ErrorKind),
 }
@@ -46,6 +49,10 @@ impl std::fmt::Display for StartError {
                 f,
                 "cannot serve ipc on {}: a live server already answers there",
                 path.display()
+            ),
+            StartError::NotLoopback(bridge, addr) => write!(
+                f,
+                "refusing to serve {bridge} on {addr}: not a loopback address; pass --allow-remote to serve other hosts"
             ),
             StartError::Io(what, _) => f.write_str(what),
         }
@@ -72,7 +79,9 @@ pub fn init_tracing(default_filter: &str) {
 pub fn log_call_error(bridge: &'static str, e: &CallError) {
     match e {
         CallError::Internal(_) => tracing::error!(bridge, kind = e.kind(), "{e}"),
-        CallError::TooLarge { .. } => tracing::warn!(bridge, kind = e.kind(), "{e}"),
+        CallError::TooLarge { .. } | CallError::PermissionDenied(_) => {
+            tracing::warn!(bridge, kind = e.kind(), "{e}");
+        }
         _ => tracing::debug!(bridge, kind = e.kind(), "{e}"),
     }
 }
@@ -92,9 +101,16 @@ pub struct Running {
     limits: Limits,
 }
 
-async fn bind_tcp(bridge: &'static str, listen: &Listen) -> Result<Vec<TcpListener>, StartError> {
+async fn bind_tcp(
+    bridge: &'static str,
+    listen: &Listen,
+    access: &config::Access,
+) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
     for (addr, optional) in listen.candidates() {
+        if !addr.ip().is_loopback() && !access.allow_remote {
+            return Err(StartError::NotLoopback(bridge, addr));
+        }
         match TcpListener::bind(addr).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional && e.kind() != io::ErrorKind::AddrInUse => {
@@ -126,8 +142,8 @@ fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
 /// # Errors
 /// A busy port, a live socket, or another I/O failure, before anything is served.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let http_listeners = bind_tcp("http", &config.http).await?;
-    let grpc_listeners = bind_tcp("grpc", &config.grpc).await?;
+    let http_listeners = bind_tcp("http", &config.http, &config.access).await?;
+    let grpc_listeners = bind_tcp("grpc", &config.grpc, &config.access).await?;
     let unix_listener = match &config.unix {
         Some(path) => {
             let private = *path == config::default_socket_path();
@@ -150,7 +166,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let limits = &config.limits;
 
-    let app = http::app(limits);
+    let app = http::app_with_access(limits, &config.access);
     for listener in http_listeners {
         let (app, token) = (app.clone(), running.shutdown.clone());
         running.tracker.spawn(async move {
@@ -164,7 +180,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
 
     if !grpc_listeners.is_empty() {
-        let routes = grpc::routes(limits).await?;
+        let routes = grpc::routes(limits, &config.access).await?;
         for listener in grpc_listeners {
             let (routes, token) = (routes.clone(), running.shutdown.clone());
             let incoming =
@@ -191,9 +207,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             running.shutdown.clone(),
             running.tracker.clone(),
         );
-        running
-            .tracker
-            .spawn(ipc::serve(listener, limits, token, tracker));
+        running.tracker.spawn(ipc::serve(
+            listener,
+            limits,
+            config.access.allow_other_users,
+            token,
+            tracker,
+        ));
     }
     if let Some(listener) = echo_listener {
         let (token, tracker) = (running.shutdown.clone(), running.tracker.clone());

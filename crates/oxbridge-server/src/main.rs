@@ -39,6 +39,15 @@ struct Args {
     /// Seconds a connection may stay idle.
     #[arg(long, env = "OXBRIDGE_IDLE_TIMEOUT", default_value_t = 60)]
     idle_timeout: u64,
+    /// Allow HTTP and gRPC on addresses other than loopback.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Require `Authorization: Bearer TOKEN` on HTTP and gRPC calls.
+    #[arg(long, env = "OXBRIDGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Accept IPC connections from other users.
+    #[arg(long)]
+    allow_other_users: bool,
 }
 
 impl Args {
@@ -58,6 +67,11 @@ impl Args {
                 ..Limits::default()
             },
             echo_unix: None,
+            access: oxbridge_server::Access {
+                allow_remote: self.allow_remote,
+                token: self.token.filter(|t| !t.is_empty()),
+                allow_other_users: self.allow_other_users,
+            },
         }
     }
 }

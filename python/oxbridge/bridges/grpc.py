@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -50,9 +51,12 @@ class GrpcClient(Client):
 
     bridge = "grpc"
 
-    def __init__(self, target: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, target: str, timeout: float = DEFAULT_TIMEOUT, token: str | None = None
+    ) -> None:
         self.target = target
         self.timeout = timeout
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._stub: Any = pb_grpc.CalculatorStub(self._channel)  # type: ignore[no-untyped-call]
         self.add = self._arithmetic("add", self._stub.Add)
@@ -64,12 +68,14 @@ class GrpcClient(Client):
     def call(self, method: Any, request: Any) -> Any:
         """One RPC; on UNAVAILABLE (a restarted server), once more, waiting for it."""
         try:
-            return method(request, timeout=self.timeout)
+            return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNAVAILABLE:
                 raise error_from_rpc(e, self.target) from None
         try:
-            return method(request, timeout=self.timeout, wait_for_ready=True)
+            return method(
+                request, timeout=self.timeout, metadata=self._metadata, wait_for_ready=True
+            )
         except grpc.RpcError as e:
             raise error_from_rpc(e, self.target) from None
 
@@ -116,10 +122,17 @@ class GrpcClient(Client):
         return f"<oxbridge.Client bridge='grpc' target={self.target!r}>"
 
 
-def open(address: str | None, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Client:
-    """``connect("grpc")`` or ``connect("grpc://host:port")``."""
+def open(
+    address: str | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    token: str | None = None,
+    **options: Any,
+) -> Client:
+    """``connect("grpc")`` or ``connect("grpc://host:port")``; ``token`` (or
+    ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
     if options:
         raise TypeError(f"unexpected options for the grpc bridge: {', '.join(options)}")
     host, port = tcp_address("grpc", address, "OXBRIDGE_GRPC", 50051)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return GrpcClient(target, timeout)
+    return GrpcClient(target, timeout, token or os.environ.get("OXBRIDGE_TOKEN"))

@@ -8,6 +8,7 @@ axum server answers in tens of microseconds.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -72,8 +73,11 @@ class HttpClient(Client):
 
     bridge = "http"
 
-    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, token: str | None = None
+    ) -> None:
         self.host, self.port = host, port
+        self._auth = f"Authorization: Bearer {token}\r\n" if token else ""
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.url = f"http://{netloc}"
 
@@ -93,7 +97,7 @@ class HttpClient(Client):
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> bytes:
         """POST ``body`` to ``path``; the reply body, or the bridge's exception."""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         status, reply = self._conn.exchange(head.encode() + body)
@@ -121,7 +125,7 @@ class HttpClient(Client):
             frame = _batch.request_frame(op, a_part, b_part, start)
             size = sum(memoryview(cast(Any, p)).nbytes for p in frame)
             head = (
-                f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n"
+                f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
                 f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
             )
             target = _batch.byte_view(out[start:stop])
@@ -156,9 +160,16 @@ class HttpClient(Client):
         return f"<oxbridge.Client bridge='http' url={self.url!r}>"
 
 
-def open(address: str | None, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Client:
-    """``connect("http")`` or ``connect("http://host:port")``."""
+def open(
+    address: str | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    token: str | None = None,
+    **options: Any,
+) -> Client:
+    """``connect("http")`` or ``connect("http://host:port")``; ``token`` (or
+    ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
     if options:
         raise TypeError(f"unexpected options for the http bridge: {', '.join(options)}")
     host, port = tcp_address("http", address, "OXBRIDGE_HTTP", 3000)
-    return HttpClient(host, port, timeout)
+    return HttpClient(host, port, timeout, token or os.environ.get("OXBRIDGE_TOKEN"))
