@@ -202,10 +202,51 @@ pub async fn routes(
     let greeter = greeter_service::greeter_service_server::GreeterServiceServer::new(Greeter)
         .max_decoding_message_size(max);
     let greeter = tonic::service::interceptor::InterceptedService::new(greeter, check);
-    let mut routes = tonic::service::Routes::new(calculator);
-    routes = routes
+    let routes = tonic::service::Routes::new(calculator)
         .add_service(greeter)
         .add_service(health_service)
         .add_service(reflection);
-    Ok(routes)
+    // tonic answers an unknown service or method with a bare UNIMPLEMENTED;
+    // every other error of ours has a message, so this one gets one too.
+    let router = routes
+        .into_axum_router()
+        .layer(axum::middleware::from_fn(name_unimplemented));
+    Ok(tonic::service::Routes::from(router))
+}
+
+async fn name_unimplemented(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let unimplemented = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"12");
+    let silent = headers.get("grpc-message").is_none_or(|v| v.is_empty());
+    if unimplemented && silent {
+        // grpc-message is percent-encoded: '%' and anything unprintable.
+        let message: String = format!(
+            "no such method {path}: oxbridge serves oxbridge.v1.Calculator, \
+             greeter_service.GreeterService, grpc.health.v1.Health and reflection"
+        )
+        .bytes()
+        .map(|b| {
+            if (0x20..0x7f).contains(&b) && b != b'%' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", value);
+            headers.insert(
+                ERROR_KIND_KEY,
+                axum::http::HeaderValue::from_static("not_found"),
+            );
+        }
+    }
+    response
 }

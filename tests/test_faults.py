@@ -1,0 +1,99 @@
+"""The worst moments: a server killed mid-call, stopped under load, restarted."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import oxbridge
+import pytest
+
+from .servers import free_port, serving, start
+
+
+def fixed_args(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    http, grpc_port = free_port(), free_port()
+    sock = tmp_path / "ox.sock"
+    args = ["--http", f"127.0.0.1:{http}", "--grpc", f"127.0.0.1:{grpc_port}", "--unix", str(sock)]
+    urls = {
+        "http": f"http://127.0.0.1:{http}",
+        "grpc": f"grpc://127.0.0.1:{grpc_port}",
+        "ipc": f"unix://{sock}",
+    }
+    return args, urls
+
+
+@pytest.mark.parametrize("bridge", ["ipc", "http", "grpc"])
+def test_sigkill_mid_call_raises_within_the_timeout_then_recovers(
+    tmp_path: Path, bridge: str
+) -> None:
+    args, urls = fixed_args(tmp_path)
+    timeout = 3.0
+    client = oxbridge.connect(urls[bridge], timeout=timeout)
+    a = np.arange(6_000_000, dtype=np.complex128) + 1j  # long enough to be in flight
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            client.div_many(a, a)
+            outcome.append(None)
+        except BaseException as e:
+            outcome.append(e)
+
+    s = start(*args)
+    assert client.add(1, 1) == 2  # the connection is open and reused below
+    worker = threading.Thread(target=call)
+    started = time.monotonic()
+    worker.start()
+    time.sleep(0.05)
+    s.stop(signal.SIGKILL)
+    worker.join(timeout + 10)
+    assert not worker.is_alive(), "the client hung"
+    assert time.monotonic() - started < timeout + 5
+    # Killed mid-call: a transport error; or the call had already finished.
+    assert outcome[0] is None or isinstance(outcome[0], oxbridge.TransportError), repr(outcome[0])
+    with pytest.raises(oxbridge.TransportError):
+        client.add(1, 1)
+    with serving(*args):
+        assert client.add(2, 3) == 5  # a new connection, same client
+
+
+@pytest.mark.parametrize("bridge", ["ipc", "http", "grpc"])
+def test_sigterm_under_load_finishes_in_flight_calls(tmp_path: Path, bridge: str) -> None:
+    args, urls = fixed_args(tmp_path)
+    s = start(*args)
+    stop = threading.Event()
+    good, refused = [0], [0]
+    wrong: list[object] = []
+
+    def work() -> None:
+        client = oxbridge.connect(urls[bridge], timeout=5)
+        while not stop.is_set():
+            try:
+                result = client.mul(1 + 3j, -5j)
+            except oxbridge.TransportError:
+                refused[0] += 1
+                time.sleep(0.01)
+                continue
+            except Exception as e:
+                wrong.append(e)
+                continue
+            if result == (1 + 3j) * -5j:
+                good[0] += 1
+            else:
+                wrong.append(result)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert s.stop(signal.SIGTERM, timeout=20) == 0
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert good[0] > 0
+    assert wrong == [], wrong[:3]  # every reply was whole and right, or the call was refused
