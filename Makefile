@@ -39,11 +39,21 @@ run: build ## The article's example through every bridge, with its cost per call
 	$(VENV)/bin/oxbridge demo
 
 .PHONY: test
-test: build lint test-rust test-c test-python ## Every test and lint
+test: build lint test-rust test-c test-fuzz test-python ## Every test and lint
 
 .PHONY: test-rust
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace --exclude oxbridge-py --quiet
+
+FUZZ_SECONDS ?= 60
+
+.PHONY: test-fuzz
+test-fuzz: ## A short fuzzing pass over every decoder (2 s each)
+	cargo run --release --quiet -p oxbridge-fuzz -- --seconds 2
+
+.PHONY: fuzz
+fuzz: ## Fuzz every decoder for FUZZ_SECONDS each (default 60)
+	cargo run --release --quiet -p oxbridge-fuzz -- --seconds $(FUZZ_SECONDS)
 
 .PHONY: test-c
 test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgrind

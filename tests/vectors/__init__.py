@@ -71,3 +71,16 @@ def ramp(n: int, scale: float, zero_at: int | None = None) -> Any:
     if zero_at is not None:
         values[zero_at] = 0
     return values
+
+
+def assert_raises_like(expected: dict[str, str], call: Any, *args: Any) -> None:
+    """``call(*args)`` raises exactly the class and message of a vector's error."""
+    import oxbridge
+    import pytest
+    from oxbridge.errors import error_for
+
+    want = error_for(expected["kind"], expected["message"])
+    with pytest.raises(oxbridge.OxbridgeError) as info:
+        call(*args)
+    assert type(info.value) is type(want)
+    assert str(info.value) == str(want)

@@ -239,3 +239,70 @@ fn batch_matches_scalar_and_checks_everything() {
     };
     assert_eq!(st, OXB_OK);
 }
+
+/// Random bytes and lengths through the C ABI's string and array inputs:
+/// every call returns a status, none panics across the boundary or misreads.
+#[test]
+fn fuzz_string_and_array_inputs() {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = usize::try_from(next() % 64).unwrap();
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| u8::try_from(next() % 256).unwrap())
+            .collect();
+        let split = usize::try_from(next()).unwrap() % (len + 1);
+        let (g, n) = bytes.split_at(split);
+        let (mut out, mut err) = (OxbString::EMPTY, OxbString::EMPTY);
+        // SAFETY: valid pointer/length pairs into `bytes`.
+        let st = unsafe { oxb_greet(g.as_ptr(), g.len(), n.as_ptr(), n.len(), &mut out, &mut err) };
+        match (std::str::from_utf8(g), std::str::from_utf8(n)) {
+            (Ok(g), Ok(n)) => assert_eq!((st, take(out)), (OXB_OK, format!("{g}, {n}"))),
+            _ => assert_eq!(
+                (st, take(err).contains("not valid UTF-8")),
+                (OXB_INVALID_ARGUMENT, true)
+            ),
+        }
+
+        #[allow(clippy::cast_precision_loss)]
+        let values: Vec<OxbComplex> = (0..len)
+            .map(|i| OxbComplex {
+                re: f64::from_bits(next()),
+                im: i as f64,
+            })
+            .collect();
+        let (a_len, b_len) = (
+            usize::try_from(next()).unwrap() % (len + 1),
+            usize::try_from(next()).unwrap() % (len + 1),
+        );
+        let mut out = vec![OxbComplex::default(); a_len];
+        let op = i32::try_from(next() % 6).unwrap() - 1;
+        let mut err = OxbString::EMPTY;
+        // SAFETY: a and b point into `values` with lengths within it; out is separate.
+        let st = unsafe {
+            oxb_many(
+                op,
+                values.as_ptr(),
+                a_len,
+                values.as_ptr(),
+                b_len,
+                out.as_mut_ptr(),
+                &mut err,
+            )
+        };
+        assert!(
+            matches!(st, OXB_OK | OXB_ZERO_DIVISION | OXB_INVALID_ARGUMENT),
+            "{st}"
+        );
+        if st == OXB_OK {
+            assert!(a_len == b_len && (0..4).contains(&op));
+        } else {
+            assert!(!take(err).is_empty());
+        }
+    }
+}

@@ -59,6 +59,25 @@ def tcp_address(bridge: str, url: str | None, env: str, default_port: int) -> tu
     return split_hostport(embedded, "embedded server")
 
 
+def tcp_client_args(
+    bridge: str,
+    address: str | None,
+    default_port: int,
+    token: str | None,
+    options: dict[str, object],
+) -> tuple[str, int, str | None]:
+    """What a TCP bridge's ``open()`` needs: host, port and bearer token.
+
+    The address comes from :func:`tcp_address` (``$OXBRIDGE_HTTP`` or
+    ``$OXBRIDGE_GRPC`` among others), the token from the argument or
+    ``$OXBRIDGE_TOKEN``; unknown options are refused by name.
+    """
+    if options:
+        raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
+    host, port = tcp_address(bridge, address, f"OXBRIDGE_{bridge.upper()}", default_port)
+    return host, port, token or os.environ.get("OXBRIDGE_TOKEN")
+
+
 def unix_path(url: str | None) -> str:
     """The socket path: the URL, ``$OXBRIDGE_UNIX``, a live default socket,
     or else the embedded server's."""

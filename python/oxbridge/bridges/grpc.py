@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from .._client import Client, complex_arg, text_arg
 from .._proto import calculator_pb2 as pb
 from .._proto import calculator_pb2_grpc as pb_grpc
 from ..errors import BridgeTimeoutError, InternalError, OxbridgeError, TransportError, error_for
-from ._network import DEFAULT_TIMEOUT, tcp_address
+from ._network import DEFAULT_TIMEOUT, tcp_client_args
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
@@ -131,8 +130,6 @@ def open(
 ) -> Client:
     """``connect("grpc")`` or ``connect("grpc://host:port")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    if options:
-        raise TypeError(f"unexpected options for the grpc bridge: {', '.join(options)}")
-    host, port = tcp_address("grpc", address, "OXBRIDGE_GRPC", 50051)
+    host, port, token = tcp_client_args("grpc", address, 50051, token, options)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return GrpcClient(target, timeout, token or os.environ.get("OXBRIDGE_TOKEN"))
+    return GrpcClient(target, timeout, token)

@@ -8,14 +8,13 @@ axum server answers in tens of microseconds.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _batch
 from .._client import Client
-from ._network import DEFAULT_TIMEOUT, tcp_address
+from ._network import DEFAULT_TIMEOUT, tcp_client_args
 from ._socket import SPINS, Closed, Connection, recv_exactly, recv_into_exactly, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
 
@@ -169,7 +168,5 @@ def open(
 ) -> Client:
     """``connect("http")`` or ``connect("http://host:port")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    if options:
-        raise TypeError(f"unexpected options for the http bridge: {', '.join(options)}")
-    host, port = tcp_address("http", address, "OXBRIDGE_HTTP", 3000)
-    return HttpClient(host, port, timeout, token or os.environ.get("OXBRIDGE_TOKEN"))
+    host, port, token = tcp_client_args("http", address, 3000, token, options)
+    return HttpClient(host, port, timeout, token)
