@@ -176,6 +176,15 @@ def bench(quick: bool, chosen: str, output: Path | None) -> None:
 )
 @click.option("--allow-other-users", is_flag=True, help="Accept IPC connections from other users.")
 @click.option(
+    "--tls-cert",
+    envvar="OXBRIDGE_TLS_CERT",
+    metavar="PEM",
+    help="Serve HTTP and gRPC over TLS with this certificate chain.",
+)
+@click.option(
+    "--tls-key", envvar="OXBRIDGE_TLS_KEY", metavar="PEM", help="The private key of --tls-cert."
+)
+@click.option(
     "--bench-echo",
     metavar="PATH",
     hidden=True,
@@ -195,10 +204,15 @@ def serve(
     allow_remote: bool,
     token: str | None,
     allow_other_users: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
     bench_echo: str | None,
 ) -> None:
     """Serve the core over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
     from .serve import run_server
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
 
     def addrs(values: tuple[str, ...], off: bool) -> list[str] | None:
         flat = [a.strip() for v in values for a in v.split(",") if a.strip()]
@@ -216,6 +230,8 @@ def serve(
         allow_remote=allow_remote,
         token=token,
         allow_other_users=allow_other_users,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
 

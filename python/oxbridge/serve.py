@@ -26,6 +26,8 @@ def run_server(
     allow_remote: bool = False,
     token: str | None = None,
     allow_other_users: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> None:
     """Start the server, report where it listens, serve until told to stop."""
     server = _native.Server(
@@ -38,6 +40,8 @@ def run_server(
         allow_remote=allow_remote,
         token=token,
         allow_other_users=allow_other_users,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     stop = threading.Event()
 
@@ -58,10 +62,11 @@ def run_server(
             json.dumps({"http": server.http, "grpc": server.grpc, "unix": server.unix}), flush=True
         )
     else:
+        http_scheme, grpc_scheme = ("https", "grpcs") if tls_cert else ("http", "grpc")
         for addr in server.http:
-            click.echo(f"http listening on http://{addr}")
+            click.echo(f"http listening on {http_scheme}://{addr}")
         for addr in server.grpc:
-            click.echo(f"grpc listening on grpc://{addr}")
+            click.echo(f"grpc listening on {grpc_scheme}://{addr}")
         if server.unix:
             click.echo(f"ipc listening on unix://{server.unix}")
         click.echo("press Ctrl-C to stop")

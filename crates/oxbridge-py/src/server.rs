@@ -65,6 +65,7 @@ impl Server {
     #[pyo3(signature = (
         *, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None,
         echo_unix=None, allow_remote=false, token=None, allow_other_users=false,
+        tls_cert=None, tls_key=None,
     ))]
     fn new(
         py: Python<'_>,
@@ -77,6 +78,8 @@ impl Server {
         allow_remote: bool,
         token: Option<String>,
         allow_other_users: bool,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
     ) -> PyResult<Self> {
         let defaults = Limits::default();
         let idle_timeout = match idle_timeout {
@@ -106,6 +109,15 @@ impl Server {
                 allow_remote,
                 token: token.filter(|t| !t.is_empty()),
                 allow_other_users,
+            },
+            tls: match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(oxbridge_server::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(
+                        "tls_cert and tls_key go together: give both or neither",
+                    ))
+                }
             },
         };
         oxbridge_server::init_tracing("warn");

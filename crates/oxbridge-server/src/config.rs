@@ -82,6 +82,17 @@ pub struct Config {
     pub echo_unix: Option<PathBuf>,
     /// Access control for every bridge.
     pub access: Access,
+    /// Serve HTTP and gRPC over TLS with this certificate and key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
 }
 
 /// Who may call the server.
@@ -135,6 +146,7 @@ impl Default for Config {
             limits: Limits::default(),
             echo_unix: None,
             access: Access::default(),
+            tls: None,
         }
     }
 }

@@ -15,6 +15,8 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::config::{Access, Limits};
 use crate::error::CallError;
 use crate::wire::{self, GreetArgs, MessageReply, Operands};
+#[allow(unused_imports)]
+use utoipa::OpenApi as _;
 
 /// The router with no access control, testable without a socket.
 pub fn app(limits: &Limits) -> Router {
@@ -53,15 +55,13 @@ pub fn app_with_access(limits: &Limits, access: &Access) -> Router {
 
 fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
-    let mut router = Router::new();
-    for op in Op::ALL {
-        router = router.route(
-            &format!("/{}", op.name()),
-            post(move |state, body| arithmetic(op, state, body)),
-        );
-    }
-    router
+    Router::new()
+        .route("/add", post(add))
+        .route("/sub", post(sub))
+        .route("/mul", post(mul))
+        .route("/div", post(div))
         .route("/greet", post(greet))
+        .route("/openapi.json", get(openapi))
         .route("/batch", post(batch))
         .route("/healthz", get(health))
         .route("/version", get(version))
@@ -74,7 +74,7 @@ fn routes(limits: &Limits) -> Router {
 }
 
 /// An RFC 9457 problem document, the body of every HTTP error.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Problem {
     #[serde(rename = "type")]
     type_: String,
@@ -135,16 +135,60 @@ impl IntoResponse for AppError {
     }
 }
 
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+type Reply = Result<Json<wire::ResultReply>, AppError>;
+
+/// `a + b`.
+#[utoipa::path(post, path = "/add", request_body = Operands, responses(
+    (status = 200, description = "The sum", body = wire::ResultReply),
+    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
+))]
+async fn add(state: State<Arc<Limits>>, body: Body) -> Reply {
+    arithmetic(Op::Add, state, body).await
+}
+
+/// `a - b`.
+#[utoipa::path(post, path = "/sub", request_body = Operands, responses(
+    (status = 200, description = "The difference", body = wire::ResultReply),
+    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
+))]
+async fn sub(state: State<Arc<Limits>>, body: Body) -> Reply {
+    arithmetic(Op::Sub, state, body).await
+}
+
+/// `a * b`.
+#[utoipa::path(post, path = "/mul", request_body = Operands, responses(
+    (status = 200, description = "The product", body = wire::ResultReply),
+    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
+))]
+async fn mul(state: State<Arc<Limits>>, body: Body) -> Reply {
+    arithmetic(Op::Mul, state, body).await
+}
+
+/// `a / b`; 422 for a zero divisor.
+#[utoipa::path(post, path = "/div", request_body = Operands, responses(
+    (status = 200, description = "The quotient", body = wire::ResultReply),
+    (status = "4XX", description = "A zero divisor, or a refused or unreadable request", body = Problem, content_type = "application/problem+json"),
+))]
+async fn div(state: State<Arc<Limits>>, body: Body) -> Reply {
+    arithmetic(Op::Div, state, body).await
+}
+
 async fn arithmetic(
     op: Op,
     State(limits): State<Arc<Limits>>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<Json<wire::ResultReply>, AppError> {
     let body = body_bytes(body, &limits)?;
     let operands: Operands = wire::decode(&body)?;
     Ok(Json(wire::arithmetic(op, &operands)?))
 }
 
+/// `"{greeting}, {name}"`.
+#[utoipa::path(post, path = "/greet", request_body = wire::GreetArgs, responses(
+    (status = 200, description = "The greeting", body = MessageReply),
+    (status = "4XX", description = "Text that is not valid Unicode, or an unreadable request", body = Problem, content_type = "application/problem+json"),
+))]
 async fn greet(
     State(limits): State<Arc<Limits>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -175,6 +219,12 @@ fn body_bytes(
 
 /// `POST /batch`: a binary batch frame in (`application/octet-stream`), its
 /// reply frame out; errors as problem documents like every other route.
+#[utoipa::path(post, path = "/batch",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A batch frame (see batch.rs)"),
+    responses(
+        (status = 200, description = "The reply frame", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = "4XX", description = "A refused or unreadable frame", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn batch(
     State(limits): State<Arc<Limits>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -187,12 +237,34 @@ async fn batch(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 
+/// Readiness, for load balancers (open even when a token is required).
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Serving", body = Object)))]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "serving" }))
 }
 
+/// The server's name and version.
+#[utoipa::path(get, path = "/version", responses((status = 200, description = "Name and version", body = Object)))]
 async fn version() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "name": "oxbridge", "version": oxbridge_core::VERSION }))
+}
+
+/// The OpenAPI document of this API, generated from the handlers and types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "oxbridge",
+        description = "The oxbridge core over HTTP: results bit for bit what CPython gives."
+    ),
+    paths(add, sub, mul, div, greet, batch, health, version, openapi),
+    components(schemas(Operands, wire::GreetArgs, wire::ResultReply, MessageReply, Problem))
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document", body = Object)))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 async fn not_found(uri: axum::http::Uri) -> AppError {

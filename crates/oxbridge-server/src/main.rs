@@ -48,6 +48,12 @@ struct Args {
     /// Accept IPC connections from other users.
     #[arg(long)]
     allow_other_users: bool,
+    /// Serve HTTP and gRPC over TLS with this PEM certificate chain.
+    #[arg(long, env = "OXBRIDGE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "OXBRIDGE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl Args {
@@ -72,6 +78,10 @@ impl Args {
                 token: self.token.filter(|t| !t.is_empty()),
                 allow_other_users: self.allow_other_users,
             },
+            tls: self
+                .tls_cert
+                .zip(self.tls_key)
+                .map(|(cert, key)| oxbridge_server::TlsFiles { cert, key }),
         }
     }
 }

@@ -104,8 +104,42 @@ impl<'de> Deserialize<'de> for WireComplex {
     }
 }
 
+impl utoipa::PartialSchema for WireComplex {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let part = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Number)))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .enum_values(Some([
+                        "inf",
+                        "+inf",
+                        "Infinity",
+                        "-inf",
+                        "-Infinity",
+                        "nan",
+                        "NaN",
+                    ])),
+            )
+            .description(Some(
+                "A finite part as a JSON number; a non-finite one as a string",
+            ));
+        ArrayBuilder::new()
+            .items(part)
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .description(Some("A complex number as [real, imaginary]"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WireComplex {}
+
 /// Operands of an arithmetic call: `{"a": [re, im], "b": [re, im]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Operands {
     /// Left operand.
     pub a: WireComplex,
@@ -115,13 +149,15 @@ pub struct Operands {
 
 /// Arguments of a greet call; kept raw so that a JSON string holding a lone
 /// surrogate (which has no UTF-8 form) is refused by the core, per argument.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct GreetArgs<'a> {
     /// The greeting, as raw JSON.
     #[serde(borrow)]
+    #[schema(value_type = String)]
     pub greeting: &'a RawValue,
     /// The name, as raw JSON.
     #[serde(borrow)]
+    #[schema(value_type = String)]
     pub name: &'a RawValue,
 }
 
@@ -150,14 +186,14 @@ fn text(raw: &RawValue, arg: &'static str) -> Result<String, CallError> {
 }
 
 /// `{"result": [re, im]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ResultReply {
     /// The result.
     pub result: WireComplex,
 }
 
 /// `{"message": "..."}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MessageReply {
     /// The greeting.
     pub message: String,

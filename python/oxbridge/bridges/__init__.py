@@ -28,7 +28,13 @@ BRIDGES: dict[str, str] = {
 }
 
 #: URL scheme -> bridge name, for ``connect("scheme://...")``.
-SCHEMES: dict[str, str] = {"unix": "ipc", "http": "http", "grpc": "grpc"}
+SCHEMES: dict[str, str] = {
+    "unix": "ipc",
+    "http": "http",
+    "https": "http",
+    "grpc": "grpc",
+    "grpcs": "grpc",
+}
 
 
 def _factory(name: str) -> Callable[..., Client]:

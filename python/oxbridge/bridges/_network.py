@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .. import _native
@@ -59,23 +60,43 @@ def tcp_address(bridge: str, url: str | None, env: str, default_port: int) -> tu
     return split_hostport(embedded, "embedded server")
 
 
-def tcp_client_args(
+@dataclass(frozen=True)
+class TcpTarget:
+    """Where and how a TCP bridge connects."""
+
+    host: str
+    port: int
+    token: str | None
+    #: A CA bundle (PEM path) to verify the server with; TLS when not None.
+    ca: str | None
+
+    @property
+    def netloc(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def tcp_target(
     bridge: str,
     address: str | None,
     default_port: int,
     token: str | None,
+    ca: str | None,
     options: dict[str, object],
-) -> tuple[str, int, str | None]:
-    """What a TCP bridge's ``open()`` needs: host, port and bearer token.
+) -> TcpTarget:
+    """What a TCP bridge's ``open()`` needs.
 
     The address comes from :func:`tcp_address` (``$OXBRIDGE_HTTP`` or
     ``$OXBRIDGE_GRPC`` among others), the token from the argument or
-    ``$OXBRIDGE_TOKEN``; unknown options are refused by name.
+    ``$OXBRIDGE_TOKEN``. TLS is on for ``https://`` and ``grpcs://`` URLs,
+    verified against ``ca`` (or ``$OXBRIDGE_CA``, else the system's roots);
+    unknown options are refused by name.
     """
     if options:
         raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
     host, port = tcp_address(bridge, address, f"OXBRIDGE_{bridge.upper()}", default_port)
-    return host, port, token or os.environ.get("OXBRIDGE_TOKEN")
+    secure = address is not None and urlsplit(address).scheme in ("https", "grpcs")
+    ca_path = (ca or os.environ.get("OXBRIDGE_CA") or "") if secure else None
+    return TcpTarget(host, port, token or os.environ.get("OXBRIDGE_TOKEN"), ca_path)
 
 
 def unix_path(url: str | None) -> str:

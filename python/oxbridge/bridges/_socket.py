@@ -10,6 +10,7 @@ within the timeout, raises at once: the client never hangs.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -69,7 +70,8 @@ class Connection:
     def _connect(self) -> socket.socket:
         try:
             sock = self._open(self.timeout)
-            kernel_timeouts(sock, self.timeout)
+            if not isinstance(sock, ssl.SSLSocket):
+                kernel_timeouts(sock, self.timeout)
         except TimeoutError:
             raise BridgeTimeoutError(
                 f"could not connect to {self.where} within {self.timeout:g} s"
@@ -120,7 +122,7 @@ def recv_more(sock: socket.socket, buf: bytearray, spins: int = 0) -> None:
     to sleep and must be woken, which costs more than the answer itself; a
     short bounded poll catches the reply while the thread is still running.
     """
-    for _ in range(spins):
+    for _ in range(0 if isinstance(sock, ssl.SSLSocket) else spins):
         try:
             chunk = sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:

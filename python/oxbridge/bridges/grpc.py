@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -13,7 +14,7 @@ from .._client import Client, complex_arg, text_arg
 from .._proto import calculator_pb2 as pb
 from .._proto import calculator_pb2_grpc as pb_grpc
 from ..errors import BridgeTimeoutError, InternalError, OxbridgeError, TransportError, error_for
-from ._network import DEFAULT_TIMEOUT, tcp_client_args
+from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
@@ -50,13 +51,16 @@ class GrpcClient(Client):
 
     bridge = "grpc"
 
-    def __init__(
-        self, target: str, timeout: float = DEFAULT_TIMEOUT, token: str | None = None
-    ) -> None:
-        self.target = target
+    def __init__(self, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.target = target = where.netloc
         self.timeout = timeout
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
-        self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
+        if where.ca is None:
+            self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        else:
+            roots = Path(where.ca).read_bytes() if where.ca else None
+            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+            self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         self._stub: Any = pb_grpc.CalculatorStub(self._channel)  # type: ignore[no-untyped-call]
         self.add = self._arithmetic("add", self._stub.Add)
         self.sub = self._arithmetic("sub", self._stub.Sub)
@@ -126,10 +130,10 @@ def open(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     token: str | None = None,
+    ca: str | None = None,
     **options: Any,
 ) -> Client:
-    """``connect("grpc")`` or ``connect("grpc://host:port")``; ``token`` (or
+    """``connect("grpc")``, ``connect("grpc://host:port")`` or
+    ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    host, port, token = tcp_client_args("grpc", address, 50051, token, options)
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return GrpcClient(target, timeout, token)
+    return GrpcClient(tcp_target("grpc", address, 50051, token, ca, options), timeout)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _batch
 from .._client import Client
-from ._network import DEFAULT_TIMEOUT, tcp_client_args
+from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._socket import SPINS, Closed, Connection, recv_exactly, recv_into_exactly, recv_more
 from ._wire import complex_from, error_from, greet_fields, operands
 
@@ -72,17 +73,22 @@ class HttpClient(Client):
 
     bridge = "http"
 
-    def __init__(
-        self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, token: str | None = None
-    ) -> None:
-        self.host, self.port = host, port
-        self._auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.url = f"http://{netloc}"
+    def __init__(self, target: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.host, self.port = target.host, target.port
+        self._auth = f"Authorization: Bearer {target.token}\r\n" if target.token else ""
+        netloc = target.netloc
+        tls = None
+        if target.ca is not None:
+            tls = ssl.create_default_context(cafile=target.ca or None)
+        self.url = f"{'https' if tls else 'http'}://{netloc}"
 
         def opener(t: float) -> socket.socket:
-            sock = socket.create_connection((host, port), timeout=t)
+            sock = socket.create_connection((target.host, target.port), timeout=t)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls is not None:
+                # TLS reads cannot poll with MSG_DONTWAIT or use kernel
+                # timeouts; the socket keeps Python's own timeout.
+                return tls.wrap_socket(sock, server_hostname=target.host)
             return sock
 
         self._conn = Connection(opener, read_response, self.url, timeout)
@@ -164,9 +170,10 @@ def open(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     token: str | None = None,
+    ca: str | None = None,
     **options: Any,
 ) -> Client:
-    """``connect("http")`` or ``connect("http://host:port")``; ``token`` (or
+    """``connect("http")``, ``connect("http://host:port")`` or
+    ``connect("https://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    host, port, token = tcp_client_args("http", address, 3000, token, options)
-    return HttpClient(host, port, timeout, token)
+    return HttpClient(tcp_target("http", address, 3000, token, ca, options), timeout)
