@@ -138,41 +138,25 @@ impl IntoResponse for AppError {
 type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
 type Reply = Result<Json<wire::ResultReply>, AppError>;
 
-/// `a + b`.
-#[utoipa::path(post, path = "/add", request_body = Operands, responses(
-    (status = 200, description = "The sum", body = wire::ResultReply),
-    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
-))]
-async fn add(state: State<Arc<Limits>>, body: Body) -> Reply {
-    arithmetic(Op::Add, state, body).await
+/// One documented handler per operation (utoipa documents functions, not closures).
+macro_rules! arithmetic_handler {
+    ($name:ident, $op:expr, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, request_body = Operands, responses(
+            (status = 200, description = $doc, body = wire::ResultReply),
+            (status = "4XX", description = "A refused (e.g. zero divisor) or unreadable request",
+             body = Problem, content_type = "application/problem+json"),
+        ))]
+        async fn $name(state: State<Arc<Limits>>, body: Body) -> Reply {
+            arithmetic($op, state, body).await
+        }
+    };
 }
 
-/// `a - b`.
-#[utoipa::path(post, path = "/sub", request_body = Operands, responses(
-    (status = 200, description = "The difference", body = wire::ResultReply),
-    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
-))]
-async fn sub(state: State<Arc<Limits>>, body: Body) -> Reply {
-    arithmetic(Op::Sub, state, body).await
-}
-
-/// `a * b`.
-#[utoipa::path(post, path = "/mul", request_body = Operands, responses(
-    (status = 200, description = "The product", body = wire::ResultReply),
-    (status = "4XX", description = "A refused or unreadable request", body = Problem, content_type = "application/problem+json"),
-))]
-async fn mul(state: State<Arc<Limits>>, body: Body) -> Reply {
-    arithmetic(Op::Mul, state, body).await
-}
-
-/// `a / b`; 422 for a zero divisor.
-#[utoipa::path(post, path = "/div", request_body = Operands, responses(
-    (status = 200, description = "The quotient", body = wire::ResultReply),
-    (status = "4XX", description = "A zero divisor, or a refused or unreadable request", body = Problem, content_type = "application/problem+json"),
-))]
-async fn div(state: State<Arc<Limits>>, body: Body) -> Reply {
-    arithmetic(Op::Div, state, body).await
-}
+arithmetic_handler!(add, Op::Add, "/add", "`a + b`");
+arithmetic_handler!(sub, Op::Sub, "/sub", "`a - b`");
+arithmetic_handler!(mul, Op::Mul, "/mul", "`a * b`");
+arithmetic_handler!(div, Op::Div, "/div", "`a / b`; 422 for a zero divisor");
 
 async fn arithmetic(
     op: Op,
