@@ -253,7 +253,7 @@ async fn connection(
         let scan = loop {
             match framer.scan(&buf, limits.max_request_bytes) {
                 Scan::Json { start, end } => {
-                    replies.extend_from_slice(&handle(&buf[start..end]));
+                    replies.extend_from_slice(&answer_request(&buf[start..end]));
                     buf.drain(..end);
                 }
                 Scan::Binary { start, end } => {
@@ -386,14 +386,10 @@ struct Request<'a> {
     name: Option<&'a RawValue>,
 }
 
-/// Answers one JSON request with one line of JSON (public for benchmarks).
+/// Answers one JSON request with one line of JSON (public for the
+/// benchmarks and the fuzzer, which drive it without a socket).
 #[must_use]
 pub fn answer_request(frame: &[u8]) -> Vec<u8> {
-    handle(frame)
-}
-
-/// Answers one request with one line of JSON.
-fn handle(frame: &[u8]) -> Vec<u8> {
     let mut out = match answer(frame) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -534,9 +530,9 @@ mod tests {
 
     #[test]
     fn answers_the_article_request() {
-        let reply = handle(br#"{"command":"add","a":[1.0,3.0],"b":[0.0,-5.0]}"#);
+        let reply = answer_request(br#"{"command":"add","a":[1.0,3.0],"b":[0.0,-5.0]}"#);
         assert_eq!(reply, b"{\"result\":[1.0,-2.0]}\n");
-        let reply = handle(br#"{"command":"div","a":[1,0],"b":[0,0]}"#);
+        let reply = answer_request(br#"{"command":"div","a":[1,0],"b":[0,0]}"#);
         assert_eq!(
             String::from_utf8(reply).unwrap(),
             "{\"error\":{\"kind\":\"zero_division\",\"message\":\"complex division by zero\"}}\n"
@@ -550,9 +546,10 @@ mod tests {
             Framer::default().scan(b"OXB", 100),
             Scan::PartialBinary { total: 32 }
         );
-        let reply = String::from_utf8(handle(br#"{"command":"pow","a":[1,0],"b":[1,0]}"#)).unwrap();
+        let reply =
+            String::from_utf8(answer_request(br#"{"command":"pow","a":[1,0],"b":[1,0]}"#)).unwrap();
         assert!(reply.contains("\"kind\":\"not_found\""), "{reply}");
-        let reply = String::from_utf8(handle(br#"{"command":"add","a":[1,0]}"#)).unwrap();
+        let reply = String::from_utf8(answer_request(br#"{"command":"add","a":[1,0]}"#)).unwrap();
         assert!(reply.contains("needs field \\\"b\\\""), "{reply}");
     }
 }
