@@ -11,6 +11,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import grpc
 import oxbridge
@@ -64,13 +65,17 @@ def test_bearer_token_guards_calls_but_not_health(bridge: str, tmp_path: Path) -
                 assert check(b"", timeout=5) == b"\x08\x01"
 
 
+# With "late", the client sends only once the server's answer is already
+# waiting: the worst timing for a server that refuses before it has read.
 NOBODY_CLIENT = """
-import json, os, socket, sys
+import json, os, select, socket, sys
 os.setgid(65534)
 os.setuid(65534)
 with socket.socket(socket.AF_UNIX) as s:
     s.settimeout(5)
     s.connect(sys.argv[1])
+    if sys.argv[2] == "late":
+        select.select([s], [], [], 5)
     s.sendall(b'{"command":"add","a":[1,0],"b":[2,0]}')
     print(s.recv(4096).decode())
 """
@@ -89,26 +94,28 @@ def test_ipc_refuses_other_users_by_their_uid() -> None:
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def as_nobody(sock: Path, timing: str) -> Any:
+    done = subprocess.run(
+        ["/usr/bin/python3", "-c", NOBODY_CLIENT, str(sock), timing],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def check_peer_uid(sock: Path) -> None:
     with serving("--no-http", "--no-grpc", "--unix", str(sock)):
         # Defeat the file mode on purpose: the uid check must still refuse.
         os.chmod(sock, 0o666)
-        done = subprocess.run(
-            ["/usr/bin/python3", "-c", NOBODY_CLIENT, str(sock)],
-            capture_output=True, text=True, timeout=30, check=True,
-        )  # fmt: skip
-        reply = json.loads(done.stdout)
-        assert reply["error"]["kind"] == "permission_denied"
-        assert "uid 65534 may not use this server" in reply["error"]["message"]
+        for timing in ("early", "late"):
+            reply = as_nobody(sock, timing)
+            assert reply["error"]["kind"] == "permission_denied", timing
+            assert "uid 65534 may not use this server" in reply["error"]["message"]
         # Our own user is still served.
         assert oxbridge.connect(f"unix://{sock}").add(1, 2) == 3
     with serving("--no-http", "--no-grpc", "--unix", str(sock), "--allow-other-users"):
         os.chmod(sock, 0o666)
-        done = subprocess.run(
-            ["/usr/bin/python3", "-c", NOBODY_CLIENT, str(sock)],
-            capture_output=True, text=True, timeout=30, check=True,
-        )  # fmt: skip
-        assert json.loads(done.stdout) == {"result": [3.0, 0.0]}
+        assert as_nobody(sock, "early") == {"result": [3.0, 0.0]}
 
 
 def test_socket_files_are_private(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import oxbridge
 import pytest
-from oxbridge import errors
+from oxbridge import _native, errors
 from oxbridge.bridges import _cabi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
         (oxbridge.BridgeTimeoutError, ConnectionError),
         (oxbridge.AbiMismatchError, ImportError),
         (oxbridge.UnknownBridgeError, ValueError),
+        (oxbridge.ServerBusyError, ConnectionError),
+        (oxbridge.ServerBusyError, oxbridge.TransportError),
+        (oxbridge.NotFoundError, LookupError),
+        (oxbridge.MethodNotAllowedError, ValueError),
+        (oxbridge.UnsupportedMediaTypeError, ValueError),
     ],
 )
 def test_every_error_is_an_oxbridge_error_and_its_builtin(
@@ -44,6 +49,17 @@ def test_error_for_maps_every_kind_and_flags_unknown_ones() -> None:
     unknown = errors.error_for("martian", "m")
     assert type(unknown) is oxbridge.InternalError
     assert "martian" in str(unknown)
+
+
+@pytest.mark.parametrize("kind", _native.error_kinds())
+def test_every_kind_a_server_reports_has_its_class(kind: str) -> None:
+    """The server's list of kinds is the reference: Python must know each one."""
+    err = errors.error_for(kind, "the message")
+    assert str(err) == "the message"
+    assert "unknown error kind" not in str(err)
+    # Protocol kinds a hand-written request may cause are plain invalid arguments.
+    aliases = {"bad_request": "invalid_argument", "payload_too_large": "invalid_argument"}
+    assert type(err).kind == aliases.get(kind, kind)
 
 
 def test_unknown_bridge_names_the_choices() -> None:

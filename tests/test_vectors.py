@@ -7,6 +7,7 @@ from typing import Any
 
 import oxbridge
 import pytest
+from oxbridge.errors import error_for
 
 from .vectors import assert_raises_like, decode, load, same_complex
 
@@ -25,19 +26,49 @@ def _args(case: dict[str, Any]) -> tuple[Any, Any]:
     return decode(case["a"]), decode(case["b"])
 
 
+def _typed(name: str, value: Any, types: tuple[type, ...], expected: str) -> Any:
+    """The API's argument contract: ``value`` must be one of ``types`` (never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise TypeError(f"argument '{name}' must be {expected}, not {type(value).__name__}")
+    return value
+
+
+def reference(op: str, x: Any, y: Any) -> Any:
+    """What Python itself does for the call, with the API's argument types.
+
+    Arithmetic is CPython's operator on complex numbers; ``greet`` is the
+    f-string, on text that UTF-8 can carry (a lone surrogate cannot).
+    """
+    if op == "greet":
+        for name, text in (("greeting", x), ("name", y)):
+            _typed(name, text, (str,), "str")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"argument '{name}' is not valid UTF-8 text") from None
+        return f"{x}, {y}"
+    a = complex(_typed("a", x, (int, float, complex), "complex"))
+    b = complex(_typed("b", y, (int, float, complex), "complex"))
+    return ARITHMETIC[op](a, b)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_vector_matches_cpython(case: dict[str, Any]) -> None:
-    """The vectors themselves say what CPython says (they cannot drift from it)."""
+    """The vectors themselves say what Python says (they cannot drift from it)."""
     x, y = _args(case)
-    if case["op"] == "greet":
-        if "expect" in case:
-            assert f"{x}, {y}" == decode(case["expect"])
-        return
     if "expect" in case:
-        assert same_complex(ARITHMETIC[case["op"]](complex(x), complex(y)), decode(case["expect"]))
-    elif case["error"]["kind"] == "zero_division":
-        with pytest.raises(ZeroDivisionError):
-            ARITHMETIC[case["op"]](x, y)
+        got = reference(case["op"], x, y)
+        want = decode(case["expect"])
+        assert got == want if case["op"] == "greet" else same_complex(got, want)
+        return
+    # An error row: Python raises the builtin our class derives from, with
+    # exactly the message every bridge must show.
+    expected = error_for(case["error"]["kind"], case["error"]["message"])
+    builtin = next(c for c in type(expected).__mro__ if c.__module__ == "builtins")
+    with pytest.raises(builtin) as info:
+        reference(case["op"], x, y)
+    assert type(info.value) is builtin
+    assert str(info.value) == case["error"]["message"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

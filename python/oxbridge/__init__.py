@@ -18,10 +18,14 @@ from .errors import (
     BridgeTimeoutError,
     InternalError,
     InvalidArgumentError,
+    MethodNotAllowedError,
+    NotFoundError,
     OxbridgeError,
     OxbridgeZeroDivisionError,
+    ServerBusyError,
     TransportError,
     UnknownBridgeError,
+    UnsupportedMediaTypeError,
 )
 
 __all__ = [
@@ -33,10 +37,14 @@ __all__ = [
     "Client",
     "InternalError",
     "InvalidArgumentError",
+    "MethodNotAllowedError",
+    "NotFoundError",
     "OxbridgeError",
     "OxbridgeZeroDivisionError",
+    "ServerBusyError",
     "TransportError",
     "UnknownBridgeError",
+    "UnsupportedMediaTypeError",
     "__version__",
     "connect",
 ]

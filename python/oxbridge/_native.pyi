@@ -9,6 +9,7 @@ __all__ = [
     "bare",
     "default_socket_path",
     "div",
+    "error_kinds",
     "greet",
     "many",
     "mul",
@@ -39,6 +40,9 @@ def div(a: complex, b: complex) -> complex:
 
 def greet(greeting: str, name: str) -> str:
     """`f"{greeting}, {name}"`."""
+
+def error_kinds() -> list[str]:
+    """Every error kind a server reports (the Python side maps each to a class)."""
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `Server(unix=None)` binds."""

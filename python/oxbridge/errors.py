@@ -15,11 +15,15 @@ __all__ = [
     "BridgeTimeoutError",
     "InternalError",
     "InvalidArgumentError",
+    "MethodNotAllowedError",
+    "NotFoundError",
     "OxbridgeError",
     "OxbridgeZeroDivisionError",
+    "ServerBusyError",
     "StartupError",
     "TransportError",
     "UnknownBridgeError",
+    "UnsupportedMediaTypeError",
     "argument_type_error",
     "error_for",
     "error_for_status",
@@ -74,6 +78,33 @@ class BridgeTimeoutError(TransportError, TimeoutError):
     kind = "timeout"
 
 
+class ServerBusyError(TransportError):
+    """The server cannot take the call now (too many connections, memory in use).
+
+    Not a fault of the call: the same call may succeed when retried later.
+    """
+
+    kind = "unavailable"
+
+
+class NotFoundError(OxbridgeError, LookupError):
+    """The server has no such operation, path or command (also a :class:`LookupError`)."""
+
+    kind = "not_found"
+
+
+class MethodNotAllowedError(OxbridgeError, ValueError):
+    """The path exists on the server, but not for the request's HTTP method."""
+
+    kind = "method_not_allowed"
+
+
+class UnsupportedMediaTypeError(OxbridgeError, ValueError):
+    """The request body was not declared with the media type the endpoint reads."""
+
+    kind = "unsupported_media_type"
+
+
 class StartupError(OxbridgeError, OSError):
     """A server could not start: a busy port, a live socket, no permission."""
 
@@ -103,6 +134,10 @@ _BY_KIND: dict[str, type[OxbridgeError]] = {
         BridgeTimeoutError,
         StartupError,
         AccessDeniedError,
+        ServerBusyError,
+        NotFoundError,
+        MethodNotAllowedError,
+        UnsupportedMediaTypeError,
     )
 }
 # Protocol errors a server reports for a request it could not read. Our own

@@ -22,12 +22,19 @@ fn bare<'py>(a: Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     a
 }
 
+/// Every error kind a server reports (the Python side maps each to a class).
+#[pyfunction]
+fn error_kinds() -> Vec<&'static str> {
+    oxbridge_server::CallError::KINDS.to_vec()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
+    m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     scalar::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;

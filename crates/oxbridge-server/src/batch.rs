@@ -160,10 +160,16 @@ impl<'a> Batch<'a> {
         if frame.len() < REQUEST_HEADER {
             return Err(CallError::BadRequest("truncated batch frame".into()));
         }
-        if frame_len(frame, frame.len())? != frame.len() {
-            return Err(CallError::BadRequest(
-                "batch frame length does not match its header".into(),
-            ));
+        // The frame is already whole and within the limit: a header that
+        // claims another length is malformed, not too large.
+        match frame_len(frame, usize::MAX) {
+            Ok(n) if n == frame.len() => {}
+            Err(bad_magic @ CallError::BadRequest(_)) => return Err(bad_magic),
+            _ => {
+                return Err(CallError::BadRequest(
+                    "batch frame length does not match its header".into(),
+                ))
+            }
         }
         let op = op_from_code(frame[4])?;
         let a_len = usize::try_from(u64_at(frame, 16)).unwrap_or(usize::MAX);

@@ -23,8 +23,13 @@ pub enum CallError {
     NotFound(String),
     /// The path exists, but not for this method.
     MethodNotAllowed(String),
+    /// The body is not of the media type the endpoint reads.
+    UnsupportedMediaType(String),
     /// The caller may not use the server (missing or wrong token, another user).
     PermissionDenied(String),
+    /// The server cannot take the call now (too many connections, its memory
+    /// budget in use); the same call may succeed later.
+    Unavailable(String),
     /// A fault of the server itself.
     Internal(String),
 }
@@ -39,10 +44,27 @@ impl CallError {
             CallError::TooLarge { .. } => "payload_too_large",
             CallError::NotFound(_) => "not_found",
             CallError::MethodNotAllowed(_) => "method_not_allowed",
+            CallError::UnsupportedMediaType(_) => "unsupported_media_type",
             CallError::PermissionDenied(_) => "permission_denied",
+            CallError::Unavailable(_) => "unavailable",
             CallError::Internal(_) => "internal",
         }
     }
+
+    /// Every kind a server reports, core kinds included: the Python client
+    /// must map each of them to its own class (a test checks it).
+    pub const KINDS: &'static [&'static str] = &[
+        "zero_division",
+        "invalid_argument",
+        "internal",
+        "bad_request",
+        "payload_too_large",
+        "not_found",
+        "method_not_allowed",
+        "unsupported_media_type",
+        "permission_denied",
+        "unavailable",
+    ];
 
     /// Whether the client is to blame (logged at most at WARN, or DEBUG).
     #[must_use]
@@ -58,7 +80,9 @@ impl fmt::Display for CallError {
             CallError::BadRequest(m)
             | CallError::NotFound(m)
             | CallError::MethodNotAllowed(m)
+            | CallError::UnsupportedMediaType(m)
             | CallError::PermissionDenied(m)
+            | CallError::Unavailable(m)
             | CallError::Internal(m) => f.write_str(m),
             CallError::TooLarge { limit } => {
                 write!(

@@ -36,10 +36,13 @@ pub fn status(e: &CallError) -> Status {
             ErrorKind::ZeroDivision | ErrorKind::InvalidArgument => tonic::Code::InvalidArgument,
             ErrorKind::Internal => tonic::Code::Internal,
         },
-        CallError::BadRequest(_) => tonic::Code::InvalidArgument,
+        CallError::BadRequest(_) | CallError::UnsupportedMediaType(_) => {
+            tonic::Code::InvalidArgument
+        }
         CallError::TooLarge { .. } => tonic::Code::ResourceExhausted,
         CallError::NotFound(_) | CallError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
         CallError::PermissionDenied(_) => tonic::Code::Unauthenticated,
+        CallError::Unavailable(_) => tonic::Code::Unavailable,
         CallError::Internal(_) => tonic::Code::Internal,
     };
     let mut status = Status::new(code, e.to_string());

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -107,7 +107,9 @@ impl AppError {
             CallError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             CallError::NotFound(_) => StatusCode::NOT_FOUND,
             CallError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            CallError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallError::PermissionDenied(_) => StatusCode::UNAUTHORIZED,
+            CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,7 +137,6 @@ impl IntoResponse for AppError {
     }
 }
 
-type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
 type Reply = Result<Json<wire::ResultReply>, AppError>;
 
 /// One documented handler per operation (utoipa documents functions, not closures).
@@ -144,11 +145,11 @@ macro_rules! arithmetic_handler {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, request_body = Operands, responses(
             (status = 200, description = $doc, body = wire::ResultReply),
-            (status = "4XX", description = "A refused (e.g. zero divisor) or unreadable request",
+            (status = "4XX", description = "A refused (e.g. zero divisor) or unreadable request, or a body not declared application/json (415)",
              body = Problem, content_type = "application/problem+json"),
         ))]
-        async fn $name(state: State<Arc<Limits>>, body: Body) -> Reply {
-            arithmetic($op, state, body).await
+        async fn $name(state: State<Arc<Limits>>, request: Request) -> Reply {
+            arithmetic($op, state, request).await
         }
     };
 }
@@ -161,9 +162,9 @@ arithmetic_handler!(div, Op::Div, "/div", "`a / b`; 422 for a zero divisor");
 async fn arithmetic(
     op: Op,
     State(limits): State<Arc<Limits>>,
-    body: Body,
+    request: Request,
 ) -> Result<Json<wire::ResultReply>, AppError> {
-    let body = body_bytes(body, &limits)?;
+    let body = read_body(request, JSON, &limits).await?;
     let operands: Operands = wire::decode(&body)?;
     Ok(Json(wire::arithmetic(op, &operands)?))
 }
@@ -171,23 +172,43 @@ async fn arithmetic(
 /// `"{greeting}, {name}"`.
 #[utoipa::path(post, path = "/greet", request_body = wire::GreetArgs, responses(
     (status = 200, description = "The greeting", body = MessageReply),
-    (status = "4XX", description = "Text that is not valid Unicode, or an unreadable request", body = Problem, content_type = "application/problem+json"),
+    (status = "4XX", description = "Text that is not valid Unicode, an unreadable request, or a body not declared application/json (415)", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn greet(
     State(limits): State<Arc<Limits>>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> Result<Json<MessageReply>, AppError> {
-    let body = body_bytes(body, &limits)?;
+    let body = read_body(request, JSON, &limits).await?;
     let args: GreetArgs<'_> = wire::decode(&body)?;
     Ok(Json(MessageReply {
         message: args.greet()?,
     }))
 }
 
-fn body_bytes(
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    limits: &Limits,
-) -> Result<Bytes, AppError> {
+const JSON: &str = "application/json";
+const FRAME: &str = "application/octet-stream";
+
+/// The request body, read once its declared media type is `want` and its
+/// declared length within the limit.
+///
+/// The type is checked because a web page can make a browser send a
+/// `text/plain` or form body to any origin without asking first, but never
+/// an `application/json` one: so a page a developer happens to visit cannot
+/// call this server on their behalf. A declared length over the limit is
+/// refused before a byte of the body is awaited.
+async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Bytes, AppError> {
+    check_media_type(request.headers(), want)?;
+    let declared_len = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > limits.max_request_bytes as u64) {
+        return Err(AppError(CallError::TooLarge {
+            limit: limits.max_request_bytes,
+        }));
+    }
+    let body = Bytes::from_request(request, &()).await;
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError(CallError::TooLarge {
@@ -201,19 +222,34 @@ fn body_bytes(
     })
 }
 
+/// Refuses a body not declared as `want` (see [`read_body`]).
+fn check_media_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
+    let declared = headers.get(header::CONTENT_TYPE);
+    let essence = declared
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim());
+    if !essence.is_some_and(|t| t.eq_ignore_ascii_case(want)) {
+        let found = declared.map_or_else(
+            || "none".to_owned(),
+            |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
+        );
+        return Err(AppError(CallError::UnsupportedMediaType(format!(
+            "the request body must be declared as Content-Type: {want} (found {found})"
+        ))));
+    }
+    Ok(())
+}
+
 /// `POST /batch`: a binary batch frame in (`application/octet-stream`), its
 /// reply frame out; errors as problem documents like every other route.
 #[utoipa::path(post, path = "/batch",
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A batch frame (see batch.rs)"),
     responses(
         (status = 200, description = "The reply frame", body = Vec<u8>, content_type = "application/octet-stream"),
-        (status = "4XX", description = "A refused or unreadable frame", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "A refused or unreadable frame, or a body not declared application/octet-stream (415)", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn batch(
-    State(limits): State<Arc<Limits>>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, AppError> {
-    let body = body_bytes(body, &limits)?;
+async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Response, AppError> {
+    let body = read_body(request, FRAME, &limits).await?;
     let compute = move || crate::batch::Batch::parse(&body)?.reply();
     let frame = tokio::task::spawn_blocking(compute)
         .await
@@ -271,18 +307,25 @@ mod tests {
     use super::*;
 
     async fn call(method: &str, path: &str, body: impl Into<Body>) -> (StatusCode, String, String) {
+        call_as(method, path, Some(JSON), body).await
+    }
+
+    async fn call_as(
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, String, String) {
         let limits = Limits {
             max_request_bytes: 1024,
             ..Limits::default()
         };
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
         let response = app(&limits)
-            .oneshot(
-                Request::builder()
-                    .method(method)
-                    .uri(path)
-                    .body(body.into())
-                    .unwrap(),
-            )
+            .oneshot(request.body(body.into()).unwrap())
             .await
             .unwrap();
         let status = response.status();
@@ -338,6 +381,39 @@ mod tests {
                 (status, ct.as_str()),
                 (want, "application/problem+json"),
                 "{method} {path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_not_declared_as_its_media_type_is_415() {
+        let operands = r#"{"a":[1,0],"b":[2,0]}"#;
+        for (path, declared) in [
+            ("/add", None),
+            ("/add", Some("text/plain")),
+            ("/add", Some("application/x-www-form-urlencoded")),
+            ("/greet", Some("multipart/form-data; boundary=x")),
+            ("/batch", Some("text/plain")),
+            ("/batch", Some(JSON)),
+        ] {
+            let (status, ct, body) = call_as("POST", path, declared, operands).await;
+            assert_eq!(
+                (status, ct.as_str()),
+                (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "application/problem+json"
+                ),
+                "{path} {declared:?}"
+            );
+            let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(doc["kind"], "unsupported_media_type");
+            assert_eq!(doc["status"], 415);
+        }
+        for declared in ["application/json; charset=utf-8", "Application/JSON"] {
+            let (status, _, body) = call_as("POST", "/add", Some(declared), operands).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (StatusCode::OK, r#"{"result":[3.0,0.0]}"#)
             );
         }
     }

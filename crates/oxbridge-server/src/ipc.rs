@@ -141,20 +141,49 @@ pub async fn serve(
     }
 }
 
-async fn refuse_user(mut stream: UnixStream, uid: u32) {
-    tracing::warn!(uid, "ipc connection refused: another user");
+async fn refuse_user(stream: UnixStream, uid: u32) {
     let e = CallError::PermissionDenied(format!(
         "uid {uid} may not use this server (it serves its own user only; start it with --allow-other-users to share it)"
     ));
-    let _ = stream.write_all(&error_reply(&e)).await;
+    refuse_with(stream, &e).await;
 }
 
-async fn refuse(mut stream: UnixStream, max: usize) {
-    tracing::warn!(max, "ipc connection refused: too many connections");
-    let reply = error_reply(&CallError::Internal(format!(
-        "server busy: {max} connections already open"
-    )));
-    let _ = stream.write_all(&reply).await;
+async fn refuse(stream: UnixStream, max: usize) {
+    let e = CallError::Unavailable(format!(
+        "server busy: {max} connections already open; try again later"
+    ));
+    refuse_with(stream, &e).await;
+}
+
+/// How long, and how much, a refused connection is read before it is closed.
+const REFUSAL_DRAIN: (std::time::Duration, usize) = (std::time::Duration::from_secs(2), 64 * 1024);
+
+/// Answers a connection that will not be served with `e`, then closes it so
+/// that the client reads the error whatever its timing.
+///
+/// Closing a Unix socket that holds unread data resets the peer (it reads
+/// `ECONNRESET`, not our reply), and closing before the client has sent its
+/// request breaks its pipe. So the refusal is written, our side shut for
+/// writing (the client sees the reply, then end of stream), and what the
+/// client sends is read and dropped until it closes, within a bounded time
+/// and size.
+async fn refuse_with(mut stream: UnixStream, e: &CallError) {
+    crate::log_call_error("ipc", e);
+    if stream.write_all(&error_reply(e)).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let (time, size) = REFUSAL_DRAIN;
+    let mut sink = [0_u8; 4096];
+    let mut drained = 0;
+    let _ = tokio::time::timeout(time, async {
+        while drained < size {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .await;
 }
 
 /// Where the next request in a connection's buffer ends.
@@ -184,6 +213,8 @@ enum Scan {
     BadFrame(CallError),
     /// The buffer does not start with a JSON object or array.
     Garbage,
+    /// A complete JSON request, larger than the limit.
+    TooLarge,
 }
 
 impl Framer {
@@ -252,6 +283,10 @@ async fn connection(
         // Answer every complete request already received, in one write.
         let scan = loop {
             match framer.scan(&buf, limits.max_request_bytes) {
+                // A whole request can arrive in one read: the limit holds all the same.
+                Scan::Json { start, end } if end - start > limits.max_request_bytes => {
+                    break Scan::TooLarge;
+                }
                 Scan::Json { start, end } => {
                     replies.extend_from_slice(&answer_request(&buf[start..end]));
                     buf.drain(..end);
@@ -290,7 +325,7 @@ async fn connection(
                 stream.write_all(&error_reply(&e)).await?;
                 return Ok(());
             }
-            Scan::Partial if buf.len() > limits.max_request_bytes => {
+            Scan::TooLarge | Scan::Partial if buf.len() > limits.max_request_bytes => {
                 let e = CallError::TooLarge {
                     limit: limits.max_request_bytes,
                 };
@@ -298,7 +333,8 @@ async fn connection(
                 stream.write_all(&error_reply(&e)).await?;
                 return Ok(());
             }
-            Scan::Empty
+            Scan::TooLarge
+            | Scan::Empty
             | Scan::Partial
             | Scan::PartialBinary { .. }
             | Scan::Json { .. }

@@ -79,7 +79,7 @@ pub fn init_tracing(default_filter: &str) {
 pub fn log_call_error(bridge: &'static str, e: &CallError) {
     match e {
         CallError::Internal(_) => tracing::error!(bridge, kind = e.kind(), "{e}"),
-        CallError::TooLarge { .. } | CallError::PermissionDenied(_) => {
+        CallError::TooLarge { .. } | CallError::PermissionDenied(_) | CallError::Unavailable(_) => {
             tracing::warn!(bridge, kind = e.kind(), "{e}");
         }
         _ => tracing::debug!(bridge, kind = e.kind(), "{e}"),

@@ -36,13 +36,14 @@ CHANNEL_OPTIONS = [
 def error_from_rpc(e: grpc.RpcError, target: str) -> OxbridgeError:
     """The bridge's exception for a failed RPC."""
     code, details = e.code(), e.details() or ""
+    # The server's own kind first: its "unavailable" (busy) is not a broken link.
+    kind = dict(e.trailing_metadata() or ()).get(ERROR_KIND_KEY)
+    if isinstance(kind, str):
+        return error_for(kind, details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return BridgeTimeoutError(f"no reply from grpc://{target} in time")
     if code == grpc.StatusCode.UNAVAILABLE:
         return TransportError(f"grpc://{target} is unavailable: {details}")
-    kind = dict(e.trailing_metadata() or ()).get(ERROR_KIND_KEY)
-    if isinstance(kind, str):
-        return error_for(kind, details)
     return InternalError(f"gRPC {code.name} from grpc://{target}: {details}")
 
 
