@@ -68,7 +68,17 @@ test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgri
 
 .PHONY: test-python
 test-python: build ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
+	$(PY) -m pytest -q -p no:randomly
+
+.PHONY: test-random
+test-random: build ## pytest in a random order (the seed is printed; PYTEST_ADDOPTS=--randomly-seed=N repeats it)
 	$(PY) -m pytest -q
+
+.PHONY: test-loaded
+test-loaded: build ## pytest in a random order while a busy loop runs on every core
+	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \
+	  trap 'kill "$${pids[@]}"' EXIT; \
+	  $(PY) -m pytest -q
 
 .PHONY: lint
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._client import complex_arg
-from .errors import ArgumentTypeError, InvalidArgumentError
+from .errors import ArgumentTypeError, InvalidArgumentError, ProtocolError
 
 ComplexArray: TypeAlias = npt.NDArray[np.complex128]
 Operand: TypeAlias = "ComplexArray | complex"
@@ -95,7 +95,7 @@ def parse_reply_header(header: bytes) -> tuple[bool, int]:
     """``(ok, length)`` of a reply frame header."""
     magic, status, length = REPLY.unpack(header)
     if magic != MAGIC:
-        raise ValueError("not an oxbridge batch reply")
+        raise ProtocolError(f"not an oxbridge batch reply: {header[:16]!r}")
     return status == 0, length
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "OxbridgeError",
     "OxbridgeZeroDivisionError",
+    "ProtocolError",
     "ServerBusyError",
     "StartupError",
     "TransportError",
@@ -76,6 +77,13 @@ class BridgeTimeoutError(TransportError, TimeoutError):
     """The server did not answer within the client's timeout."""
 
     kind = "timeout"
+
+
+class ProtocolError(TransportError):
+    """The server's reply broke the protocol: malformed, too large, the wrong
+    shape. Not something a retry fixes; is the address an oxbridge server?"""
+
+    kind = "protocol"
 
 
 class ServerBusyError(TransportError):

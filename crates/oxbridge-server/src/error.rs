@@ -27,6 +27,8 @@ pub enum CallError {
     UnsupportedMediaType(String),
     /// The caller may not use the server (missing or wrong token, another user).
     PermissionDenied(String),
+    /// The client did not send its request in time.
+    Timeout(String),
     /// The server cannot take the call now (too many connections, its memory
     /// budget in use); the same call may succeed later.
     Unavailable(String),
@@ -46,6 +48,7 @@ impl CallError {
             CallError::MethodNotAllowed(_) => "method_not_allowed",
             CallError::UnsupportedMediaType(_) => "unsupported_media_type",
             CallError::PermissionDenied(_) => "permission_denied",
+            CallError::Timeout(_) => "timeout",
             CallError::Unavailable(_) => "unavailable",
             CallError::Internal(_) => "internal",
         }
@@ -63,6 +66,7 @@ impl CallError {
         "method_not_allowed",
         "unsupported_media_type",
         "permission_denied",
+        "timeout",
         "unavailable",
     ];
 
@@ -82,6 +86,7 @@ impl fmt::Display for CallError {
             | CallError::MethodNotAllowed(m)
             | CallError::UnsupportedMediaType(m)
             | CallError::PermissionDenied(m)
+            | CallError::Timeout(m)
             | CallError::Unavailable(m)
             | CallError::Internal(m) => f.write_str(m),
             CallError::TooLarge { limit } => {

@@ -42,6 +42,7 @@ pub fn status(e: &CallError) -> Status {
         CallError::TooLarge { .. } => tonic::Code::ResourceExhausted,
         CallError::NotFound(_) | CallError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
         CallError::PermissionDenied(_) => tonic::Code::Unauthenticated,
+        CallError::Timeout(_) => tonic::Code::DeadlineExceeded,
         CallError::Unavailable(_) => tonic::Code::Unavailable,
         CallError::Internal(_) => tonic::Code::Internal,
     };

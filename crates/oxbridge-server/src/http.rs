@@ -109,6 +109,7 @@ impl AppError {
             CallError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             CallError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallError::PermissionDenied(_) => StatusCode::UNAUTHORIZED,
+            CallError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -208,7 +209,14 @@ async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Byte
             limit: limits.max_request_bytes,
         }));
     }
-    let body = Bytes::from_request(request, &()).await;
+    // A body that stops arriving is not waited for longer than an idle client.
+    let Ok(body) = tokio::time::timeout(limits.idle_timeout, Bytes::from_request(request, &())).await
+    else {
+        return Err(AppError(CallError::Timeout(format!(
+            "the request body did not arrive within {:?}",
+            limits.idle_timeout
+        ))));
+    };
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError(CallError::TooLarge {

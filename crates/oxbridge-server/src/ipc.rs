@@ -106,7 +106,9 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "ipc accept failed");
+                    if let Some(left_out) = crate::rate_limit::admit("ipc-accept") {
+                        tracing::warn!(error = %e, left_out, "ipc accept failed");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -155,35 +157,18 @@ async fn refuse(stream: UnixStream, max: usize) {
     refuse_with(stream, &e).await;
 }
 
-/// How long, and how much, a refused connection is read before it is closed.
-const REFUSAL_DRAIN: (std::time::Duration, usize) = (std::time::Duration::from_secs(2), 64 * 1024);
-
-/// Answers a connection that will not be served with `e`, then closes it so
-/// that the client reads the error whatever its timing.
-///
-/// Closing a Unix socket that holds unread data resets the peer (it reads
-/// `ECONNRESET`, not our reply), and closing before the client has sent its
-/// request breaks its pipe. So the refusal is written, our side shut for
-/// writing (the client sees the reply, then end of stream), and what the
-/// client sends is read and dropped until it closes, within a bounded time
-/// and size.
+/// Answers a connection that will not be served with `e`, then closes it.
 async fn refuse_with(mut stream: UnixStream, e: &CallError) {
     crate::log_call_error("ipc", e);
-    if stream.write_all(&error_reply(e)).await.is_err() || stream.shutdown().await.is_err() {
-        return;
+    end_with(&mut stream, &error_reply(e)).await;
+}
+
+/// Writes a connection's last reply and closes it so that the client reads
+/// that reply whatever its timing (see [`crate::linger`]).
+async fn end_with(stream: &mut UnixStream, reply: &[u8]) {
+    if stream.write_all(reply).await.is_ok() {
+        crate::linger::close(stream).await;
     }
-    let (time, size) = REFUSAL_DRAIN;
-    let mut sink = [0_u8; 4096];
-    let mut drained = 0;
-    let _ = tokio::time::timeout(time, async {
-        while drained < size {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    })
-    .await;
 }
 
 /// Where the next request in a connection's buffer ends.
@@ -271,6 +256,13 @@ impl Framer {
     }
 }
 
+/// The least room made for the next read.
+const READ_BYTES: usize = 64 * 1024;
+/// The most room made ahead of the bytes that have arrived.
+const GROW_BYTES: usize = 4 * 1024 * 1024;
+/// What an idle connection keeps of the buffers a large request grew.
+const KEEP_BYTES: usize = 64 * 1024;
+
 async fn connection(
     mut stream: UnixStream,
     limits: &Limits,
@@ -310,11 +302,14 @@ async fn connection(
         if replied {
             stream.write_all(&replies).await?;
             replies.clear();
+            // What one large request needed is not kept for an idle connection.
+            replies.shrink_to(KEEP_BYTES);
+            buf.shrink_to(KEEP_BYTES.max(buf.len()));
         }
         match &scan {
             Scan::BadFrame(e) => {
                 crate::log_call_error("ipc", e);
-                stream.write_all(&batch::error_reply(e)).await?;
+                end_with(&mut stream, &batch::error_reply(e)).await;
                 return Ok(());
             }
             Scan::Garbage => {
@@ -322,7 +317,7 @@ async fn connection(
                     "expected a JSON object such as {\"command\": \"add\", ...}".into(),
                 );
                 crate::log_call_error("ipc", &e);
-                stream.write_all(&error_reply(&e)).await?;
+                end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
             Scan::TooLarge | Scan::Partial if buf.len() > limits.max_request_bytes => {
@@ -330,7 +325,7 @@ async fn connection(
                     limit: limits.max_request_bytes,
                 };
                 crate::log_call_error("ipc", &e);
-                stream.write_all(&error_reply(&e)).await?;
+                end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
             Scan::TooLarge
@@ -344,12 +339,14 @@ async fn connection(
         if idle && shutdown.is_cancelled() {
             return Ok(());
         }
-        // Room for the rest of a frame whose length is known, else a page.
+        // Room for the rest of a frame whose length is known, but at most a
+        // step at a time: memory follows the bytes that arrive, never what a
+        // header claims.
         let wanted = match scan {
             Scan::PartialBinary { total } => total.saturating_sub(buf.len()),
             _ => 0,
         };
-        buf.reserve(wanted.max(64 * 1024));
+        buf.reserve(wanted.clamp(READ_BYTES, GROW_BYTES));
         if replied && busy_poll(&stream, &mut buf, limits.busy_poll).await? {
             continue;
         }

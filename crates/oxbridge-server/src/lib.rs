@@ -19,6 +19,9 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod http;
+mod http_serve;
+mod linger;
+pub mod rate_limit;
 pub mod ipc;
 pub mod wire;
 
@@ -79,8 +82,14 @@ pub fn init_tracing(default_filter: &str) {
 pub fn log_call_error(bridge: &'static str, e: &CallError) {
     match e {
         CallError::Internal(_) => tracing::error!(bridge, kind = e.kind(), "{e}"),
-        CallError::TooLarge { .. } | CallError::PermissionDenied(_) | CallError::Unavailable(_) => {
-            tracing::warn!(bridge, kind = e.kind(), "{e}");
+        CallError::TooLarge { .. }
+        | CallError::PermissionDenied(_)
+        | CallError::Timeout(_)
+        | CallError::Unavailable(_) => {
+            // A client can cause these at will: at most one line a second.
+            if let Some(left_out) = rate_limit::admit(e.kind()) {
+                tracing::warn!(bridge, kind = e.kind(), left_out, "{e}");
+            }
         }
         _ => tracing::debug!(bridge, kind = e.kind(), "{e}"),
     }
@@ -237,14 +246,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => http_listeners,
     };
     for listener in http_listeners {
-        let (app, token) = (app.clone(), running.shutdown.clone());
+        let (app, token, tracker) = (
+            app.clone(),
+            running.shutdown.clone(),
+            running.tracker.clone(),
+        );
+        let limits = limits.clone();
         running.tracker.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(token.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "http server failed");
-            }
+            http_serve::serve(listener, app, &limits, token, tracker).await;
         });
     }
 

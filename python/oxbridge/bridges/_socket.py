@@ -1,10 +1,20 @@
-"""One persistent stream connection, shared by the HTTP and IPC clients.
+"""Stream connections for the HTTP and IPC clients: safe to share, to
+interrupt, and to point at a broken server.
 
-The connection is opened on first use and kept (keep-alive); a request that
-fails on a *reused* connection (the server restarted, or closed it for being
-idle) is sent once more on a fresh one, which is safe because every oxbridge
-call is pure. A fresh connection that fails, or a reply that does not come
-within the timeout, raises at once: the client never hangs.
+A :class:`Connection` keeps a few idle sockets to its server. A call takes
+one (or opens one), makes its exchange, and puts it back only once the whole
+reply has been read. Anything that stops a call half way (a timeout, a broken
+reply, Ctrl-C, a signal handler's exception) drops that socket instead, so
+two threads never share a socket, and no call can read another call's reply.
+
+One deadline covers the whole call: connecting, sending and every read of the
+reply, however slowly a server drips it. Replies are bounded before anything
+is allocated for them; a reply that breaks the protocol raises
+:class:`~oxbridge.errors.ProtocolError`.
+
+A request that fails on a *reused* socket (the server restarted, or closed it
+for being idle) is sent once more on a fresh one, within the same deadline:
+that is safe because every oxbridge call is pure.
 """
 
 from __future__ import annotations
@@ -12,82 +22,207 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import BridgeTimeoutError, TransportError
+from ..errors import BridgeTimeoutError, ProtocolError, TransportError
+
+T = TypeVar("T")
+
+#: Non-blocking reads tried before a reader blocks (about a microsecond each).
+SPINS = 100
+#: The most a reply may hold (JSON, an HTTP body); a larger one is refused.
+MAX_REPLY = 64 << 20
+#: The most an HTTP response head or an error document may hold.
+MAX_HEAD = 64 << 10
+#: Idle sockets kept per connection; more are closed when their call ends.
+KEEP_IDLE = 8
+#: A read that may block for less than the full timeout this much short
+#: retunes the kernel's timeout to what is left of the call's deadline.
+_SLACK = 0.001
 
 
 class Closed(Exception):
     """The peer closed the connection before the reply was complete."""
 
 
+class BadReply(Exception):
+    """The reply broke the protocol: too large, malformed, the wrong shape."""
+
+
+class Stream:
+    """One socket, used by one call at a time, within that call's deadline."""
+
+    __slots__ = ("_tls", "_tuned", "deadline", "sock", "timeout")
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.deadline = 0.0
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._tuned = False
+        if self._tls:
+            sock.settimeout(timeout)
+        else:
+            kernel_timeouts(sock, timeout)
+
+    def send(self, request: bytes | Sequence[Any]) -> None:
+        """Send ``request`` (bytes, or buffers sent one after another without
+        joining them), within the deadline."""
+        if isinstance(request, bytes) and len(request) <= MAX_HEAD:
+            # Small: one send into an empty socket buffer, bounded by the
+            # kernel's timeout, which the call has barely started to use.
+            self.sock.sendall(request)
+            return
+        parts: Sequence[Any] = [request] if isinstance(request, bytes) else request
+        for part in parts:
+            view = memoryview(part).cast("B")
+            while view.nbytes:
+                self._budget()
+                view = view[self.sock.send(view) :]
+
+    def recv_more(self, buf: bytearray, spins: int = 0, limit: int = MAX_REPLY) -> None:
+        """Append what the socket has to ``buf``; :class:`Closed` at end of stream.
+
+        With ``spins``, first poll that many times without blocking. A local
+        server answers in microseconds, and a thread that blocks in recv() is
+        put to sleep and must be woken, which costs more than the answer
+        itself; a short bounded poll catches the reply while the thread is
+        still running.
+        """
+        if len(buf) >= limit:
+            raise BadReply(f"the reply is larger than {limit} bytes")
+        sock = self.sock
+        for _ in range(0 if self._tls else spins):
+            try:
+                chunk = sock.recv(65536, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise Closed
+            buf += chunk
+            return
+        self._budget()
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise Closed
+        buf += chunk
+
+    def recv_into_exactly(self, view: memoryview) -> None:
+        """Fill ``view`` from the socket; :class:`Closed` if the stream ends first."""
+        while view.nbytes:
+            self._budget()
+            n = self.sock.recv_into(view)
+            if n == 0:
+                raise Closed
+            view = view[n:]
+
+    def recv_exactly(self, n: int, limit: int = MAX_REPLY) -> bytes:
+        """Exactly ``n`` bytes (at most ``limit``, checked before allocating)."""
+        if n > limit:
+            raise BadReply(f"the reply declares {n} bytes, more than the {limit} allowed")
+        buf = bytearray(n)
+        self.recv_into_exactly(memoryview(buf))
+        return bytes(buf)
+
+    def _budget(self) -> None:
+        """Let the next blocking operation wait no longer than the deadline."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        if remaining < self.timeout - _SLACK:
+            self._set_timeout(remaining)
+            self._tuned = True
+
+    def _set_timeout(self, seconds: float) -> None:
+        if self._tls:
+            self.sock.settimeout(seconds)
+        else:
+            kernel_timeouts(self.sock, seconds)
+
+    def finish(self) -> None:
+        """Make the socket ready for the next call after a slow one."""
+        if self._tuned:
+            self._set_timeout(self.timeout)
+            self._tuned = False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Connection:
-    """A socket that reconnects, with one request in flight at a time."""
+    """Sockets to one server, one exchange at a time on each (see the module)."""
 
     def __init__(
-        self,
-        opener: Callable[[float], socket.socket],
-        reader: Callable[[socket.socket], tuple[int, bytes]],
-        where: str,
-        timeout: float,
+        self, opener: Callable[[float], socket.socket], where: str, timeout: float
     ) -> None:
         self._open = opener
-        self._read = reader
         self.where = where
         self.timeout = timeout
-        self._sock: socket.socket | None = None
+        self._idle: list[tuple[int, Stream]] = []
+        self._generation = 0
 
-    def exchange(
-        self,
-        request: bytes | Sequence[Any],
-        reader: Callable[[socket.socket], tuple[int, bytes]] | None = None,
-    ) -> tuple[int, bytes]:
-        """Send ``request`` (bytes, or buffers sent one after another without
-        joining them) and return the reader's ``(status, body)``."""
+    def exchange(self, request: bytes | Sequence[Any], reader: Callable[[Stream], T]) -> T:
+        """Send ``request`` and return what ``reader`` makes of the reply."""
+        deadline = time.monotonic() + self.timeout
         for attempt in (0, 1):
-            sock = self._sock
-            reused = sock is not None
-            if sock is None:
-                sock = self._connect()
+            # list.pop and list.append are atomic: no lock to leak if a call
+            # is interrupted, and a socket is only ever in one call's hands.
             try:
-                parts: Sequence[Any] = [request] if isinstance(request, bytes) else request
-                for part in parts:
-                    sock.sendall(part)
-                return (reader or self._read)(sock)
-            except (TimeoutError, BlockingIOError):
-                self.close()
-                raise BridgeTimeoutError(
-                    f"no reply from {self.where} within {self.timeout:g} s"
-                ) from None
-            except (OSError, Closed) as e:
-                self.close()
-                if reused and attempt == 0:
-                    continue
-                raise TransportError(f"connection to {self.where} broke: {_why(e)}") from None
+                generation, stream = self._idle.pop()
+                reused = True
+            except IndexError:
+                generation, stream = self._generation, self._connect(deadline)
+                reused = False
+            stream.deadline = deadline
+            try:
+                stream.send(request)
+                result = reader(stream)
+            except BaseException as e:
+                stream.close()
+                if isinstance(e, TimeoutError | BlockingIOError):
+                    raise BridgeTimeoutError(
+                        f"no reply from {self.where} within {self.timeout:g} s"
+                    ) from None
+                if isinstance(e, BadReply):
+                    raise ProtocolError(f"bad reply from {self.where}: {e}") from None
+                if isinstance(e, OSError | Closed):
+                    if reused and attempt == 0:
+                        continue
+                    raise TransportError(f"connection to {self.where} broke: {_why(e)}") from None
+                raise  # KeyboardInterrupt, a signal handler's exception: as they are
+            stream.finish()
+            if generation == self._generation and len(self._idle) < KEEP_IDLE:
+                self._idle.append((generation, stream))
+            else:
+                stream.close()
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, deadline: float) -> Stream:
+        remaining = deadline - time.monotonic()
         try:
-            sock = self._open(self.timeout)
-            if not isinstance(sock, ssl.SSLSocket):
-                kernel_timeouts(sock, self.timeout)
+            if remaining <= 0:
+                raise TimeoutError
+            return Stream(self._open(remaining), self.timeout)
         except TimeoutError:
             raise BridgeTimeoutError(
                 f"could not connect to {self.where} within {self.timeout:g} s"
             ) from None
         except OSError as e:
             raise TransportError(f"cannot connect to {self.where}: {_why(e)}") from None
-        self._sock = sock
-        return sock
 
     def close(self) -> None:
-        """Close the socket; the next request opens a new one."""
-        if self._sock is not None:
+        """Close the idle sockets; those in calls close when their call ends.
+        The next call opens a new one."""
+        self._generation += 1
+        while self._idle:
             try:
-                self._sock.close()
-            finally:
-                self._sock = None
+                _, stream = self._idle.pop()
+            except IndexError:
+                break
+            stream.close()
 
 
 def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
@@ -98,7 +233,7 @@ def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
     they expire, and then recv fails with EAGAIN (``BlockingIOError``).
     """
     seconds = int(timeout)
-    packed = struct.pack("ll", seconds, int((timeout - seconds) * 1e6))
+    packed = struct.pack("ll", seconds, max(int((timeout - seconds) * 1e6), 1))
     sock.settimeout(None)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, packed)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
@@ -108,46 +243,3 @@ def _why(e: BaseException) -> str:
     if isinstance(e, Closed):
         return "the server closed the connection"
     return e.strerror or str(e) if isinstance(e, OSError) else str(e)
-
-
-#: Non-blocking reads tried before a reader blocks (about a microsecond each).
-SPINS = 100
-
-
-def recv_more(sock: socket.socket, buf: bytearray, spins: int = 0) -> None:
-    """Append what the socket has to ``buf``; :class:`Closed` at end of stream.
-
-    With ``spins``, first poll that many times without blocking. A local
-    server answers in microseconds, and a thread that blocks in recv() is put
-    to sleep and must be woken, which costs more than the answer itself; a
-    short bounded poll catches the reply while the thread is still running.
-    """
-    for _ in range(0 if isinstance(sock, ssl.SSLSocket) else spins):
-        try:
-            chunk = sock.recv(65536, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            raise Closed
-        buf += chunk
-        return
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise Closed
-    buf += chunk
-
-
-def recv_into_exactly(sock: socket.socket, view: memoryview) -> None:
-    """Fill ``view`` from the socket; :class:`Closed` if the stream ends first."""
-    while view.nbytes:
-        n = sock.recv_into(view)
-        if n == 0:
-            raise Closed
-        view = view[n:]
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    """Exactly ``n`` bytes from the socket."""
-    buf = bytearray(n)
-    recv_into_exactly(sock, memoryview(buf))
-    return bytes(buf)

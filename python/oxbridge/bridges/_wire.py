@@ -8,10 +8,11 @@ text that reads back to the same float, so every value round-trips exactly.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .._client import complex_arg, text_arg
-from ..errors import InternalError, OxbridgeError, error_for
+from ..errors import OxbridgeError, ProtocolError, error_for
 
 
 def part(x: float) -> str:
@@ -39,18 +40,58 @@ def greet_fields(greeting: object, name: object) -> str:
     return f'"greeting":{json.dumps(greeting)},"name":{json.dumps(name)}'
 
 
-def complex_from(reply: dict[str, Any]) -> complex:
-    """The complex in ``{"result": [re, im]}``."""
-    re, im = reply["result"]
-    return complex(float(re), float(im))
+def json_reply(body: bytes, where: str) -> dict[str, Any]:
+    """A reply body as a JSON object, or :class:`ProtocolError` saying why not."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ProtocolError(f"bad reply from {where}: not JSON ({e}): {body[:100]!r}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"bad reply from {where}: not a JSON object: {body[:100]!r}")
+    return doc
 
 
-def error_from(body: bytes, fallback: str) -> OxbridgeError:
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _part(value: object) -> float:
+    if type(value) is float or type(value) is int:
+        return float(value)
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    raise ValueError(value)
+
+
+def complex_from(reply: dict[str, Any], where: str) -> complex:
+    """The complex in ``{"result": [re, im]}``, checked."""
+    try:
+        re, im = reply["result"]
+        return complex(_part(re), _part(im))
+    except (KeyError, TypeError, ValueError):
+        raise ProtocolError(
+            f'bad reply from {where}: expected {{"result": [re, im]}}, got {str(reply)[:100]}'
+        ) from None
+
+
+def text_from(reply: dict[str, Any], where: str) -> str:
+    """The text in ``{"message": "..."}``, checked."""
+    message = reply.get("message")
+    if not isinstance(message, str):
+        raise ProtocolError(
+            f'bad reply from {where}: expected {{"message": text}}, got {str(reply)[:100]}'
+        )
+    return message
+
+
+def error_from(body: bytes, where: str) -> OxbridgeError:
     """The exception for an error reply: problem+json or ``{"error": {...}}``."""
     try:
         doc = json.loads(body)
         doc = doc.get("error", doc)
         # problem+json calls the message "detail"; IPC and batch frames, "message".
-        return error_for(doc["kind"], doc["message"] if "message" in doc else doc["detail"])
-    except (ValueError, KeyError, TypeError):
-        return InternalError(f"{fallback}: {body[:200]!r}")
+        kind, message = doc["kind"], doc["message"] if "message" in doc else doc["detail"]
+        if isinstance(kind, str) and isinstance(message, str):
+            return error_for(kind, message)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        pass
+    return ProtocolError(f"bad error reply from {where}: {body[:200]!r}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +16,14 @@ from .. import _batch
 from .._client import Client, complex_arg, text_arg
 from .._proto import calculator_pb2 as pb
 from .._proto import calculator_pb2_grpc as pb_grpc
-from ..errors import BridgeTimeoutError, InternalError, OxbridgeError, TransportError, error_for
+from ..errors import (
+    BridgeTimeoutError,
+    InternalError,
+    OxbridgeError,
+    ProtocolError,
+    TransportError,
+    error_for,
+)
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 
 if TYPE_CHECKING:
@@ -33,6 +43,10 @@ CHANNEL_OPTIONS = [
 ]
 
 
+#: tonic's words for a request over the server's decoding limit.
+_DECODE_LIMIT = re.compile(r"message length too large: found \d+ bytes, the limit is: (\d+) bytes")
+
+
 def error_from_rpc(e: grpc.RpcError, target: str) -> OxbridgeError:
     """The bridge's exception for a failed RPC."""
     code, details = e.code(), e.details() or ""
@@ -40,6 +54,14 @@ def error_from_rpc(e: grpc.RpcError, target: str) -> OxbridgeError:
     kind = dict(e.trailing_metadata() or ()).get(ERROR_KIND_KEY)
     if isinstance(kind, str):
         return error_for(kind, details)
+    too_large = _DECODE_LIMIT.search(details) if code == grpc.StatusCode.OUT_OF_RANGE else None
+    if too_large:
+        # tonic refuses an oversized message in its codec, before oxbridge
+        # sees it: the same condition as HTTP's 413, said the same way.
+        return error_for(
+            "payload_too_large",
+            f"request is larger than the server's limit of {too_large[1]} bytes",
+        )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return BridgeTimeoutError(f"no reply from grpc://{target} in time")
     if code == grpc.StatusCode.UNAVAILABLE:
@@ -54,6 +76,7 @@ class GrpcClient(Client):
 
     def __init__(self, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.target = target = where.netloc
+        self._host, self._port = where.host, where.port
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
         if where.ca is None:
@@ -70,18 +93,35 @@ class GrpcClient(Client):
         self.greet = self._greet
 
     def call(self, method: Any, request: Any) -> Any:
-        """One RPC; on UNAVAILABLE (a restarted server), once more, waiting for it."""
+        """One RPC. On UNAVAILABLE, when something listens at the address (a
+        restarted server the channel has not reconnected to yet), once more,
+        waiting for the channel within what is left of the deadline; when
+        nothing listens, a :class:`TransportError` at once."""
+        deadline = time.monotonic() + self.timeout
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.UNAVAILABLE:
+            if e.code() != grpc.StatusCode.UNAVAILABLE or not self._listening(deadline):
                 raise error_from_rpc(e, self.target) from None
         try:
             return method(
-                request, timeout=self.timeout, metadata=self._metadata, wait_for_ready=True
+                request,
+                timeout=max(deadline - time.monotonic(), 0.001),
+                metadata=self._metadata,
+                wait_for_ready=True,
             )
         except grpc.RpcError as e:
             raise error_from_rpc(e, self.target) from None
+
+    def _listening(self, deadline: float) -> bool:
+        """Whether a TCP connection to the server's address can be made now."""
+        try:
+            socket.create_connection(
+                (self._host, self._port), timeout=max(deadline - time.monotonic(), 0.001)
+            ).close()
+        except OSError:
+            return False
+        return True
 
     def _arithmetic(self, name: str, method: Any) -> Callable[[complex, complex], complex]:
         request_t, complex_t = pb.BinaryRequest, pb.Complex
@@ -92,7 +132,12 @@ class GrpcClient(Client):
             request = request_t(
                 a=complex_t(re=x.real, im=x.imag), b=complex_t(re=y.real, im=y.imag)
             )
-            r = self.call(method, request).result
+            reply = self.call(method, request)
+            r = reply.result
+            if not (reply.HasField("result") and r.HasField("re") and r.HasField("im")):
+                raise ProtocolError(
+                    f"bad reply from grpc://{self.target}: no complete result in {reply!r}"
+                )
             return complex(r.re, r.im)
 
         op.__name__ = op.__qualname__ = name
@@ -117,6 +162,11 @@ class GrpcClient(Client):
                 offset=start,
             )
             result = self.call(self._stub.Batch, request).result
+            if len(result) != 16 * (stop - start):
+                raise ProtocolError(
+                    f"bad reply from grpc://{self.target}: the batch reply has {len(result)}"
+                    f" bytes, expected {16 * (stop - start)}"
+                )
             out[start:stop] = np.frombuffer(result, dtype=np.complex128)
 
     def close(self) -> None:

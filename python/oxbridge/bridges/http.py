@@ -7,7 +7,6 @@ axum server answers in tens of microseconds.
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 from collections.abc import Callable
@@ -16,56 +15,99 @@ from typing import TYPE_CHECKING, Any, cast
 from .. import _batch
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
-from ._socket import SPINS, Closed, Connection, recv_exactly, recv_into_exactly, recv_more
-from ._wire import complex_from, error_from, greet_fields, operands
+from ._socket import MAX_HEAD, MAX_REPLY, SPINS, BadReply, Connection, Stream
+from ._wire import complex_from, error_from, greet_fields, json_reply, operands, text_from
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
 
 
-def read_head(sock: socket.socket, spins: int = SPINS) -> tuple[int, int | None, bool, bytearray]:
+def read_head(stream: Stream, spins: int = SPINS) -> tuple[int, int | None, bool, bytearray]:
     """Status, Content-Length, whether chunked, and the body bytes already read."""
     buf = bytearray()
-    recv_more(sock, buf, spins)
+    stream.recv_more(buf, spins, MAX_HEAD)
     while (end := buf.find(b"\r\n\r\n")) < 0:
-        recv_more(sock, buf)
+        stream.recv_more(buf, 0, MAX_HEAD)
     head = bytes(buf[:end]).decode("latin-1")
+    if not head.startswith("HTTP/1.") or not head[9:12].isdigit():
+        raise BadReply(f"not an HTTP/1 response: {head[:40]!r}")
     status = int(head[9:12])
     length, chunked = None, False
     for line in head.split("\r\n")[1:]:
         name, _, value = line.partition(":")
         name = name.strip().lower()
         if name == "content-length":
+            if not value.strip().isdigit():
+                raise BadReply(f"bad Content-Length {value.strip()!r}")
             length = int(value)
         elif name == "transfer-encoding":
             chunked = "chunked" in value.lower()
+    if length is None and not chunked:
+        raise BadReply("a response with neither Content-Length nor chunks")
+    if status < 200:
+        raise BadReply(f"an unexpected interim response {status}")
     return status, length, chunked, buf[end + 4 :]
 
 
-def read_response(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
+def read_response(stream: Stream, spins: int = SPINS) -> tuple[int, bytes]:
     """One HTTP/1.1 response: ``(status, body)``, by Content-Length or chunks."""
-    status, length, chunked, body = read_head(sock, spins)
-    if length is not None:
-        while len(body) < length:
-            recv_more(sock, body)
-        return status, bytes(body[:length])
+    status, length, chunked, body = read_head(stream, spins)
     if chunked:
-        return status, _dechunk(sock, body)
-    raise Closed  # no framing: cannot tell where the body ends
+        return status, _dechunk(stream, body)
+    assert length is not None  # read_head refuses a response with neither
+    if length > MAX_REPLY:
+        raise BadReply(f"the reply declares {length} bytes, more than the {MAX_REPLY} allowed")
+    while len(body) < length:
+        stream.recv_more(body)
+    if len(body) > length:
+        raise BadReply("more than one response to one request")
+    return status, bytes(body)
 
 
-def _dechunk(sock: socket.socket, buf: bytearray) -> bytes:
+def _dechunk(stream: Stream, buf: bytearray) -> bytes:
     out = bytearray()
     while True:
         while (eol := buf.find(b"\r\n")) < 0:
-            recv_more(sock, buf)
-        size = int(bytes(buf[:eol]).split(b";")[0], 16)
+            stream.recv_more(buf, 0, MAX_HEAD)
+        try:
+            size = int(bytes(buf[:eol]).split(b";")[0], 16)
+        except ValueError:
+            raise BadReply(f"bad chunk size {bytes(buf[:eol][:20])!r}") from None
+        if size < 0 or len(out) + size > MAX_REPLY:
+            raise BadReply(f"the chunked reply is larger than {MAX_REPLY} bytes")
         while len(buf) < eol + 2 + size + 2:
-            recv_more(sock, buf)
+            stream.recv_more(buf, 0, eol + 2 + size + 2)
         out += buf[eol + 2 : eol + 2 + size]
         del buf[: eol + 2 + size + 2]
         if size == 0:
             return bytes(out)
+
+
+def read_batch_response(stream: Stream, target: memoryview) -> bytes | None:
+    """A batch response, its results received straight into ``target``; the
+    problem document instead, when the server refused the frame."""
+    status, length, chunked, early = read_head(stream)
+    if status != 200:
+        if chunked or length is None or length > MAX_HEAD:
+            raise BadReply(f"an error response (HTTP {status}) of no sensible size")
+        while len(early) < length:
+            stream.recv_more(early, 0, length)
+        return bytes(early)
+    expected = _batch.REPLY.size + target.nbytes
+    if length != expected:
+        raise BadReply(f"the batch reply has {length} bytes, expected {expected}")
+    # The reply frame: header, then the results straight into `target`.
+    while len(early) < _batch.REPLY.size:
+        stream.recv_more(early, 0, expected)
+    ok, count = _batch.parse_reply_header(bytes(early[: _batch.REPLY.size]))
+    if not ok or count * 16 != target.nbytes:
+        raise BadReply(f"the batch reply has {count} results, expected {target.nbytes // 16}")
+    got = early[_batch.REPLY.size :]
+    if len(got) > target.nbytes:
+        raise BadReply("more than one response to one request")
+    target[: len(got)] = got
+    stream.recv_into_exactly(target[len(got) :])
+    return None
 
 
 class HttpClient(Client):
@@ -91,7 +133,7 @@ class HttpClient(Client):
                 return tls.wrap_socket(sock, server_hostname=target.host)
             return sock
 
-        self._conn = Connection(opener, read_response, self.url, timeout)
+        self._conn = Connection(opener, self.url, timeout)
         self._host_header = netloc
         self.add = self._arithmetic("add")
         self.sub = self._arithmetic("sub")
@@ -105,25 +147,26 @@ class HttpClient(Client):
             f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
-        status, reply = self._conn.exchange(head.encode() + body)
+        status, reply = self._conn.exchange(head.encode() + body, read_response)
         if status != 200:
-            raise error_from(reply, f"HTTP {status} from {self.url}{path}")
+            raise error_from(reply, f"{self.url}{path} (HTTP {status})")
         return reply
 
     def _arithmetic(self, name: str) -> Callable[[complex, complex], complex]:
         path = f"/{name}"
+        where = f"{self.url}{path}"
 
         def op(a: complex, b: complex) -> complex:
             body = ("{" + operands(a, b) + "}").encode()
-            return complex_from(json.loads(self.post(path, body)))
+            return complex_from(json_reply(self.post(path, body), where), where)
 
         op.__name__ = op.__qualname__ = name
         return op
 
     def _greet(self, greeting: str, name: str) -> str:
         body = ("{" + greet_fields(greeting, name) + "}").encode()
-        message: str = json.loads(self.post("/greet", body))["message"]
-        return message
+        where = f"{self.url}/greet"
+        return text_from(json_reply(self.post("/greet", body), where), where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         for start, stop, a_part, b_part in _batch.split(a, b):
@@ -135,28 +178,12 @@ class HttpClient(Client):
             )
             target = _batch.byte_view(out[start:stop])
 
-            def reader(sock: socket.socket, target: memoryview = target) -> tuple[int, bytes]:
-                return self._batch_reply(sock, target)
+            def reader(stream: Stream, target: memoryview = target) -> bytes | None:
+                return read_batch_response(stream, target)
 
-            self._conn.exchange([head.encode(), *frame], reader)
-
-    def _batch_reply(self, sock: socket.socket, target: memoryview) -> tuple[int, bytes]:
-        status, length, _, early = read_head(sock)
-        if status != 200 or length is None:
-            body = bytes(early)
-            if length is not None and length > len(body):
-                body += recv_exactly(sock, length - len(body))
-            raise error_from(body, f"HTTP {status} from {self.url}/batch")
-        # The reply frame: header, then the results straight into `target`.
-        while len(early) < _batch.REPLY.size:
-            recv_more(sock, early)
-        _, count = _batch.parse_reply_header(bytes(early[: _batch.REPLY.size]))
-        if count * 16 != target.nbytes:
-            raise ValueError(f"batch reply has {count} results, expected {target.nbytes // 16}")
-        got = early[_batch.REPLY.size :]
-        target[: len(got)] = got
-        recv_into_exactly(sock, target[len(got) :])
-        return status, b""
+            error = self._conn.exchange([head.encode(), *frame], reader)
+            if error is not None:
+                raise error_from(error, f"{self.url}/batch")
 
     def close(self) -> None:
         self._conn.close()

@@ -6,7 +6,6 @@ connection, which stays open for the next call.
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -14,31 +13,35 @@ from typing import TYPE_CHECKING, Any
 from .. import _batch
 from .._client import Client
 from ._network import DEFAULT_TIMEOUT, unix_path
-from ._socket import SPINS, Connection, recv_exactly, recv_into_exactly, recv_more
-from ._wire import complex_from, error_from, greet_fields, operands
+from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
+from ._wire import complex_from, error_from, greet_fields, json_reply, operands, text_from
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
 
 
-def read_line(sock: socket.socket, spins: int = SPINS) -> tuple[int, bytes]:
-    """One reply: a line of JSON (one request is in flight at a time)."""
+def read_line(stream: Stream, spins: int = SPINS) -> bytes:
+    """One reply: a line of JSON, and nothing after it (one request is in
+    flight at a time, so anything more is not ours to read)."""
     buf = bytearray()
-    recv_more(sock, buf, spins)
+    stream.recv_more(buf, spins)
     while not buf.endswith(b"\n"):
-        recv_more(sock, buf)
-    return 0, bytes(buf)
+        stream.recv_more(buf)
+    if buf.index(b"\n") != len(buf) - 1:
+        raise BadReply("more than one reply to one request")
+    return bytes(buf)
 
 
-def read_batch_reply(sock: socket.socket, target: memoryview) -> tuple[int, bytes]:
-    """One batch reply frame, its results received straight into ``target``."""
-    ok, length = _batch.parse_reply_header(recv_exactly(sock, _batch.REPLY.size))
+def read_batch_reply(stream: Stream, target: memoryview) -> bytes | None:
+    """One batch reply frame, its results received straight into ``target``;
+    the error document instead, when the server refused the frame."""
+    ok, length = _batch.parse_reply_header(stream.recv_exactly(_batch.REPLY.size))
     if not ok:
-        raise error_from(recv_exactly(sock, length), "batch error reply")
+        return stream.recv_exactly(length, MAX_HEAD)
     if length * 16 != target.nbytes:
-        raise ValueError(f"batch reply has {length} results, expected {target.nbytes // 16}")
-    recv_into_exactly(sock, target)
-    return 0, b""
+        raise BadReply(f"the batch reply has {length} results, expected {target.nbytes // 16}")
+    stream.recv_into_exactly(target)
+    return None
 
 
 class IpcClient(Client):
@@ -59,7 +62,8 @@ class IpcClient(Client):
                 raise
             return sock
 
-        self._conn = Connection(opener, read_line, f"unix://{path}", timeout)
+        self.where = f"unix://{path}"
+        self._conn = Connection(opener, self.where, timeout)
         self.add = self._arithmetic("add")
         self.sub = self._arithmetic("sub")
         self.mul = self._arithmetic("mul")
@@ -68,34 +72,36 @@ class IpcClient(Client):
 
     def request(self, fields: str) -> dict[str, Any]:
         """Send ``{fields}`` as one request; the decoded reply, or the exception."""
-        _, line = self._conn.exchange(("{" + fields + "}\n").encode())
-        reply: dict[str, Any] = json.loads(line)
+        line = self._conn.exchange(("{" + fields + "}\n").encode(), read_line)
+        reply = json_reply(line, self.where)
         if "error" in reply:
-            raise error_from(line, f"error reply from unix://{self.path}")
+            raise error_from(line, self.where)
         return reply
 
     def _arithmetic(self, name: str) -> Callable[[complex, complex], complex]:
         command = f'"command":"{name}",'
 
         def op(a: complex, b: complex) -> complex:
-            return complex_from(self.request(command + operands(a, b)))
+            return complex_from(self.request(command + operands(a, b)), self.where)
 
         op.__name__ = op.__qualname__ = name
         return op
 
     def _greet(self, greeting: str, name: str) -> str:
-        message: str = self.request('"command":"greet",' + greet_fields(greeting, name))["message"]
-        return message
+        reply = self.request('"command":"greet",' + greet_fields(greeting, name))
+        return text_from(reply, self.where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         for start, stop, a_part, b_part in _batch.split(a, b):
             frame = _batch.request_frame(op, a_part, b_part, start)
             target = _batch.byte_view(out[start:stop])
 
-            def reader(sock: socket.socket, target: memoryview = target) -> tuple[int, bytes]:
-                return read_batch_reply(sock, target)
+            def reader(stream: Stream, target: memoryview = target) -> bytes | None:
+                return read_batch_reply(stream, target)
 
-            self._conn.exchange(frame, reader)
+            error = self._conn.exchange(frame, reader)
+            if error is not None:
+                raise error_from(error, self.where)
 
     def health(self) -> dict[str, Any]:
         """The server's ``health`` reply."""

@@ -1,0 +1,84 @@
+//! Serving the HTTP router over plain TCP with what `axum::serve` does not
+//! offer: hyper's HTTP/1 with a read timeout for request heads that is also
+//! the idle timeout between requests, clients that half-close their side
+//! answered rather than dropped, a lingering close (see `linger`), and a graceful drain on
+//! shutdown.
+
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Limits;
+
+/// Serves `app` on `listener` until `shutdown`, then lets each connection
+/// finish the request it is in.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: &Limits,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // Runs from the moment a connection waits for a request: a client
+        // that sends nothing, or a head byte by byte, is closed in time.
+        .header_read_timeout(limits.idle_timeout)
+        .half_close(true)
+        .keep_alive(true);
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    if let Some(left_out) = crate::rate_limit::admit("http-accept") {
+                        tracing::warn!(error = %e, left_out, "http accept failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        // Boxed, so that the connection is Unpin and can hand its socket
+        // back when it ends (for the lingering close).
+        let service = hyper::service::service_fn(move |request: axum::http::Request<Incoming>| {
+            let app = app.clone();
+            let response: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> =
+                Box::pin(async move { app.oneshot(request).await });
+            response
+        });
+        let mut connection = builder.serve_connection(TokioIo::new(stream), service);
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let served = tokio::select! {
+                served = poll_fn(|cx| connection.poll_without_shutdown(cx)) => served,
+                () = shutdown.cancelled() => {
+                    Pin::new(&mut connection).graceful_shutdown();
+                    poll_fn(|cx| connection.poll_without_shutdown(cx)).await
+                }
+            };
+            if served.is_ok() {
+                crate::linger::close(&mut connection.into_parts().io.into_inner()).await;
+            }
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "http connection ended with an error");
+            }
+        });
+    }
+}
+
