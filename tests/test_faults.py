@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,27 @@ def fixed_args(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
         "ipc": f"unix://{sock}",
     }
     return args, urls
+
+
+def in_flight(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is inside a bridge's exchange with its server."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        code = frame.f_code
+        if "bridges" in code.co_filename and code.co_name in ("exchange", "call"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.mark.parametrize("bridge", ["ipc", "http", "grpc"])
@@ -48,7 +71,7 @@ def test_sigkill_mid_call_raises_within_the_timeout_then_recovers(
     worker = threading.Thread(target=call)
     started = time.monotonic()
     worker.start()
-    time.sleep(0.05)
+    assert wait_for(lambda: in_flight(worker)), "the call never reached the server"
     s.stop(signal.SIGKILL)
     worker.join(timeout + 10)
     assert not worker.is_alive(), "the client hung"
@@ -89,9 +112,9 @@ def test_sigterm_under_load_finishes_in_flight_calls(tmp_path: Path, bridge: str
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    assert wait_for(lambda: good[0] >= 200), "the load never got going"
     assert s.stop(signal.SIGTERM, timeout=20) == 0
-    time.sleep(0.2)
+    assert wait_for(lambda: refused[0] > 0), "calls after the stop were not refused"
     stop.set()
     for t in threads:
         t.join(10)

@@ -210,7 +210,8 @@ async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Byte
         }));
     }
     // A body that stops arriving is not waited for longer than an idle client.
-    let Ok(body) = tokio::time::timeout(limits.idle_timeout, Bytes::from_request(request, &())).await
+    let Ok(body) =
+        tokio::time::timeout(limits.idle_timeout, Bytes::from_request(request, &())).await
     else {
         return Err(AppError(CallError::Timeout(format!(
             "the request body did not arrive within {:?}",

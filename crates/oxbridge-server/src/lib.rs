@@ -20,9 +20,9 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 mod http_serve;
+pub mod ipc;
 mod linger;
 pub mod rate_limit;
-pub mod ipc;
 pub mod wire;
 
 pub use config::{Access, Config, Limits, Listen, TlsFiles};

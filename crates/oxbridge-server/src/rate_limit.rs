@@ -49,7 +49,10 @@ mod tests {
         let start = Instant::now();
         assert_eq!(admit_at("test-kind", start), Some(0));
         for i in 1..=1000 {
-            assert_eq!(admit_at("test-kind", start + Duration::from_micros(i)), None);
+            assert_eq!(
+                admit_at("test-kind", start + Duration::from_micros(i)),
+                None
+            );
         }
         assert_eq!(admit_at("other-kind", start), Some(0));
         assert_eq!(admit_at("test-kind", start + INTERVAL), Some(1000));
