@@ -60,7 +60,9 @@ def exchange(
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(payload)
     if shut:
-        sock.shutdown(socket.SHUT_WR)
+        # A server that refused what it read may have closed already (ENOTCONN).
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
     out = bytearray()
     deadline = time.monotonic() + WAIT
     while not enough(bytes(out)) and time.monotonic() < deadline:
