@@ -67,6 +67,7 @@ class Server:
         unix: str | None = None,
         max_request_bytes: int | None = None,
         idle_timeout: float | None = None,
+        memory_budget: int | None = None,
         echo_unix: str | None = None,
         allow_remote: bool = False,
         token: str | None = None,

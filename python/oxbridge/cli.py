@@ -160,6 +160,13 @@ def bench(quick: bool, chosen: str, output: Path | None) -> None:
     help="Seconds an idle connection is kept.",
 )
 @click.option(
+    "--memory-budget",
+    type=click.IntRange(min=1),
+    envvar="OXBRIDGE_MEMORY_BUDGET",
+    help="Bytes held at once for requests and replies in flight, all bridges together"
+    " (default 512 MiB); beyond it a request waits briefly, then is refused as busy.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the bound addresses as one JSON line on stdout."
 )
 @click.option("--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process).")
@@ -199,6 +206,7 @@ def serve(
     no_ipc: bool,
     max_request_bytes: int | None,
     idle_timeout: float | None,
+    memory_budget: int | None,
     as_json: bool,
     watch_stdin: bool,
     allow_remote: bool,
@@ -224,6 +232,7 @@ def serve(
         unix="" if no_ipc else unix,
         max_request_bytes=max_request_bytes,
         idle_timeout=idle_timeout,
+        memory_budget=memory_budget,
         as_json=as_json,
         watch_stdin=watch_stdin,
         echo_unix=bench_echo,

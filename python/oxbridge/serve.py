@@ -28,6 +28,7 @@ def run_server(
     allow_other_users: bool = False,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    memory_budget: int | None = None,
 ) -> None:
     """Start the server, report where it listens, serve until told to stop."""
     stop = threading.Event()
@@ -46,6 +47,7 @@ def run_server(
             unix=unix,
             max_request_bytes=max_request_bytes,
             idle_timeout=idle_timeout,
+            memory_budget=memory_budget,
             echo_unix=echo_unix,
             allow_remote=allow_remote,
             token=token,

@@ -64,6 +64,7 @@ impl Server {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None,
+        memory_budget=None,
         echo_unix=None, allow_remote=false, token=None, allow_other_users=false,
         tls_cert=None, tls_key=None,
     ))]
@@ -74,6 +75,7 @@ impl Server {
         unix: Option<String>,
         max_request_bytes: Option<usize>,
         idle_timeout: Option<f64>,
+        memory_budget: Option<usize>,
         echo_unix: Option<PathBuf>,
         allow_remote: bool,
         token: Option<String>,
@@ -102,6 +104,7 @@ impl Server {
             limits: Limits {
                 max_request_bytes: max_request_bytes.unwrap_or(defaults.max_request_bytes),
                 idle_timeout,
+                memory_budget: memory_budget.unwrap_or(defaults.memory_budget),
                 ..defaults
             },
             echo_unix,

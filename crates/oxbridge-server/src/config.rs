@@ -22,6 +22,12 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before giving up.
     pub drain_timeout: Duration,
+    /// Bytes held at once for requests and their replies in flight, on all
+    /// bridges together (see `budget`).
+    pub memory_budget: usize,
+    /// How long a request waits for its share of the budget before it is
+    /// refused as busy.
+    pub budget_wait: Duration,
     /// How long an IPC connection keeps polling for the next request after a
     /// reply before it sleeps (zero: never poll).
     pub busy_poll: Duration,
@@ -35,6 +41,8 @@ impl Default for Limits {
             max_in_flight: 256,
             max_connections: 1024,
             drain_timeout: Duration::from_secs(10),
+            memory_budget: 512 * 1024 * 1024,
+            budget_wait: Duration::from_secs(2),
             busy_poll: Duration::from_micros(50),
         }
     }

@@ -12,6 +12,7 @@ use oxbridge_core::{ErrorKind, Op};
 use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
+use crate::budget::{Budget, HeldBody};
 use crate::config::{Access, Limits};
 use crate::error::CallError;
 use crate::wire::{self, GreetArgs, MessageReply, Operands};
@@ -20,11 +21,13 @@ use utoipa::OpenApi as _;
 
 /// The router with no access control, testable without a socket.
 pub fn app(limits: &Limits) -> Router {
-    app_with_access(limits, &Access::default())
+    let budget = Budget::new(limits.memory_budget, limits.budget_wait);
+    app_with_access(limits, &Access::default(), &budget)
 }
 
-/// The router, guarded by `access` (a bearer token on everything but `/healthz`).
-pub fn app_with_access(limits: &Limits, access: &Access) -> Router {
+/// The router, guarded by `access` (a bearer token on everything but
+/// `/healthz`), its requests held within `budget`.
+pub fn app_with_access(limits: &Limits, access: &Access, budget: &Budget) -> Router {
     let access = Arc::new(access.clone());
     let guard = axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -50,7 +53,52 @@ pub fn app_with_access(limits: &Limits, access: &Access) -> Router {
             }
         },
     );
-    routes(limits).layer(guard)
+    let budget = budget.clone();
+    let max_request_bytes = limits.max_request_bytes;
+    let within_budget = axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let budget = budget.clone();
+            async move { within_budget(&budget, max_request_bytes, request, next).await }
+        },
+    );
+    // The token is checked first: a refused caller holds no memory.
+    routes(limits).layer(within_budget).layer(guard)
+}
+
+/// Runs a request with a body only once its share of the memory budget is
+/// held, and keeps that share until the reply has gone out (see `budget`).
+/// Requests without a body (health, version) pass freely.
+async fn within_budget(
+    budget: &Budget,
+    max_request_bytes: usize,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    let size = match declared {
+        Some(n) => n.min(max_request_bytes),
+        None if chunked => max_request_bytes,
+        None => return next.run(request).await,
+    };
+    match budget.hold(size).await {
+        Ok(held) => next
+            .run(request)
+            .await
+            .map(|body| axum::body::Body::new(HeldBody::new(body, Some(held)))),
+        Err(busy) => {
+            let mut response = AppError(busy).into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            response
+        }
+    }
 }
 
 fn routes(limits: &Limits) -> Router {

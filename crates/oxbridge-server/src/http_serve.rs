@@ -1,7 +1,8 @@
 //! Serving the HTTP router over plain TCP with what `axum::serve` does not
 //! offer: hyper's HTTP/1 with a read timeout for request heads that is also
-//! the idle timeout between requests, clients that half-close their side
-//! answered rather than dropped, a lingering close (see `linger`), and a graceful drain on
+//! the idle timeout between requests, the same timeout for a reply the
+//! client stops reading, clients that half-close their side answered rather
+//! than dropped, a lingering close (see `linger`), and a graceful drain on
 //! shutdown.
 
 use std::convert::Infallible;
@@ -19,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::Limits;
+use crate::write_timeout::WriteTimeout;
 
 /// Serves `app` on `listener` until `shutdown`, then lets each connection
 /// finish the request it is in.
@@ -62,6 +64,7 @@ pub async fn serve(
                 Box::pin(async move { app.oneshot(request).await });
             response
         });
+        let stream = WriteTimeout::new(stream, limits.idle_timeout);
         let mut connection = builder.serve_connection(TokioIo::new(stream), service);
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -73,7 +76,8 @@ pub async fn serve(
                 }
             };
             if served.is_ok() {
-                crate::linger::close(&mut connection.into_parts().io.into_inner()).await;
+                let mut stream = connection.into_parts().io.into_inner().into_inner();
+                crate::linger::close(&mut stream).await;
             }
             if let Err(e) = served {
                 tracing::debug!(error = %e, "http connection ended with an error");

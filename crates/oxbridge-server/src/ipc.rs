@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::batch;
+use crate::budget::{Budget, Held};
 use crate::config::Limits;
 use crate::error::CallError;
 use crate::wire::{self, GreetArgs, MessageReply, WireComplex};
@@ -92,6 +93,7 @@ fn ensure_private_dir(dir: &Path) -> Result<(), StartError> {
 pub async fn serve(
     listener: UnixListener,
     limits: Limits,
+    budget: Budget,
     allow_other_users: bool,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -133,9 +135,9 @@ pub async fn serve(
             tracker.spawn(refuse(stream, limits.max_connections));
             continue;
         };
-        let (limits, shutdown) = (limits.clone(), shutdown.clone());
+        let (limits, budget, shutdown) = (limits.clone(), budget.clone(), shutdown.clone());
         tracker.spawn(async move {
-            if let Err(e) = connection(stream, &limits, &shutdown).await {
+            if let Err(e) = connection(stream, &limits, &budget, &shutdown).await {
                 tracing::debug!(error = %e, "ipc connection ended with an error");
             }
             drop(permit);
@@ -266,11 +268,15 @@ const KEEP_BYTES: usize = 64 * 1024;
 async fn connection(
     mut stream: UnixStream,
     limits: &Limits,
+    budget: &Budget,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut framer = Framer::default();
     let mut replies: Vec<u8> = Vec::new();
+    // The share of the memory budget held for a large request in progress,
+    // until its reply has been written.
+    let mut held: Option<Held> = None;
     loop {
         // Answer every complete request already received, in one write.
         let scan = loop {
@@ -300,7 +306,16 @@ async fn connection(
         };
         let replied = !replies.is_empty();
         if replied {
-            stream.write_all(&replies).await?;
+            // A client that stops reading its replies is closed like an idle
+            // one, and gives back its share of the budget.
+            let Ok(written) =
+                tokio::time::timeout(limits.idle_timeout, stream.write_all(&replies)).await
+            else {
+                tracing::debug!("ipc client stopped reading its reply; closing");
+                return Ok(());
+            };
+            written?;
+            held = None;
             replies.clear();
             // What one large request needed is not kept for an idle connection.
             replies.shrink_to(KEEP_BYTES);
@@ -338,6 +353,28 @@ async fn connection(
         let idle = scan == Scan::Empty;
         if idle && shutdown.is_cancelled() {
             return Ok(());
+        }
+        // A large request holds its share of the budget before more of it
+        // is read (small ones are covered by the budget's margin).
+        let large = match scan {
+            Scan::PartialBinary { total } if total > READ_BYTES => Some((total, true)),
+            Scan::Partial if buf.len() >= READ_BYTES => Some((limits.max_request_bytes, false)),
+            _ => None,
+        };
+        if let (Some((size, binary)), None) = (large, &held) {
+            match budget.hold(size).await {
+                Ok(share) => held = Some(share),
+                Err(busy) => {
+                    crate::log_call_error("ipc", &busy);
+                    let reply = if binary {
+                        batch::error_reply(&busy)
+                    } else {
+                        error_reply(&busy)
+                    };
+                    end_with(&mut stream, &reply).await;
+                    return Ok(());
+                }
+            }
         }
         // Room for the rest of a frame whose length is known, but at most a
         // step at a time: memory follows the bytes that arrive, never what a

@@ -15,15 +15,18 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub mod batch;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod grpc_budget;
 pub mod http;
 mod http_serve;
 pub mod ipc;
 mod linger;
 pub mod rate_limit;
 pub mod wire;
+mod write_timeout;
 
 pub use config::{Access, Config, Limits, Listen, TlsFiles};
 pub use error::CallError;
@@ -237,7 +240,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         // One crypto provider for rustls, chosen here rather than by features.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    let app = http::app_with_access(limits, &config.access);
+    // One budget for every bridge: a request on any of them counts against it.
+    let budget = budget::Budget::new(limits.memory_budget, limits.budget_wait);
+    let app = http::app_with_access(limits, &config.access, &budget);
     let http_listeners = match &tls {
         Some((cert, key)) => {
             serve_https(&running, http_listeners, &app, cert, key).await?;
@@ -273,7 +278,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let mut builder = builder
                 .concurrency_limit_per_connection(limits.max_in_flight)
                 .http2_keepalive_interval(Some(limits.idle_timeout))
-                .http2_keepalive_timeout(Some(limits.idle_timeout));
+                .http2_keepalive_timeout(Some(limits.idle_timeout))
+                .layer(grpc_budget::BudgetLayer::new(
+                    budget.clone(),
+                    limits.max_request_bytes,
+                ));
             running.tracker.spawn(async move {
                 let served = builder
                     .add_routes(routes)
@@ -295,6 +304,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         running.tracker.spawn(ipc::serve(
             listener,
             limits,
+            budget.clone(),
             config.access.allow_other_users,
             token,
             tracker,

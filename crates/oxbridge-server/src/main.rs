@@ -39,6 +39,9 @@ struct Args {
     /// Seconds a connection may stay idle.
     #[arg(long, env = "OXBRIDGE_IDLE_TIMEOUT", default_value_t = 60)]
     idle_timeout: u64,
+    /// Bytes held at once for requests and replies in flight, all bridges together.
+    #[arg(long, env = "OXBRIDGE_MEMORY_BUDGET", default_value_t = Limits::default().memory_budget)]
+    memory_budget: usize,
     /// Allow HTTP and gRPC on addresses other than loopback.
     #[arg(long)]
     allow_remote: bool,
@@ -70,6 +73,7 @@ impl Args {
             limits: Limits {
                 max_request_bytes: self.max_request_bytes,
                 idle_timeout: Duration::from_secs(self.idle_timeout),
+                memory_budget: self.memory_budget,
                 ..Limits::default()
             },
             echo_unix: None,

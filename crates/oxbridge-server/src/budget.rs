@@ -1,0 +1,176 @@
+//! One memory budget for every bridge: the bytes held for requests and
+//! replies in flight.
+//!
+//! A request holds its share (its size, twice: the request and its reply)
+//! before its body is read, and gives it back only when its reply has been
+//! handed to the socket; a reply goes out in slices, so a client that does
+//! not read keeps its share, not more. Beyond the budget a request waits
+//! briefly, then gets a retryable "busy" error: the server's memory never
+//! grows with the number or the size of the requests, only with the budget.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::CallError;
+
+/// The budget's unit: shares are rounded up to whole KiB.
+const UNIT: usize = 1024;
+/// The largest slice of a reply handed to the socket at once.
+const SLICE: usize = 64 * 1024;
+
+/// The server's memory budget (cheap to clone: all clones share it).
+#[derive(Clone, Debug)]
+pub struct Budget {
+    units: Arc<Semaphore>,
+    total: u32,
+    wait: Duration,
+}
+
+/// A share of the budget, given back when dropped.
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Budget {
+    /// A budget of `bytes`, for which a request waits at most `wait`.
+    #[must_use]
+    pub fn new(bytes: usize, wait: Duration) -> Self {
+        let total = u32::try_from(bytes.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Budget {
+            units: Arc::new(Semaphore::new(total as usize)),
+            total,
+            wait,
+        }
+    }
+
+    /// Holds the share of a request of `bytes` (with its reply), waiting
+    /// for it briefly. A request larger than the whole budget waits for all
+    /// of it.
+    ///
+    /// # Errors
+    /// [`CallError::Unavailable`] when the share is not free in time.
+    pub async fn hold(&self, bytes: usize) -> Result<Held, CallError> {
+        let units = u32::try_from(bytes.saturating_mul(2).div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total);
+        let acquired =
+            tokio::time::timeout(self.wait, self.units.clone().acquire_many_owned(units));
+        match acquired.await {
+            Ok(Ok(permit)) => Ok(Held(permit)),
+            _ => Err(CallError::Unavailable(format!(
+                "server busy: its memory budget of {} MiB is in use by other requests; try again",
+                (self.total as usize * UNIT) >> 20
+            ))),
+        }
+    }
+}
+
+/// A reply body that keeps its request's share until the last slice has
+/// been taken by the connection, handing the body out `SLICE` bytes at a
+/// time (slices of one buffer: no copy).
+pub struct HeldBody<B> {
+    inner: B,
+    rest: Bytes,
+    held: Option<Held>,
+}
+
+impl<B> HeldBody<B> {
+    /// `inner`, keeping `held` until it has been sent.
+    pub fn new(inner: B, held: Option<Held>) -> Self {
+        HeldBody {
+            inner,
+            rest: Bytes::new(),
+            held,
+        }
+    }
+}
+
+impl<B> HttpBody for HeldBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => this.rest = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                Poll::Ready(None) => {
+                    this.held = None;
+                    return Poll::Ready(None);
+                }
+                other => return other,
+            }
+        }
+        let slice = this.rest.split_to(this.rest.len().min(SLICE));
+        Poll::Ready(Some(Ok(Frame::data(slice))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shares_wait_then_are_refused_and_come_back_when_dropped() {
+        let budget = Budget::new(100 * UNIT, Duration::from_millis(20));
+        let first = budget.hold(40 * UNIT).await.unwrap(); // 80 units
+        let refused = budget.hold(20 * UNIT).await.unwrap_err(); // needs 40 more
+        assert_eq!(refused.kind(), "unavailable");
+        assert!(refused.to_string().contains("memory budget"), "{refused}");
+        drop(first);
+        let _whole = budget.hold(usize::MAX).await.unwrap(); // clamped to all of it
+    }
+
+    #[tokio::test]
+    async fn a_body_is_sent_in_slices_and_keeps_its_share_to_the_end() {
+        use http_body_util::{BodyExt, Full};
+        let budget = Budget::new(UNIT, Duration::from_millis(20));
+        let held = budget.hold(1).await.unwrap();
+        let data = Bytes::from(vec![7_u8; 3 * SLICE + 5]);
+        let mut body = HeldBody::new(Full::new(data.clone()), Some(held));
+        assert_eq!(body.size_hint().exact(), Some(data.len() as u64));
+        let mut got = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let chunk = frame.unwrap().into_data().unwrap();
+            assert!(chunk.len() <= SLICE);
+            got.extend_from_slice(&chunk);
+            if got.len() < data.len() {
+                assert!(budget.hold(1).await.is_err(), "released before the end");
+            }
+        }
+        assert_eq!(got, data);
+        drop(body);
+        assert!(budget.hold(1).await.is_ok());
+    }
+}
