@@ -91,6 +91,12 @@ def request_frame(op: str, a: ComplexArray, b: Operand, offset: int) -> list[Any
     return [header, a, b_buf]
 
 
+def frame_size(frame: list[Any]) -> int:
+    """The bytes of a frame made by :func:`request_frame`."""
+    header, a, b = frame
+    return len(header) + a.nbytes + b.nbytes  # type: ignore[no-any-return]
+
+
 def parse_reply_header(header: bytes) -> tuple[bool, int]:
     """``(ok, length)`` of a reply frame header."""
     magic, status, length = REPLY.unpack(header)

@@ -262,8 +262,10 @@ impl Framer {
 const READ_BYTES: usize = 64 * 1024;
 /// The most room made ahead of the bytes that have arrived.
 const GROW_BYTES: usize = 4 * 1024 * 1024;
-/// What an idle connection keeps of the buffers a large request grew.
-const KEEP_BYTES: usize = 64 * 1024;
+/// Buffers larger than this are shrunk once their request is answered...
+const SHRINK_ABOVE: usize = 1024 * 1024;
+/// ... to this.
+const KEEP_BYTES: usize = 128 * 1024;
 
 async fn connection(
     mut stream: UnixStream,
@@ -317,9 +319,15 @@ async fn connection(
             written?;
             held = None;
             replies.clear();
-            // What one large request needed is not kept for an idle connection.
-            replies.shrink_to(KEEP_BYTES);
-            buf.shrink_to(KEEP_BYTES.max(buf.len()));
+            // What one large request needed is not kept for an idle
+            // connection (small buffers stay: reallocating them per request
+            // would cost more than the request).
+            if replies.capacity() > SHRINK_ABOVE {
+                replies = Vec::new();
+            }
+            if buf.capacity() > SHRINK_ABOVE {
+                buf.shrink_to(KEEP_BYTES.max(buf.len()));
+            }
         }
         match &scan {
             Scan::BadFrame(e) => {

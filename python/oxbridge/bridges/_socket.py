@@ -67,20 +67,30 @@ class Stream:
         else:
             kernel_timeouts(sock, timeout)
 
-    def send(self, request: bytes | Sequence[Any]) -> None:
-        """Send ``request`` (bytes, or buffers sent one after another without
-        joining them), within the deadline."""
-        if isinstance(request, bytes) and len(request) <= MAX_HEAD:
-            # Small: one send into an empty socket buffer, bounded by the
-            # kernel's timeout, which the call has barely started to use.
-            self.sock.sendall(request)
-            return
-        parts: Sequence[Any] = [request] if isinstance(request, bytes) else request
+    def send(self, request: bytes | Sequence[Any], size: int) -> None:
+        """Send ``request`` (bytes, or ``size`` bytes of buffers sent one
+        after another without joining them), within the deadline."""
+        sock = self.sock
+        parts: Sequence[Any] = (request,) if isinstance(request, bytes) else request
+        sent = 0
+        if size <= MAX_HEAD:
+            # Small: one system call into an empty socket buffer, bounded by
+            # the kernel's timeout, which the call has barely started to use.
+            if len(parts) == 1:
+                sock.sendall(parts[0])
+                return
+            if not self._tls:  # TLS sockets have no sendmsg
+                sent = sock.sendmsg(parts)
+                if sent == size:
+                    return
+        # Large (or cut short): a part at a time, each send within the deadline.
         for part in parts:
             view = memoryview(part).cast("B")
+            skip = min(sent, view.nbytes)
+            view, sent = view[skip:], sent - skip
             while view.nbytes:
                 self._budget()
-                view = view[self.sock.send(view) :]
+                view = view[sock.send(view) :]
 
     def recv_more(self, buf: bytearray, spins: int = 0, limit: int = MAX_REPLY) -> None:
         """Append what the socket has to ``buf``; :class:`Closed` at end of stream.
@@ -163,8 +173,13 @@ class Connection:
         self._idle: list[tuple[int, Stream]] = []
         self._generation = 0
 
-    def exchange(self, request: bytes | Sequence[Any], reader: Callable[[Stream], T]) -> T:
-        """Send ``request`` and return what ``reader`` makes of the reply."""
+    def exchange(
+        self, request: bytes | Sequence[Any], reader: Callable[[Stream], T], size: int = -1
+    ) -> T:
+        """Send ``request`` (bytes, or buffers of ``size`` bytes in all) and
+        return what ``reader`` makes of the reply."""
+        if size < 0:
+            size = len(request)
         deadline = time.monotonic() + self.timeout
         for attempt in (0, 1):
             # list.pop and list.append are atomic: no lock to leak if a call
@@ -177,7 +192,7 @@ class Connection:
                 reused = False
             stream.deadline = deadline
             try:
-                stream.send(request)
+                stream.send(request, size)
                 result = reader(stream)
             except BaseException as e:
                 stream.close()

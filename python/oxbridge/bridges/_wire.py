@@ -64,6 +64,11 @@ def _part(value: object) -> float:
 
 def complex_from(reply: dict[str, Any], where: str) -> complex:
     """The complex in ``{"result": [re, im]}``, checked."""
+    result = reply.get("result")
+    if type(result) is list and len(result) == 2:
+        re, im = result
+        if type(re) is float and type(im) is float:  # the server's usual answer
+            return complex(re, im)
     try:
         re, im = reply["result"]
         return complex(_part(re), _part(im))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .. import _batch
 from .._client import Client
@@ -171,7 +171,7 @@ class HttpClient(Client):
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         for start, stop, a_part, b_part in _batch.split(a, b):
             frame = _batch.request_frame(op, a_part, b_part, start)
-            size = sum(memoryview(cast(Any, p)).nbytes for p in frame)
+            size = _batch.frame_size(frame)
             head = (
                 f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
                 f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
@@ -181,7 +181,8 @@ class HttpClient(Client):
             def reader(stream: Stream, target: memoryview = target) -> bytes | None:
                 return read_batch_response(stream, target)
 
-            error = self._conn.exchange([head.encode(), *frame], reader)
+            head_bytes = head.encode()
+            error = self._conn.exchange([head_bytes, *frame], reader, len(head_bytes) + size)
             if error is not None:
                 raise error_from(error, f"{self.url}/batch")
 

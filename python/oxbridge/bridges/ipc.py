@@ -99,7 +99,7 @@ class IpcClient(Client):
             def reader(stream: Stream, target: memoryview = target) -> bytes | None:
                 return read_batch_reply(stream, target)
 
-            error = self._conn.exchange(frame, reader)
+            error = self._conn.exchange(frame, reader, _batch.frame_size(frame))
             if error is not None:
                 raise error_from(error, self.where)
 
