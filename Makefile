@@ -71,14 +71,16 @@ test-python: build ## pytest: shared vectors on all six bridges, servers, articl
 	$(PY) -m pytest -q -p no:randomly
 
 .PHONY: test-random
-test-random: build ## pytest in a random order (the seed is printed; PYTEST_ADDOPTS=--randomly-seed=N repeats it)
-	$(PY) -m pytest -q
+test-random: build ## pytest in a random order (SEED=N repeats an order; the seed is printed)
+	@seed=$${SEED:-$$RANDOM}; echo "random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
+	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
 .PHONY: test-loaded
 test-loaded: build ## pytest in a random order while a busy loop runs on every core
 	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \
 	  trap 'kill "$${pids[@]}"' EXIT; \
-	  $(PY) -m pytest -q
+	  seed=$${SEED:-$$RANDOM}; echo "every core busy, random order, seed $$seed"; \
+	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
 .PHONY: lint
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest

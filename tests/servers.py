@@ -26,6 +26,11 @@ class Served:
     grpc: list[str]
     unix: str | None
 
+    def url(self, bridge: str) -> str:
+        """The URL of this server's ``ipc``, ``http`` or ``grpc`` bridge."""
+        where = {"ipc": f"unix://{self.unix}", "http": f"http://{self.http[0]}"}
+        return where.get(bridge) or f"grpc://{self.grpc[0]}"
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

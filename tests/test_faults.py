@@ -67,12 +67,14 @@ def test_sigkill_mid_call_raises_within_the_timeout_then_recovers(
             outcome.append(e)
 
     s = start(*args)
-    assert client.add(1, 1) == 2  # the connection is open and reused below
-    worker = threading.Thread(target=call)
-    started = time.monotonic()
-    worker.start()
-    assert wait_for(lambda: in_flight(worker)), "the call never reached the server"
-    s.stop(signal.SIGKILL)
+    try:
+        assert client.add(1, 1) == 2  # the connection is open and reused below
+        worker = threading.Thread(target=call)
+        started = time.monotonic()
+        worker.start()
+        assert wait_for(lambda: in_flight(worker)), "the call never reached the server"
+    finally:
+        s.stop(signal.SIGKILL)  # also when the test fails: no server outlives it
     worker.join(timeout + 10)
     assert not worker.is_alive(), "the client hung"
     assert time.monotonic() - started < timeout + 5

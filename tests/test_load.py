@@ -32,11 +32,7 @@ def rss_kib(pid: int) -> int:
 @pytest.mark.parametrize("bridge", ["ipc", "http", "grpc"])
 def test_64_clients_zero_errors_bounded_memory(tmp_path: Path, bridge: str) -> None:
     with serving(*ephemeral(tmp_path)) as s:
-        url = {
-            "ipc": f"unix://{s.unix}",
-            "http": f"http://{s.http[0]}",
-            "grpc": f"grpc://{s.grpc[0]}",
-        }[bridge]
+        url = s.url(bridge)
         warm = oxbridge.connect(url, timeout=30)
         for _ in range(200):
             warm.add(1, 1)

@@ -39,20 +39,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield s
 
 
-def url_of(s: Served, bridge: str) -> str:
-    return {
-        "ipc": f"unix://{s.unix}",
-        "http": f"http://{s.http[0]}",
-        "grpc": f"grpc://{s.grpc[0]}",
-    }[bridge]
-
-
 # --- threads -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bridge", NETWORK)
 def test_eight_threads_share_one_client_without_a_wrong_answer(server: Served, bridge: str) -> None:
-    client = oxbridge.connect(url_of(server, bridge), timeout=WAIT)
+    client = oxbridge.connect(server.url(bridge), timeout=WAIT)
     calls = 400
     wrong: list[object] = []
     a = np.arange(1000, dtype=np.complex128) + 1j
@@ -96,7 +88,7 @@ class Tick(Exception):
 def test_an_interrupted_call_never_affects_the_next(server: Served, bridge: str) -> None:
     """A one-shot timer per call raises at a random point inside it (or just
     after): every call that completes must still be exactly right."""
-    client = oxbridge.connect(url_of(server, bridge), timeout=WAIT)
+    client = oxbridge.connect(server.url(bridge), timeout=WAIT)
     a = np.arange(20_000, dtype=np.complex128) - 3j
     rng = random.Random(14)
 
@@ -351,7 +343,7 @@ def test_over_the_limit_is_the_same_error_on_every_bridge(tmp_path: Path) -> Non
     limit = 1 << 20
     with serving(*ephemeral(tmp_path), "--max-request-bytes", str(limit)) as s:
         for bridge in NETWORK:
-            client = oxbridge.connect(url_of(s, bridge), timeout=WAIT)
+            client = oxbridge.connect(s.url(bridge), timeout=WAIT)
             with pytest.raises(oxbridge.InvalidArgumentError) as info:
                 client.greet("x" * (2 * limit), "y")
             assert str(info.value) == f"request is larger than the server's limit of {limit} bytes"

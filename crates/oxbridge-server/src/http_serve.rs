@@ -8,7 +8,6 @@
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::time::Duration;
 
 use axum::response::Response;
 use hyper::body::Incoming;
@@ -40,20 +39,8 @@ pub async fn serve(
         .half_close(true)
         .keep_alive(true);
     loop {
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    if let Some(left_out) = crate::rate_limit::admit("http-accept") {
-                        tracing::warn!(error = %e, left_out, "http accept failed");
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+        let accepted = crate::accept::next(&shutdown, "http accept", || listener.accept()).await;
+        let Some((stream, _)) = accepted else { break };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         // Boxed, so that the connection is Unpin and can hand its socket

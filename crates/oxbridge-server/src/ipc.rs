@@ -102,20 +102,8 @@ pub async fn serve(
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let limits = Arc::new(limits);
     loop {
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    if let Some(left_out) = crate::rate_limit::admit("ipc-accept") {
-                        tracing::warn!(error = %e, left_out, "ipc accept failed");
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+        let accepted = crate::accept::next(&shutdown, "ipc accept", || listener.accept()).await;
+        let Some((stream, _)) = accepted else { break };
         if !allow_other_users {
             // The socket is 0600, but a directory or mode can be changed by
             // mistake: the kernel's word on who connected is the check.
