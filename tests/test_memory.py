@@ -206,3 +206,26 @@ def test_grpc_batches_stay_within_the_budget(server: Served) -> None:
     print("\nmemory: grpc", json.dumps(report), outcomes.count("ok"), "ok")
     assert outcomes.count("ok") > 0
     assert peak - baseline < BUDGET + MARGIN, report
+
+
+def test_stalled_uploads_hold_up_neither_health_nor_calls(server: Served) -> None:
+    """300 uploads that declare a body and never send it (more than the
+    server takes at once): the health check and other calls still answer."""
+    host, port = server.http[0].rsplit(":", 1)
+    stalled = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(
+                b"POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n"
+            )
+            stalled.append(sock)
+        slowest = max(health_latency(server, "http") for _ in range(20))
+        client = oxbridge.connect(server.url("http"), timeout=WAIT)
+        assert client.add(1, 2) == 3
+    finally:
+        for sock in stalled:
+            sock.close()
+    print(f"\nslowest health check behind 300 stalled uploads: {slowest * 1000:.1f} ms")
+    assert slowest < 1.0

@@ -103,14 +103,19 @@ async fn within_budget(
 
 fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
-    Router::new()
+    let calls = Router::new()
         .route("/add", post(add))
         .route("/sub", post(sub))
         .route("/mul", post(mul))
         .route("/div", post(div))
         .route("/greet", post(greet))
-        .route("/openapi.json", get(openapi))
         .route("/batch", post(batch))
+        // Calls take turns; health, version and the API document never wait
+        // behind them (not even behind uploads that stall).
+        .route_layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight));
+    Router::new()
+        .merge(calls)
+        .route("/openapi.json", get(openapi))
         .route("/healthz", get(health))
         .route("/version", get(version))
         .fallback(not_found)
@@ -118,7 +123,6 @@ fn routes(limits: &Limits) -> Router {
         .with_state(state)
         // The body limit answers 413 through our own rejection below.
         .layer(DefaultBodyLimit::max(limits.max_request_bytes))
-        .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
 }
 
 /// An RFC 9457 problem document, the body of every HTTP error.
