@@ -58,7 +58,7 @@ def test_every_kind_a_server_reports_has_its_class(kind: str) -> None:
     assert str(err) == "the message"
     assert "unknown error kind" not in str(err)
     # Protocol kinds a hand-written request may cause are plain invalid arguments.
-    aliases = {"bad_request": "invalid_argument", "payload_too_large": "invalid_argument"}
+    aliases = {"bad_request": "invalid_argument"}
     assert type(err).kind == aliases.get(kind, kind)
 
 

@@ -347,7 +347,10 @@ def test_over_the_limit_is_the_same_error_on_every_bridge(tmp_path: Path) -> Non
     with serving(*ephemeral(tmp_path), "--max-request-bytes", str(limit)) as s:
         for bridge in NETWORK:
             client = oxbridge.connect(s.url(bridge), timeout=WAIT)
-            with pytest.raises(oxbridge.InvalidArgumentError) as info:
+            with pytest.raises(oxbridge.PayloadTooLargeError) as info:
                 client.greet("x" * (2 * limit), "y")
             assert str(info.value) == f"request is larger than the server's limit of {limit} bytes"
             assert client.greet("still", "served") == "still, served"
+            # A batch is split to fit the server's limit, whatever it is.
+            a = np.arange(100_000, dtype=np.complex128) + 1j
+            assert np.array_equal(client.mul_many(a, a), a * a)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numbers
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from ._client import complex_arg
-from .errors import ArgumentTypeError, InvalidArgumentError, ProtocolError
+from .errors import ArgumentTypeError, InvalidArgumentError, PayloadTooLargeError, ProtocolError
 
 ComplexArray: TypeAlias = npt.NDArray[np.complex128]
 Operand: TypeAlias = "ComplexArray | complex"
@@ -75,11 +75,6 @@ REPLY = struct.Struct("<4sBxxxQ")
 CHUNK = 1 << 18
 
 
-def chunks(n: int, size: int = CHUNK) -> Iterator[tuple[int, int]]:
-    """``(start, stop)`` of each frame of an ``n``-element batch (one for n=0)."""
-    yield from ((start, min(start + size, n)) for start in range(0, max(n, 1), size))
-
-
 def request_frame(op: str, a: ComplexArray, b: Operand, offset: int) -> list[Any]:
     """The buffers of one request frame: header, ``a``, ``b`` (no copies)."""
     if isinstance(b, complex):
@@ -110,9 +105,38 @@ def byte_view(arr: ComplexArray) -> memoryview:
     return memoryview(cast(Any, arr)).cast("B")
 
 
-def split(a: ComplexArray, b: Operand) -> Iterator[tuple[int, int, ComplexArray, Operand]]:
-    """Frames of a batch: ``(start, stop, a_part, b_part)``, lengths checked first."""
+class FrameSize:
+    """Elements per frame for one client: :data:`CHUNK`, halved for good each
+    time a server refuses a frame as larger than its request limit."""
+
+    __slots__ = ("elements",)
+
+    def __init__(self) -> None:
+        self.elements = CHUNK
+
+
+def each_frame(
+    a: ComplexArray,
+    b: Operand,
+    size: FrameSize,
+    send: Callable[[int, int, ComplexArray, Operand], None],
+) -> None:
+    """Send a batch as frames of at most ``size.elements`` (one frame for an
+    empty batch): ``send(start, stop, a_part, b_part)`` for each, lengths
+    checked first. A frame the server refuses as too large is sent again as
+    smaller ones (every call is pure, so resending is safe)."""
     if not isinstance(b, complex) and len(b) != len(a):
         raise length_mismatch(len(a), len(b))
-    for start, stop in chunks(len(a)):
-        yield start, stop, a[start:stop], b if isinstance(b, complex) else b[start:stop]
+    start, n = 0, len(a)
+    while True:
+        stop = min(start + size.elements, n)
+        try:
+            send(start, stop, a[start:stop], b if isinstance(b, complex) else b[start:stop])
+        except PayloadTooLargeError:
+            if stop - start <= 1:
+                raise
+            size.elements = (stop - start) // 2
+            continue
+        start = stop
+        if start >= n:
+            return

@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "OxbridgeError",
     "OxbridgeZeroDivisionError",
+    "PayloadTooLargeError",
     "ProtocolError",
     "ServerBusyError",
     "StartupError",
@@ -47,6 +48,15 @@ class InvalidArgumentError(OxbridgeError, ValueError):
     """An argument of the right type with a bad value (also a :class:`ValueError`)."""
 
     kind = "invalid_argument"
+
+
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request larger than the server's limit (also a :class:`ValueError`).
+
+    Batches are split to fit by themselves; a single value (a long text)
+    cannot be."""
+
+    kind = "payload_too_large"
 
 
 class ArgumentTypeError(OxbridgeError, TypeError):
@@ -146,12 +156,12 @@ _BY_KIND: dict[str, type[OxbridgeError]] = {
         NotFoundError,
         MethodNotAllowedError,
         UnsupportedMediaTypeError,
+        PayloadTooLargeError,
     )
 }
 # Protocol errors a server reports for a request it could not read. Our own
 # clients never send one; a hand-written request may.
 _BY_KIND["bad_request"] = InvalidArgumentError
-_BY_KIND["payload_too_large"] = InvalidArgumentError
 
 # The C ABI's status codes (include/oxbridge.h), by the kind they stand for.
 _BY_STATUS: dict[int, str] = {1: "zero_division", 2: "invalid_argument", 3: "internal"}

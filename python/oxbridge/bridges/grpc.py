@@ -77,6 +77,7 @@ class GrpcClient(Client):
     def __init__(self, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.target = target = where.netloc
         self._host, self._port = where.host, where.port
+        self._frames = _batch.FrameSize()
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
         if where.ca is None:
@@ -151,7 +152,7 @@ class GrpcClient(Client):
         return message
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        for start, stop, a_part, b_part in _batch.split(a, b):
+        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
             scalar = isinstance(b_part, complex)
             b_array = np.array([b_part], dtype=np.complex128) if scalar else b_part
             request = pb.BatchRequest(
@@ -168,6 +169,8 @@ class GrpcClient(Client):
                     f" bytes, expected {16 * (stop - start)}"
                 )
             out[start:stop] = np.frombuffer(result, dtype=np.complex128)
+
+        _batch.each_frame(a, b, self._frames, send)
 
     def close(self) -> None:
         self._channel.close()

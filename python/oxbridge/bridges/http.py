@@ -134,6 +134,7 @@ class HttpClient(Client):
             return sock
 
         self._conn = Connection(opener, self.url, timeout)
+        self._frames = _batch.FrameSize()
         self._host_header = netloc
         self.add = self._arithmetic("add")
         self.sub = self._arithmetic("sub")
@@ -169,7 +170,7 @@ class HttpClient(Client):
         return text_from(json_reply(self.post("/greet", body), where), where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        for start, stop, a_part, b_part in _batch.split(a, b):
+        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
             frame = _batch.request_frame(op, a_part, b_part, start)
             size = _batch.frame_size(frame)
             head = (
@@ -178,13 +179,15 @@ class HttpClient(Client):
             )
             target = _batch.byte_view(out[start:stop])
 
-            def reader(stream: Stream, target: memoryview = target) -> bytes | None:
+            def reader(stream: Stream) -> bytes | None:
                 return read_batch_response(stream, target)
 
             head_bytes = head.encode()
             error = self._conn.exchange([head_bytes, *frame], reader, len(head_bytes) + size)
             if error is not None:
                 raise error_from(error, f"{self.url}/batch")
+
+        _batch.each_frame(a, b, self._frames, send)
 
     def close(self) -> None:
         self._conn.close()

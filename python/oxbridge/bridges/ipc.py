@@ -64,6 +64,7 @@ class IpcClient(Client):
 
         self.where = f"unix://{path}"
         self._conn = Connection(opener, self.where, timeout)
+        self._frames = _batch.FrameSize()
         self.add = self._arithmetic("add")
         self.sub = self._arithmetic("sub")
         self.mul = self._arithmetic("mul")
@@ -92,16 +93,18 @@ class IpcClient(Client):
         return text_from(reply, self.where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        for start, stop, a_part, b_part in _batch.split(a, b):
+        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
             frame = _batch.request_frame(op, a_part, b_part, start)
             target = _batch.byte_view(out[start:stop])
 
-            def reader(stream: Stream, target: memoryview = target) -> bytes | None:
+            def reader(stream: Stream) -> bytes | None:
                 return read_batch_reply(stream, target)
 
             error = self._conn.exchange(frame, reader, _batch.frame_size(frame))
             if error is not None:
                 raise error_from(error, self.where)
+
+        _batch.each_frame(a, b, self._frames, send)
 
     def health(self) -> dict[str, Any]:
         """The server's ``health`` reply."""
