@@ -75,6 +75,10 @@ test-random: build ## pytest in a random order (SEED=N repeats an order; the see
 	@seed=$${SEED:-$$RANDOM}; echo "random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
 	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
+.PHONY: test-memory-full
+test-memory-full: build ## The memory-budget tests at full scale: 300 x 16 MiB requests and 300 silent clients a bridge
+	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py
+
 .PHONY: test-loaded
 test-loaded: build ## pytest in a random order while a busy loop runs on every core
 	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \

@@ -288,7 +288,11 @@ async fn connection(
                     } else {
                         batch::handle("ipc", frame)
                     };
-                    replies.extend_from_slice(&reply);
+                    if replies.is_empty() {
+                        replies = reply; // no copy of a large reply
+                    } else {
+                        replies.extend_from_slice(&reply);
+                    }
                     buf.drain(..end);
                 }
                 other => break other,
@@ -359,7 +363,14 @@ async fn connection(
         };
         if let (Some((size, binary)), None) = (large, &held) {
             match budget.hold(size).await {
-                Ok(share) => held = Some(share),
+                Ok(share) => {
+                    held = Some(share);
+                    // Counted now: one allocation for the whole frame, not
+                    // a growing buffer copied as it goes.
+                    if binary {
+                        buf.reserve_exact(size.saturating_sub(buf.len()));
+                    }
+                }
                 Err(busy) => {
                     crate::log_call_error("ipc", &busy);
                     let reply = if binary {
