@@ -44,6 +44,9 @@ typedef int32_t OxbOp;
 // A fault inside oxbridge (a caught panic). Please report it.
 #define OXB_INTERNAL 3
 
+// A result too large to represent.
+#define OXB_OVERFLOW 4
+
 // `a + b`
 #define OXB_OP_ADD 0
 

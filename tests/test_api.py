@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import re
 import shutil
@@ -51,15 +52,22 @@ def test_error_for_maps_every_kind_and_flags_unknown_ones() -> None:
     assert "martian" in str(unknown)
 
 
-@pytest.mark.parametrize("kind", _native.error_kinds())
-def test_every_kind_a_server_reports_has_its_class(kind: str) -> None:
-    """The server's list of kinds is the reference: Python must know each one."""
-    err = errors.error_for(kind, "the message")
-    assert str(err) == "the message"
-    assert "unknown error kind" not in str(err)
-    # Protocol kinds a hand-written request may cause are plain invalid arguments.
-    aliases = {"bad_request": "invalid_argument"}
-    assert type(err).kind == aliases.get(kind, kind)
+@pytest.mark.parametrize("row", _native.error_kinds(), ids=lambda row: str(row[0]))
+def test_every_kind_in_the_core_table_has_its_class(
+    row: tuple[str, str, str, int, int, int],
+) -> None:
+    """The core's table of kinds is the reference: Python raises its class for each."""
+    kind, class_name, base_name, _http, _grpc, status = row
+    by_kind, by_status = (
+        errors.error_for(kind, "the message"),
+        errors.error_for_status(status, "the message"),
+    )
+    for err in (by_kind, by_status):
+        assert str(err) == "the message"
+        assert type(err).__name__ == class_name
+        assert isinstance(err, getattr(builtins, base_name))
+        assert isinstance(err, oxbridge.OxbridgeError)
+        assert "unknown error kind" not in str(err)
 
 
 def test_unknown_bridge_names_the_choices() -> None:

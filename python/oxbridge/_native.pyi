@@ -41,8 +41,10 @@ def div(a: complex, b: complex) -> complex:
 def greet(greeting: str, name: str) -> str:
     """`f"{greeting}, {name}"`."""
 
-def error_kinds() -> list[str]:
-    """Every error kind a server reports (the Python side maps each to a class)."""
+def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
+    """The core's table of error kinds, one row per kind:
+    `(name, python_class, python_base, http_status, grpc_code, c_status)`.
+    `oxbridge.errors` builds its mapping from it."""
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `Server(unix=None)` binds."""

@@ -4,9 +4,18 @@ Each class is also a subclass of the matching builtin, so ``except
 ZeroDivisionError`` keeps working. Bridges never pick classes themselves: they
 hand an error *kind* (the core's stable name, or a C ABI status code) and the
 message to :func:`error_for`, the only place that maps kinds to classes.
+
+The mapping is built from the core's one table of error kinds
+(``_native.error_kinds()``: name, class, builtin base, HTTP status, gRPC code,
+C status): a kind whose class is missing here, or has another base, fails at
+import, so the table and the classes cannot drift apart.
 """
 
 from __future__ import annotations
+
+import builtins
+
+from . import _native
 
 __all__ = [
     "AbiMismatchError",
@@ -18,6 +27,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "OxbridgeError",
+    "OxbridgeOverflowError",
     "OxbridgeZeroDivisionError",
     "PayloadTooLargeError",
     "ProtocolError",
@@ -48,6 +58,12 @@ class InvalidArgumentError(OxbridgeError, ValueError):
     """An argument of the right type with a bad value (also a :class:`ValueError`)."""
 
     kind = "invalid_argument"
+
+
+class OxbridgeOverflowError(OxbridgeError, OverflowError):
+    """A result too large to represent (also an :class:`OverflowError`)."""
+
+    kind = "overflow"
 
 
 class PayloadTooLargeError(InvalidArgumentError):
@@ -141,30 +157,31 @@ class UnknownBridgeError(OxbridgeError, ValueError):
     kind = "unknown_bridge"
 
 
-_BY_KIND: dict[str, type[OxbridgeError]] = {
-    cls.kind: cls
-    for cls in (
-        OxbridgeZeroDivisionError,
-        InvalidArgumentError,
-        ArgumentTypeError,
-        InternalError,
-        TransportError,
-        BridgeTimeoutError,
-        StartupError,
-        AccessDeniedError,
-        ServerBusyError,
-        NotFoundError,
-        MethodNotAllowedError,
-        UnsupportedMediaTypeError,
-        PayloadTooLargeError,
-    )
-}
-# Protocol errors a server reports for a request it could not read. Our own
-# clients never send one; a hand-written request may.
-_BY_KIND["bad_request"] = InvalidArgumentError
+def _from_table() -> tuple[dict[str, type[OxbridgeError]], dict[int, str]]:
+    by_kind: dict[str, type[OxbridgeError]] = {}
+    by_status: dict[int, str] = {}
+    for name, class_name, base_name, _http, _grpc, status in _native.error_kinds():
+        cls = globals().get(class_name)
+        base = getattr(builtins, base_name, None)
+        if not (
+            isinstance(cls, type)
+            and issubclass(cls, OxbridgeError)
+            and isinstance(base, type)
+            and issubclass(cls, base)
+        ):
+            raise ImportError(
+                f"error kind {name!r}: oxbridge.errors has no class {class_name} "
+                f"deriving from OxbridgeError and {base_name}"
+            )
+        by_kind[name] = cls
+        by_status[status] = name
+    # Kinds only a client raises (a broken connection, a wrong argument type).
+    for cls in (ArgumentTypeError, TransportError, ProtocolError, StartupError):
+        by_kind.setdefault(cls.kind, cls)
+    return by_kind, by_status
 
-# The C ABI's status codes (include/oxbridge.h), by the kind they stand for.
-_BY_STATUS: dict[int, str] = {1: "zero_division", 2: "invalid_argument", 3: "internal"}
+
+_BY_KIND, _BY_STATUS = _from_table()
 
 
 def error_for(kind: str, message: str) -> OxbridgeError:

@@ -1,16 +1,10 @@
-//! Batch kernels: one operation over whole arrays, element by element exactly
-//! the scalar operation, spread over the cores above a size threshold.
+//! The calculator's batches by operation code, for the bridges that still name
+//! them so: the `_many` forms `export!` derives.
 
-use rayon::prelude::*;
-
+use crate::calculator::CALCULATOR;
 use crate::complex::{Complex, Op};
 use crate::error::CoreError;
-
-/// Below this many elements one core is faster than waking others.
-pub const PARALLEL_THRESHOLD: usize = 1 << 16;
-/// Elements per parallel work item: large enough to amortize scheduling,
-/// small enough to balance two to dozens of cores.
-const CHUNK: usize = 1 << 14;
+use crate::export::{Arg, OutArray};
 
 /// The right-hand operand of a batch operation.
 #[derive(Clone, Copy, Debug)]
@@ -21,102 +15,28 @@ pub enum Rhs<'a> {
     All(Complex),
 }
 
-/// `out[i] = op(a[i], b[i])` (or `op(a[i], b)` for a scalar `b`).
+/// `out[i] = op(a[i], b[i])` (or `op(a[i], b)` for a scalar `b`): the
+/// calculator's `_many` forms.
 ///
 /// # Errors
-/// [`CoreError::LengthMismatch`] when `b` (or `out`) does not have `a`'s
-/// length; [`CoreError::ZeroDivisionAt`] naming the first zero divisor, in
-/// which case `out` holds unspecified values.
+/// [`CoreError::LengthMismatch`] when `b` does not have `a`'s length, an
+/// invalid argument when `out` does not; the first failing element's error
+/// [`CoreError::At`] its index, in which case `out` holds unspecified values.
 pub fn apply_many(op: Op, a: &[Complex], b: Rhs<'_>, out: &mut [Complex]) -> Result<(), CoreError> {
-    if let Rhs::Each(b) = b {
-        if b.len() != a.len() {
-            return Err(CoreError::LengthMismatch {
-                a: a.len(),
-                b: b.len(),
-            });
-        }
-    }
-    if out.len() != a.len() {
-        return Err(CoreError::InvalidArgument(format!(
-            "the output has {} elements, the operands {}",
-            out.len(),
-            a.len()
-        )));
-    }
-    if a.len() < PARALLEL_THRESHOLD {
-        return kernel(op, a, b, out, 0);
-    }
-    let failures: Vec<usize> = out
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .filter_map(|(i, out)| {
-            let start = i * CHUNK;
-            let a = &a[start..start + out.len()];
-            let b = match b {
-                Rhs::Each(b) => Rhs::Each(&b[start..start + out.len()]),
-                all @ Rhs::All(_) => all,
-            };
-            match kernel(op, a, b, out, start) {
-                Err(CoreError::ZeroDivisionAt { index }) => Some(index),
-                _ => None,
-            }
-        })
-        .collect();
-    match failures.into_iter().min() {
-        Some(index) => Err(CoreError::ZeroDivisionAt { index }),
-        None => Ok(()),
-    }
-}
-
-/// One thread's share; `base` is the index of `a[0]` in the whole array.
-#[inline]
-fn kernel(
-    op: Op,
-    a: &[Complex],
-    b: Rhs<'_>,
-    out: &mut [Complex],
-    base: usize,
-) -> Result<(), CoreError> {
-    // One loop per case, so that each compiles to straight vector code.
-    macro_rules! each {
-        ($f:expr) => {
-            match b {
-                Rhs::Each(b) => {
-                    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
-                        *o = $f(*x, *y);
-                    }
-                }
-                Rhs::All(y) => {
-                    for (o, x) in out.iter_mut().zip(a) {
-                        *o = $f(*x, y);
-                    }
-                }
-            }
-        };
-    }
-    match op {
-        Op::Add => each!(crate::add),
-        Op::Sub => each!(crate::sub),
-        Op::Mul => each!(crate::mul),
-        Op::Div => {
-            let zero = |y: &Complex| y.re == 0.0 && y.im == 0.0;
-            let first_zero = match b {
-                Rhs::Each(b) => b.iter().position(zero),
-                Rhs::All(y) => (zero(&y) && !a.is_empty()).then_some(0),
-            };
-            if let Some(i) = first_zero {
-                return Err(CoreError::ZeroDivisionAt { index: base + i });
-            }
-            // No zero divisor left: division cannot fail.
-            each!(|x, y| crate::div(x, y).unwrap_or_default());
-        }
-    }
-    Ok(())
+    let b = match b {
+        Rhs::Each(b) => Arg::ComplexArray(b),
+        Rhs::All(z) => Arg::Complex(z),
+    };
+    CALCULATOR
+        .lookup(op.name())?
+        .invoke_many(&[Arg::ComplexArray(a), b], &mut OutArray::Complex(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::PARALLEL_THRESHOLD;
+    const CHUNK: usize = 1 << 14;
 
     fn ramp(n: usize, scale: f64) -> Vec<Complex> {
         #[allow(clippy::cast_precision_loss)]
@@ -158,11 +78,11 @@ mod tests {
         let mut out = vec![Complex::default(); n];
         assert_eq!(
             apply_many(Op::Div, &a, Rhs::Each(&b), &mut out),
-            Err(CoreError::ZeroDivisionAt { index: CHUNK + 3 })
+            Err(CoreError::ZeroDivision.at(CHUNK + 3))
         );
         assert_eq!(
             apply_many(Op::Div, &a, Rhs::All(Complex::default()), &mut out),
-            Err(CoreError::ZeroDivisionAt { index: 0 })
+            Err(CoreError::ZeroDivision.at(0))
         );
         // No elements, nothing divided: no error, as in Python.
         assert_eq!(
@@ -177,7 +97,12 @@ mod tests {
         let mut out = vec![Complex::default(); 3];
         assert_eq!(
             apply_many(Op::Add, &a, Rhs::Each(&a[..2]), &mut out),
-            Err(CoreError::LengthMismatch { a: 3, b: 2 })
+            Err(CoreError::LengthMismatch {
+                first: "a",
+                first_len: 3,
+                other: "b",
+                other_len: 2
+            })
         );
         assert!(apply_many(Op::Add, &a, Rhs::All(Complex::default()), &mut out[..1]).is_err());
     }

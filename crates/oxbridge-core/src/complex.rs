@@ -1,9 +1,9 @@
-//! Complex arithmetic that mirrors CPython's `_Py_c_sum`, `_Py_c_diff`,
-//! `_Py_c_prod` and `_Py_c_quot`.
+//! The complex number type, and the four arithmetic operations by name.
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::calculator::{add, div, mul, sub};
 use crate::error::CoreError;
 
 /// A complex number with the memory layout of C's `double _Complex`,
@@ -22,60 +22,6 @@ impl Complex {
     #[must_use]
     pub const fn new(re: f64, im: f64) -> Self {
         Self { re, im }
-    }
-}
-
-/// `a + b`, as CPython computes it.
-#[inline]
-#[must_use]
-pub fn add(a: Complex, b: Complex) -> Complex {
-    Complex::new(a.re + b.re, a.im + b.im)
-}
-
-/// `a - b`, as CPython computes it.
-#[inline]
-#[must_use]
-pub fn sub(a: Complex, b: Complex) -> Complex {
-    Complex::new(a.re - b.re, a.im - b.im)
-}
-
-/// `a * b`, as CPython computes it (the schoolbook formula, no rescaling).
-#[inline]
-#[must_use]
-pub fn mul(a: Complex, b: Complex) -> Complex {
-    Complex::new(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)
-}
-
-/// `a / b`, as CPython computes it: Smith's algorithm, dividing through by the
-/// larger of the divisor's parts so that neither overflow nor underflow happens
-/// where the true quotient is representable.
-///
-/// # Errors
-/// [`CoreError::ZeroDivision`] when both parts of `b` are zero, like CPython.
-#[inline]
-pub fn div(a: Complex, b: Complex) -> Result<Complex, CoreError> {
-    let abs_breal = b.re.abs();
-    let abs_bimag = b.im.abs();
-    if abs_breal >= abs_bimag {
-        if abs_breal == 0.0 {
-            return Err(CoreError::ZeroDivision);
-        }
-        let ratio = b.im / b.re;
-        let denom = b.re + b.im * ratio;
-        Ok(Complex::new(
-            (a.re + a.im * ratio) / denom,
-            (a.im - a.re * ratio) / denom,
-        ))
-    } else if abs_bimag >= abs_breal {
-        let ratio = b.re / b.im;
-        let denom = b.re * ratio + b.im;
-        Ok(Complex::new(
-            (a.re * ratio + a.im) / denom,
-            (a.im * ratio - a.re) / denom,
-        ))
-    } else {
-        // At least one of b's parts is NaN.
-        Ok(Complex::new(f64::NAN, f64::NAN))
     }
 }
 

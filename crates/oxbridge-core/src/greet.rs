@@ -1,16 +1,7 @@
 //! The articles' greeter.
 
+use crate::calculator::greet;
 use crate::error::CoreError;
-
-/// `f"{greeting}, {name}"`, for any Unicode text (empty, NUL, emoji included).
-#[must_use]
-pub fn greet(greeting: &str, name: &str) -> String {
-    let mut out = String::with_capacity(greeting.len() + 2 + name.len());
-    out.push_str(greeting);
-    out.push_str(", ");
-    out.push_str(name);
-    out
-}
 
 /// [`greet`] on raw bytes from a caller that cannot promise UTF-8 (the C ABI).
 ///

@@ -9,14 +9,19 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod calculator;
 mod complex;
 mod error;
+pub mod export;
 mod greet;
+mod kinds;
 
-pub use batch::{apply_many, Rhs, PARALLEL_THRESHOLD};
-pub use complex::{add, div, mul, sub, Complex, Op};
+pub use batch::{apply_many, Rhs};
+pub use calculator::{add, div, greet, mul, sub, CALCULATOR};
+pub use complex::{Complex, Op};
 pub use error::{CoreError, ErrorKind};
-pub use greet::{greet, greet_bytes};
+pub use export::PARALLEL_THRESHOLD;
+pub use greet::greet_bytes;
 
 /// The crate version, reported by every bridge's version endpoint.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -29,11 +29,14 @@ pub const OXB_ZERO_DIVISION: OxbStatus = 1;
 pub const OXB_INVALID_ARGUMENT: OxbStatus = 2;
 /// A fault inside oxbridge (a caught panic). Please report it.
 pub const OXB_INTERNAL: OxbStatus = 3;
+/// A result too large to represent.
+pub const OXB_OVERFLOW: OxbStatus = 4;
 
 // Literals above so that cbindgen can print them; the core's kinds decide.
 const _: () = assert!(OXB_ZERO_DIVISION == ErrorKind::ZeroDivision.code());
 const _: () = assert!(OXB_INVALID_ARGUMENT == ErrorKind::InvalidArgument.code());
 const _: () = assert!(OXB_INTERNAL == ErrorKind::Internal.code());
+const _: () = assert!(OXB_OVERFLOW == ErrorKind::Overflow.code());
 
 /// Operation code of the batch functions.
 pub type OxbOp = i32;

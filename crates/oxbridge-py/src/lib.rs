@@ -22,10 +22,24 @@ fn bare<'py>(a: Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     a
 }
 
-/// Every error kind a server reports (the Python side maps each to a class).
+/// The core's table of error kinds, one row per kind:
+/// `(name, python_class, python_base, http_status, grpc_code, c_status)`.
+/// `oxbridge.errors` builds its mapping from it.
 #[pyfunction]
-fn error_kinds() -> Vec<&'static str> {
-    oxbridge_server::CallError::KINDS.to_vec()
+fn error_kinds() -> Vec<(&'static str, &'static str, &'static str, u16, i32, i32)> {
+    oxbridge_core::ErrorKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.name(),
+                k.python_class(),
+                k.python_base(),
+                k.http_status(),
+                k.grpc_code(),
+                k.code(),
+            )
+        })
+        .collect()
 }
 
 #[pymodule]

@@ -203,8 +203,10 @@ impl<'a> Batch<'a> {
         if let Operand::Each(b) = self.b {
             if b.len() != self.a.len() {
                 return Err(CoreError::LengthMismatch {
-                    a: n,
-                    b: b.len() / 16,
+                    first: "a",
+                    first_len: n,
+                    other: "b",
+                    other_len: b.len() / 16,
                 }
                 .into());
             }
@@ -233,29 +235,24 @@ impl<'a> Batch<'a> {
                     encode_into(&so[..m], out);
                     None
                 }
-                Err(CoreError::ZeroDivisionAt { index }) => Some(start + index),
-                // Lengths were checked above; nothing else can fail.
-                Err(_) => Some(start),
+                Err(e) => Some(e.at(start)),
             }
         };
-        let first_zero = if n >= PARALLEL_THRESHOLD {
+        let first_failure = if n >= PARALLEL_THRESHOLD {
             out.par_chunks_mut(BLOCK * 16)
                 .enumerate()
                 .map_init(scratch, block)
                 .flatten()
-                .min()
+                .min_by_key(|e| e.index().unwrap_or(usize::MAX))
         } else {
             let mut s = scratch();
             out.chunks_mut(BLOCK * 16)
                 .enumerate()
                 .find_map(|item| block(&mut s, item))
         };
-        match first_zero {
+        match first_failure {
             None => Ok(()),
-            Some(index) => Err(CoreError::ZeroDivisionAt {
-                index: index + usize::try_from(self.offset).unwrap_or(0),
-            }
-            .into()),
+            Some(e) => Err(e.at(usize::try_from(self.offset).unwrap_or(0)).into()),
         }
     }
 
@@ -289,7 +286,7 @@ pub const BLOCK: usize = 4096;
 #[must_use]
 pub fn error_reply(e: &CallError) -> Vec<u8> {
     let message =
-        serde_json::to_vec(&serde_json::json!({"kind": e.kind(), "message": e.to_string()}))
+        serde_json::to_vec(&serde_json::json!({"kind": e.kind().name(), "message": e.to_string()}))
             .unwrap_or_default();
     let mut out = Vec::with_capacity(REPLY_HEADER + message.len());
     out.extend_from_slice(&MAGIC);

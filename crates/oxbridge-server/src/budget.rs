@@ -146,7 +146,7 @@ mod tests {
         let budget = Budget::new(100 * UNIT, Duration::from_millis(20));
         let first = budget.hold(40 * UNIT).await.unwrap(); // 80 units
         let refused = budget.hold(20 * UNIT).await.unwrap_err(); // needs 40 more
-        assert_eq!(refused.kind(), "unavailable");
+        assert_eq!(refused.kind().name(), "unavailable");
         assert!(refused.to_string().contains("memory budget"), "{refused}");
         drop(first);
         let _whole = budget.hold(usize::MAX).await.unwrap(); // clamped to all of it

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use oxbridge_core::CoreError;
+use oxbridge_core::{CoreError, ErrorKind};
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,38 +37,23 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// The stable wire name of the error's kind, shared with the Python client.
+    /// The error's kind, from the core's one table ([`ErrorKind`]): its wire
+    /// name, HTTP status, gRPC code and Python class all come from there.
     #[must_use]
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CallError::Core(e) => e.kind().name(),
-            CallError::BadRequest(_) => "bad_request",
-            CallError::TooLarge { .. } => "payload_too_large",
-            CallError::NotFound(_) => "not_found",
-            CallError::MethodNotAllowed(_) => "method_not_allowed",
-            CallError::UnsupportedMediaType(_) => "unsupported_media_type",
-            CallError::PermissionDenied(_) => "permission_denied",
-            CallError::Timeout(_) => "timeout",
-            CallError::Unavailable(_) => "unavailable",
-            CallError::Internal(_) => "internal",
+            CallError::Core(e) => e.kind(),
+            CallError::BadRequest(_) => ErrorKind::BadRequest,
+            CallError::TooLarge { .. } => ErrorKind::PayloadTooLarge,
+            CallError::NotFound(_) => ErrorKind::NotFound,
+            CallError::MethodNotAllowed(_) => ErrorKind::MethodNotAllowed,
+            CallError::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
+            CallError::PermissionDenied(_) => ErrorKind::PermissionDenied,
+            CallError::Timeout(_) => ErrorKind::Timeout,
+            CallError::Unavailable(_) => ErrorKind::Unavailable,
+            CallError::Internal(_) => ErrorKind::Internal,
         }
     }
-
-    /// Every kind a server reports, core kinds included: the Python client
-    /// must map each of them to its own class (a test checks it).
-    pub const KINDS: &'static [&'static str] = &[
-        "zero_division",
-        "invalid_argument",
-        "internal",
-        "bad_request",
-        "payload_too_large",
-        "not_found",
-        "method_not_allowed",
-        "unsupported_media_type",
-        "permission_denied",
-        "timeout",
-        "unavailable",
-    ];
 
     /// Whether the client is to blame (logged at most at WARN, or DEBUG).
     #[must_use]

@@ -1,7 +1,7 @@
 //! The gRPC bridge (tonic): `oxbridge.v1.Calculator`, the article's
 //! `greeter_service.GreeterService`, health and reflection.
 
-use oxbridge_core::{Complex, ErrorKind, Op};
+use oxbridge_core::{Complex, Op};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
@@ -31,25 +31,12 @@ pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
 #[must_use]
 pub fn status(e: &CallError) -> Status {
     crate::log_call_error("grpc", e);
-    let code = match e {
-        CallError::Core(core) => match core.kind() {
-            ErrorKind::ZeroDivision | ErrorKind::InvalidArgument => tonic::Code::InvalidArgument,
-            ErrorKind::Internal => tonic::Code::Internal,
-        },
-        CallError::BadRequest(_) | CallError::UnsupportedMediaType(_) => {
-            tonic::Code::InvalidArgument
-        }
-        CallError::TooLarge { .. } => tonic::Code::ResourceExhausted,
-        CallError::NotFound(_) | CallError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
-        CallError::PermissionDenied(_) => tonic::Code::Unauthenticated,
-        CallError::Timeout(_) => tonic::Code::DeadlineExceeded,
-        CallError::Unavailable(_) => tonic::Code::Unavailable,
-        CallError::Internal(_) => tonic::Code::Internal,
-    };
+    let kind = e.kind();
+    let code = tonic::Code::from_i32(kind.grpc_code());
     let mut status = Status::new(code, e.to_string());
     status
         .metadata_mut()
-        .insert(ERROR_KIND_KEY, MetadataValue::from_static(e.kind()));
+        .insert(ERROR_KIND_KEY, MetadataValue::from_static(kind.name()));
     status
 }
 

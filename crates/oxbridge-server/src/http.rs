@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use oxbridge_core::{ErrorKind, Op};
+use oxbridge_core::Op;
 use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
@@ -148,23 +148,8 @@ impl From<CallError> for AppError {
 
 impl AppError {
     fn status(&self) -> StatusCode {
-        match &self.0 {
-            CallError::Core(e) => match e.kind() {
-                ErrorKind::ZeroDivision | ErrorKind::InvalidArgument => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            CallError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            CallError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            CallError::NotFound(_) => StatusCode::NOT_FOUND,
-            CallError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            CallError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            CallError::PermissionDenied(_) => StatusCode::UNAUTHORIZED,
-            CallError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            CallError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.0.kind().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -172,7 +157,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         crate::log_call_error("http", &self.0);
-        let kind = self.0.kind();
+        let kind = self.0.kind().name();
         let problem = Problem {
             type_: format!("urn:oxbridge:error:{kind}"),
             title: status.canonical_reason().unwrap_or("Error"),

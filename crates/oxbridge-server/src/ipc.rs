@@ -514,7 +514,7 @@ fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
 /// `{"error": {"kind": ..., "message": ...}}` and a newline.
 fn error_reply(e: &CallError) -> Vec<u8> {
     let mut out = serde_json::to_vec(&serde_json::json!({
-        "error": {"kind": e.kind(), "message": e.to_string()}
+        "error": {"kind": e.kind().name(), "message": e.to_string()}
     }))
     .unwrap_or_default();
     out.push(b'\n');

@@ -85,17 +85,17 @@ pub fn init_tracing(default_filter: &str) {
 /// a fault of ours at ERROR. Never the request body.
 pub fn log_call_error(bridge: &'static str, e: &CallError) {
     match e {
-        CallError::Internal(_) => tracing::error!(bridge, kind = e.kind(), "{e}"),
+        CallError::Internal(_) => tracing::error!(bridge, kind = e.kind().name(), "{e}"),
         CallError::TooLarge { .. }
         | CallError::PermissionDenied(_)
         | CallError::Timeout(_)
         | CallError::Unavailable(_) => {
             // A client can cause these at will: at most one line a second.
-            if let Some(left_out) = rate_limit::admit(e.kind()) {
-                tracing::warn!(bridge, kind = e.kind(), left_out, "{e}");
+            if let Some(left_out) = rate_limit::admit(e.kind().name()) {
+                tracing::warn!(bridge, kind = e.kind().name(), left_out, "{e}");
             }
         }
-        _ => tracing::debug!(bridge, kind = e.kind(), "{e}"),
+        _ => tracing::debug!(bridge, kind = e.kind().name(), "{e}"),
     }
 }
 
