@@ -10,6 +10,7 @@ __all__ = [
     "default_socket_path",
     "div",
     "error_kinds",
+    "functions",
     "greet",
     "many",
     "mul",
@@ -45,6 +46,12 @@ def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
     """The core's table of error kinds, one row per kind:
     `(name, python_class, python_base, http_status, grpc_code, c_status)`.
     `oxbridge.errors` builds its mapping from it."""
+
+def functions() -> list[
+    tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]
+]:
+    """The catalogue of exported functions, from their one definition: every
+    Python bridge, the stubs and the CLI are derived from it."""
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `Server(unix=None)` binds."""

@@ -35,13 +35,10 @@ fn batch_frame(data: &[u8]) {
 }
 
 fn http_json(data: &[u8]) {
-    if let Ok(operands) = wire::decode::<wire::Operands>(data) {
-        for op in oxbridge_core::Op::ALL {
-            let _ = wire::arithmetic(op, &operands);
+    if let Ok(fields) = wire::decode::<oxbridge_server::json_call::Fields<'_>>(data) {
+        for f in oxbridge_server::LIBRARY.functions {
+            let _ = oxbridge_server::json_call::call(f, &fields);
         }
-    }
-    if let Ok(args) = wire::decode::<wire::GreetArgs<'_>>(data) {
-        let _ = args.greet();
     }
 }
 

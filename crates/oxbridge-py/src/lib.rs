@@ -42,6 +42,39 @@ fn error_kinds() -> Vec<(&'static str, &'static str, &'static str, u16, i32, i32
         .collect()
 }
 
+/// One exported function's description:
+/// `(name, doc, [(param, type)], returns, result_field, [error kinds], has_many)`.
+type FunctionRow = (
+    &'static str,
+    String,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    bool,
+);
+
+/// The catalogue of exported functions, from their one definition: every
+/// Python bridge, the stubs and the CLI are derived from it.
+#[pyfunction]
+fn functions() -> Vec<FunctionRow> {
+    oxbridge_server::LIBRARY
+        .functions
+        .iter()
+        .map(|f| {
+            (
+                f.name,
+                f.doc_text(),
+                f.params.iter().map(|p| (p.name, p.ty.name())).collect(),
+                f.returns.name(),
+                f.result_field,
+                f.raises.iter().map(|k| k.name()).collect(),
+                f.many.is_some(),
+            )
+        })
+        .collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
@@ -49,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(functions, m)?)?;
     scalar::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;

@@ -8,14 +8,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use oxbridge_core::Op;
+use oxbridge_core::export::Function;
 use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::budget::{Budget, HeldBody};
 use crate::config::{Access, Limits};
 use crate::error::CallError;
-use crate::wire::{self, GreetArgs, MessageReply, Operands};
+use crate::json_call;
+use crate::wire::{self, WireComplex};
 #[allow(unused_imports)]
 use utoipa::OpenApi as _;
 
@@ -103,13 +104,15 @@ async fn within_budget(
 
 fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
-    let calls = Router::new()
-        .route("/add", post(add))
-        .route("/sub", post(sub))
-        .route("/mul", post(mul))
-        .route("/div", post(div))
-        .route("/greet", post(greet))
-        .route("/batch", post(batch))
+    let calls = Router::new().route("/batch", post(batch));
+    // One route per exported function, derived from its definition.
+    let calls = crate::LIBRARY.functions.iter().fold(calls, |router, f| {
+        router.route(
+            &format!("/{}", f.name),
+            post(move |state: State<Arc<Limits>>, request: Request| call(f, state, request)),
+        )
+    });
+    let calls = calls
         // Calls take turns; health, version and the API document never wait
         // behind them (not even behind uploads that stall).
         .route_layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight));
@@ -175,52 +178,17 @@ impl IntoResponse for AppError {
     }
 }
 
-type Reply = Result<Json<wire::ResultReply>, AppError>;
-
-/// One documented handler per operation (utoipa documents functions, not closures).
-macro_rules! arithmetic_handler {
-    ($name:ident, $op:expr, $path:literal, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(post, path = $path, request_body = Operands, responses(
-            (status = 200, description = $doc, body = wire::ResultReply),
-            (status = "4XX", description = "A refused (e.g. zero divisor) or unreadable request, or a body not declared application/json (415)",
-             body = Problem, content_type = "application/problem+json"),
-        ))]
-        async fn $name(state: State<Arc<Limits>>, request: Request) -> Reply {
-            arithmetic($op, state, request).await
-        }
-    };
-}
-
-arithmetic_handler!(add, Op::Add, "/add", "`a + b`");
-arithmetic_handler!(sub, Op::Sub, "/sub", "`a - b`");
-arithmetic_handler!(mul, Op::Mul, "/mul", "`a * b`");
-arithmetic_handler!(div, Op::Div, "/div", "`a / b`; 422 for a zero divisor");
-
-async fn arithmetic(
-    op: Op,
+/// `POST /<function>`: its arguments as one JSON object, its result as
+/// `{"<result field>": value}` (see `json_call`).
+async fn call(
+    f: &'static Function,
     State(limits): State<Arc<Limits>>,
     request: Request,
-) -> Result<Json<wire::ResultReply>, AppError> {
+) -> Result<Response, AppError> {
     let body = read_body(request, JSON, &limits).await?;
-    let operands: Operands = wire::decode(&body)?;
-    Ok(Json(wire::arithmetic(op, &operands)?))
-}
-
-/// `"{greeting}, {name}"`.
-#[utoipa::path(post, path = "/greet", request_body = wire::GreetArgs, responses(
-    (status = 200, description = "The greeting", body = MessageReply),
-    (status = "4XX", description = "Text that is not valid Unicode, an unreadable request, or a body not declared application/json (415)", body = Problem, content_type = "application/problem+json"),
-))]
-async fn greet(
-    State(limits): State<Arc<Limits>>,
-    request: Request,
-) -> Result<Json<MessageReply>, AppError> {
-    let body = read_body(request, JSON, &limits).await?;
-    let args: GreetArgs<'_> = wire::decode(&body)?;
-    Ok(Json(MessageReply {
-        message: args.greet()?,
-    }))
+    let fields: json_call::Fields<'_> = wire::decode(&body)?;
+    let reply = json_call::call(f, &fields)?;
+    Ok(([(header::CONTENT_TYPE, JSON)], reply).into_response())
 }
 
 const JSON: &str = "application/json";
@@ -322,15 +290,30 @@ async fn version() -> Json<serde_json::Value> {
         title = "oxbridge",
         description = "The oxbridge core over HTTP: results bit for bit what CPython gives."
     ),
-    paths(add, sub, mul, div, greet, batch, health, version, openapi),
-    components(schemas(Operands, wire::GreetArgs, wire::ResultReply, MessageReply, Problem))
+    paths(batch, health, version, openapi),
+    components(schemas(WireComplex, Problem))
 )]
 pub struct ApiDoc;
+
+/// The whole OpenAPI document: the fixed routes above and one route per
+/// exported function, derived from its definition.
+#[must_use]
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    let fixed = std::mem::take(&mut doc.paths.paths);
+    for f in crate::LIBRARY.functions {
+        doc.paths
+            .paths
+            .insert(format!("/{}", f.name), crate::openapi::function_path(f));
+    }
+    doc.paths.paths.extend(fixed);
+    doc
+}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document", body = Object)))]
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+    Json(api_document())
 }
 
 async fn not_found(uri: axum::http::Uri) -> AppError {

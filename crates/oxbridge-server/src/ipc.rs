@@ -11,9 +11,6 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oxbridge_core::Op;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
@@ -24,7 +21,8 @@ use crate::batch;
 use crate::budget::{Budget, Held};
 use crate::config::Limits;
 use crate::error::CallError;
-use crate::wire::{self, GreetArgs, MessageReply, WireComplex};
+use crate::json_call;
+use crate::wire;
 use crate::StartError;
 
 /// Binds the socket: a private directory, a 0600 socket, a stale file from a
@@ -448,21 +446,6 @@ async fn busy_poll(
     Ok(false)
 }
 
-/// One IPC request: the article's `{"command": ..., "a": ..., "b": ...}`, or
-/// `{"command": "greet", "greeting": ..., "name": ...}`, or `{"command": "health"}`.
-#[derive(Deserialize)]
-struct Request<'a> {
-    command: std::borrow::Cow<'a, str>,
-    #[serde(default)]
-    a: Option<WireComplex>,
-    #[serde(default)]
-    b: Option<WireComplex>,
-    #[serde(default, borrow)]
-    greeting: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    name: Option<&'a RawValue>,
-}
-
 /// Answers one JSON request with one line of JSON (public for the
 /// benchmarks and the fuzzer, which drive it without a socket).
 #[must_use]
@@ -478,37 +461,29 @@ pub fn answer_request(frame: &[u8]) -> Vec<u8> {
     out
 }
 
+/// One IPC request: the article's `{"command": "add", "a": ..., "b": ...}`,
+/// any exported function by name with its arguments as fields, or
+/// `{"command": "health"}`.
 fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
-    let req: Request<'_> = wire::decode(frame)?;
-    let missing = |field: &str| {
-        CallError::BadRequest(format!("command {:?} needs field {field:?}", req.command))
-    };
-    match req.command.as_ref() {
-        "greet" => {
-            let args = GreetArgs {
-                greeting: req.greeting.ok_or_else(|| missing("greeting"))?,
-                name: req.name.ok_or_else(|| missing("name"))?,
-            };
-            Ok(to_json(&MessageReply {
-                message: args.greet()?,
-            }))
-        }
-        "health" => Ok(to_json(
+    let mut fields: json_call::Fields<'_> = wire::decode(frame)?;
+    let command = fields
+        .remove("command")
+        .ok_or_else(|| CallError::BadRequest("the request needs field \"command\"".into()))?;
+    let command: std::borrow::Cow<'_, str> = serde_json::from_str(command.get())
+        .map_err(|_| CallError::BadRequest("field \"command\" must be a string".into()))?;
+    if command == "health" {
+        return Ok(to_json(
             &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),
-        )),
-        name => {
-            let op: Op = name.parse().map_err(|_| {
-                CallError::NotFound(format!(
-                    "unknown command {name:?}: expected add, sub, mul, div, greet or health"
-                ))
-            })?;
-            let operands = wire::Operands {
-                a: req.a.ok_or_else(|| missing("a"))?,
-                b: req.b.ok_or_else(|| missing("b"))?,
-            };
-            Ok(to_json(&wire::arithmetic(op, &operands)?))
-        }
+        ));
     }
+    let f = crate::LIBRARY.get(&command).ok_or_else(|| {
+        let known: Vec<&str> = crate::LIBRARY.functions.iter().map(|f| f.name).collect();
+        CallError::NotFound(format!(
+            "unknown command {command:?}: expected {} or health",
+            known.join(", ")
+        ))
+    })?;
+    json_call::call(f, &fields)
 }
 
 /// `{"error": {"kind": ..., "message": ...}}` and a newline.

@@ -24,13 +24,18 @@ pub mod grpc_budget;
 pub mod http;
 mod http_serve;
 pub mod ipc;
+pub mod json_call;
 mod linger;
+mod openapi;
 pub mod rate_limit;
 pub mod wire;
 mod write_timeout;
 
 pub use config::{Access, Config, Limits, Listen, TlsFiles};
 pub use error::CallError;
+
+/// The functions this server exports on every bridge.
+pub static LIBRARY: &oxbridge_core::export::Library = &oxbridge_core::CALCULATOR;
 
 /// Why a server could not start.
 #[derive(Debug)]

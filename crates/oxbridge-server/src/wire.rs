@@ -1,4 +1,5 @@
-//! The JSON shapes shared by the HTTP and IPC bridges (the articles' formats).
+//! The JSON forms of complex numbers and floats, shared by the HTTP and IPC
+//! bridges (the articles' formats), and decoding a JSON body.
 //!
 //! A complex number is `[re, im]`. JSON has no infinities or NaN, so a
 //! non-finite part travels as one of the strings `"inf"`, `"-inf"`, `"nan"`
@@ -7,11 +8,10 @@
 
 use std::fmt;
 
-use oxbridge_core::{Complex, CoreError, Op};
+use oxbridge_core::Complex;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::error::CallError;
 
@@ -19,8 +19,8 @@ use crate::error::CallError;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WireComplex(pub Complex);
 
-/// One part of a complex number on the wire.
-struct Part(f64);
+/// One part of a complex number (or an `f64`) on the wire.
+pub struct Part(pub f64);
 
 impl Serialize for Part {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -138,67 +138,6 @@ impl utoipa::PartialSchema for WireComplex {
 
 impl utoipa::ToSchema for WireComplex {}
 
-/// Operands of an arithmetic call: `{"a": [re, im], "b": [re, im]}`.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct Operands {
-    /// Left operand.
-    pub a: WireComplex,
-    /// Right operand.
-    pub b: WireComplex,
-}
-
-/// Arguments of a greet call; kept raw so that a JSON string holding a lone
-/// surrogate (which has no UTF-8 form) is refused by the core, per argument.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct GreetArgs<'a> {
-    /// The greeting, as raw JSON.
-    #[serde(borrow)]
-    #[schema(value_type = String)]
-    pub greeting: &'a RawValue,
-    /// The name, as raw JSON.
-    #[serde(borrow)]
-    #[schema(value_type = String)]
-    pub name: &'a RawValue,
-}
-
-impl GreetArgs<'_> {
-    /// Decodes both texts and greets.
-    ///
-    /// # Errors
-    /// A non-string argument, or a string that is not valid Unicode.
-    pub fn greet(&self) -> Result<String, CallError> {
-        let greeting = text(self.greeting, "greeting")?;
-        let name = text(self.name, "name")?;
-        Ok(oxbridge_core::greet(&greeting, &name))
-    }
-}
-
-fn text(raw: &RawValue, arg: &'static str) -> Result<String, CallError> {
-    match serde_json::from_str::<String>(raw.get()) {
-        Ok(s) => Ok(s),
-        // Valid JSON (RawValue checked it) that is a string yet not a Rust
-        // String: it holds an escaped lone surrogate.
-        Err(_) if raw.get().starts_with('"') => Err(CoreError::InvalidUtf8 { arg }.into()),
-        Err(_) => Err(CallError::BadRequest(format!(
-            "argument '{arg}' must be a JSON string"
-        ))),
-    }
-}
-
-/// `{"result": [re, im]}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ResultReply {
-    /// The result.
-    pub result: WireComplex,
-}
-
-/// `{"message": "..."}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MessageReply {
-    /// The greeting.
-    pub message: String,
-}
-
 /// Decodes a JSON body as `T`, naming what was wrong with it.
 ///
 /// # Errors
@@ -206,17 +145,6 @@ pub struct MessageReply {
 pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, CallError> {
     serde_json::from_slice(body)
         .map_err(|e| CallError::BadRequest(format!("invalid request body: {e}")))
-}
-
-/// Runs an arithmetic call.
-///
-/// # Errors
-/// The core's refusal (a zero divisor).
-pub fn arithmetic(op: Op, operands: &Operands) -> Result<ResultReply, CallError> {
-    let z = op.apply(operands.a.0, operands.b.0)?;
-    Ok(ResultReply {
-        result: WireComplex(z),
-    })
 }
 
 #[cfg(test)]
@@ -258,31 +186,8 @@ mod tests {
 
     #[test]
     fn malformed_pairs_are_bad_requests() {
-        for body in [
-            r#"{"a":[1],"b":[1,2]}"#,
-            r#"{"a":[1,2,3],"b":[1,2]}"#,
-            r#"{"a":"x","b":[1,2]}"#,
-            r#"{"a":[1,2]}"#,
-        ] {
-            assert!(
-                matches!(
-                    decode::<Operands>(body.as_bytes()),
-                    Err(CallError::BadRequest(_))
-                ),
-                "{body}"
-            );
+        for text in [r#"[1]"#, r#"[1,2,3]"#, r#""x""#, r#"["1",2]"#] {
+            assert!(serde_json::from_str::<WireComplex>(text).is_err(), "{text}");
         }
-    }
-
-    #[test]
-    fn lone_surrogate_is_invalid_utf8_for_that_argument() {
-        let args: GreetArgs<'_> = decode(br#"{"greeting":"hi","name":"\ud800"}"#).unwrap();
-        assert_eq!(
-            args.greet(),
-            Err(CallError::Core(CoreError::InvalidUtf8 { arg: "name" }))
-        );
-        let args: GreetArgs<'_> =
-            decode(br#"{"greeting":"a\u0000b","name":"\ud83e\udd80"}"#).unwrap();
-        assert_eq!(args.greet().unwrap(), "a\0b, 🦀");
     }
 }
