@@ -47,9 +47,7 @@ def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
     `(name, python_class, python_base, http_status, grpc_code, c_status)`.
     `oxbridge.errors` builds its mapping from it."""
 
-def functions() -> list[
-    tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]
-]:
+def functions() -> list[tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]]:
     """The catalogue of exported functions, from their one definition: every
     Python bridge, the stubs and the CLI are derived from it."""
 
