@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use crate::errors;
 
 /// Views numpy's `complex128` elements as the core's complex numbers.
-fn as_core(slice: &[Complex64]) -> &[Complex] {
+pub(crate) fn as_core(slice: &[Complex64]) -> &[Complex] {
     // SAFETY: `Complex64` (num-complex) and `Complex` are both `#[repr(C)]`
     // pairs of f64, real part first, so the layout is identical.
     unsafe { std::slice::from_raw_parts(slice.as_ptr().cast::<Complex>(), slice.len()) }

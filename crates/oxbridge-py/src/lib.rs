@@ -8,6 +8,7 @@ pub use oxbridge::*;
 
 mod batch;
 mod errors;
+mod exported;
 mod scalar;
 mod server;
 
@@ -83,7 +84,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;
-    scalar::register(m)?;
+    exported::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
