@@ -7,11 +7,15 @@ text that reads back to the same float, so every value round-trips exactly.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._client import complex_arg, text_arg
+from .._client import complex_arg
+from .._functions import FunctionInfo, bind, check
 from ..errors import OxbridgeError, ProtocolError, error_for
 
 
@@ -20,24 +24,6 @@ def part(x: float) -> str:
     text = repr(x)
     # repr of a finite float always ends in a digit; inf and nan do not.
     return text if text[-1].isdigit() else f'"{text}"'
-
-
-def operands(a: object, b: object) -> str:
-    """``"a":[re,im],"b":[re,im]`` (no braces), checking both arguments."""
-    x = a if type(a) is complex else complex_arg(a, "a")
-    y = b if type(b) is complex else complex_arg(b, "b")
-    return f'"a":[{part(x.real)},{part(x.imag)}],"b":[{part(y.real)},{part(y.imag)}]'
-
-
-def greet_fields(greeting: object, name: object) -> str:
-    """``"greeting":...,"name":...`` (no braces), checking both arguments.
-
-    ``json.dumps`` escapes a lone surrogate as ``\\udXXX``; the server then
-    refuses it as invalid text, with the same error as every bridge.
-    """
-    text_arg(greeting, "greeting")
-    text_arg(name, "name")
-    return f'"greeting":{json.dumps(greeting)},"name":{json.dumps(name)}'
 
 
 def json_reply(body: bytes, where: str) -> dict[str, Any]:
@@ -78,16 +64,6 @@ def complex_from(reply: dict[str, Any], where: str) -> complex:
         ) from None
 
 
-def text_from(reply: dict[str, Any], where: str) -> str:
-    """The text in ``{"message": "..."}``, checked."""
-    message = reply.get("message")
-    if not isinstance(message, str):
-        raise ProtocolError(
-            f'bad reply from {where}: expected {{"message": text}}, got {str(reply)[:100]}'
-        )
-    return message
-
-
 def error_from(body: bytes, where: str) -> OxbridgeError:
     """The exception for an error reply: problem+json or ``{"error": {...}}``."""
     try:
@@ -100,3 +76,130 @@ def error_from(body: bytes, where: str) -> OxbridgeError:
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         pass
     return ProtocolError(f"bad error reply from {where}: {body[:200]!r}")
+
+
+# Any exported function: its arguments as one JSON object by parameter name,
+# its result as {"<result field>": value} (the server's json_call.rs).
+
+
+def json_value(type_name: str, value: Any) -> str:
+    """One checked argument (see ``_functions.check``) as JSON text."""
+    if type_name == "complex":
+        return f"[{part(value.real)},{part(value.imag)}]"
+    if type_name == "f64":
+        return part(value)
+    if type_name == "bool":
+        return "true" if value else "false"
+    if type_name == "i64":
+        return str(value)
+    if type_name == "str":
+        # json.dumps escapes a lone surrogate as \udXXX; the server refuses it
+        # as invalid text, with the same error as every bridge.
+        return json.dumps(value)
+    if type_name == "bytes":
+        return '"' + base64.b64encode(value).decode("ascii") + '"'
+    if type_name == "f64[]":
+        return "[" + ",".join(part(x) for x in value.tolist()) + "]"
+    if type_name == "i64[]":
+        return "[" + ",".join(str(x) for x in value.tolist()) + "]"
+    if type_name == "complex[]":
+        return "[" + ",".join(f"[{part(z.real)},{part(z.imag)}]" for z in value.tolist()) + "]"
+    raise ValueError(f"no JSON form for {type_name}")
+
+
+def json_fields(f: FunctionInfo, args: Sequence[object]) -> str:
+    """``"name":value,...`` (no braces) for checked arguments in parameter order."""
+    return ",".join(
+        f'"{p.name}":{json_value(p.type, check(p.type, value, p.name))}'
+        for p, value in zip(f.params, args, strict=True)
+    )
+
+
+def _complex_result(value: object) -> complex:
+    if type(value) is list and len(value) == 2:
+        return complex(_part(value[0]), _part(value[1]))
+    raise ValueError(value)
+
+
+def _exact(expected: type) -> Callable[[object], Any]:
+    def read(value: object) -> Any:
+        if type(value) is not expected:
+            raise ValueError(value)
+        return value
+
+    return read
+
+
+def _bytes_result(value: object) -> bytes:
+    if type(value) is not str:
+        raise ValueError(value)
+    return base64.b64decode(value, validate=True)
+
+
+def _array_result(element: str, dtype: str) -> Callable[[object], Any]:
+    def read(value: object) -> Any:
+        import numpy as np
+
+        if type(value) is not list:
+            raise ValueError(value)
+        return np.array([_RESULTS[element](x) for x in value], dtype=dtype)
+
+    return read
+
+
+#: Each type's reader from a JSON reply, by its catalogue name.
+_RESULTS: dict[str, Callable[[object], Any]] = {
+    "complex": _complex_result,
+    "f64": _part,
+    "bool": _exact(bool),
+    "i64": _exact(int),
+    "str": _exact(str),
+    "bytes": _bytes_result,
+    "f64[]": _array_result("f64", "float64"),
+    "i64[]": _array_result("i64", "int64"),
+    "complex[]": _array_result("complex", "complex128"),
+}
+
+
+def json_result(f: FunctionInfo, reply: dict[str, Any], where: str) -> Any:
+    """The result in ``{"<result field>": value}``, checked against the function's type."""
+    try:
+        return _RESULTS[f.returns](reply[f.result_field])
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ProtocolError(
+            f'bad reply from {where}: expected {{"{f.result_field}": {f.returns}}}, '
+            f"got {str(reply)[:100]}"
+        ) from None
+
+
+def json_method(
+    f: FunctionInfo, send: Callable[[str], dict[str, Any]], where: str
+) -> Callable[..., Any]:
+    """The client method for ``f`` over a JSON bridge: ``send(fields)`` posts
+    ``{fields}`` and returns the decoded reply (or raises the server's error)."""
+    if f.all_complex and len(f.params) == 2 and f.result_field == "result":
+        name_a, name_b = f.params[0].name, f.params[1].name
+
+        def pair(*args: object, **kwargs: object) -> complex:
+            if len(args) == 2 and not kwargs:
+                a, b = args
+            else:
+                a, b = bind(f, args, kwargs)
+            x = a if type(a) is complex else complex_arg(a, name_a)
+            y = b if type(b) is complex else complex_arg(b, name_b)
+            fields = (
+                f'"{name_a}":[{part(x.real)},{part(x.imag)}],'
+                f'"{name_b}":[{part(y.real)},{part(y.imag)}]'
+            )
+            return complex_from(send(fields), where)
+
+        method: Callable[..., Any] = pair
+    else:
+
+        def general(*args: object, **kwargs: object) -> Any:
+            return json_result(f, send(json_fields(f, bind(f, args, kwargs))), where)
+
+        method = general
+    method.__name__ = method.__qualname__ = f.name
+    method.__doc__ = f.doc
+    return method

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _batch
 from .._client import Client
+from .._functions import FUNCTIONS, FunctionInfo
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._socket import MAX_HEAD, MAX_REPLY, SPINS, BadReply, Connection, Stream
-from ._wire import complex_from, error_from, greet_fields, json_reply, operands, text_from
+from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
@@ -136,11 +137,8 @@ class HttpClient(Client):
         self._conn = Connection(opener, self.url, timeout)
         self._frames = _batch.FrameSize()
         self._host_header = netloc
-        self.add = self._arithmetic("add")
-        self.sub = self._arithmetic("sub")
-        self.mul = self._arithmetic("mul")
-        self.div = self._arithmetic("div")
-        self.greet = self._greet
+        for f in FUNCTIONS.values():
+            setattr(self, f.name, self._method(f))
 
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> bytes:
         """POST ``body`` to ``path``; the reply body, or the bridge's exception."""
@@ -153,21 +151,14 @@ class HttpClient(Client):
             raise error_from(reply, f"{self.url}{path} (HTTP {status})")
         return reply
 
-    def _arithmetic(self, name: str) -> Callable[[complex, complex], complex]:
-        path = f"/{name}"
+    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
+        path = f"/{f.name}"
         where = f"{self.url}{path}"
 
-        def op(a: complex, b: complex) -> complex:
-            body = ("{" + operands(a, b) + "}").encode()
-            return complex_from(json_reply(self.post(path, body), where), where)
+        def send(fields: str) -> dict[str, Any]:
+            return json_reply(self.post(path, ("{" + fields + "}").encode()), where)
 
-        op.__name__ = op.__qualname__ = name
-        return op
-
-    def _greet(self, greeting: str, name: str) -> str:
-        body = ("{" + greet_fields(greeting, name) + "}").encode()
-        where = f"{self.url}/greet"
-        return text_from(json_reply(self.post("/greet", body), where), where)
+        return json_method(f, send, where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _batch
 from .._client import Client
+from .._functions import FUNCTIONS, FunctionInfo
 from ._network import DEFAULT_TIMEOUT, unix_path
 from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
-from ._wire import complex_from, error_from, greet_fields, json_reply, operands, text_from
+from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
@@ -65,11 +66,8 @@ class IpcClient(Client):
         self.where = f"unix://{path}"
         self._conn = Connection(opener, self.where, timeout)
         self._frames = _batch.FrameSize()
-        self.add = self._arithmetic("add")
-        self.sub = self._arithmetic("sub")
-        self.mul = self._arithmetic("mul")
-        self.div = self._arithmetic("div")
-        self.greet = self._greet
+        for f in FUNCTIONS.values():
+            setattr(self, f.name, self._method(f))
 
     def request(self, fields: str) -> dict[str, Any]:
         """Send ``{fields}`` as one request; the decoded reply, or the exception."""
@@ -79,18 +77,13 @@ class IpcClient(Client):
             raise error_from(line, self.where)
         return reply
 
-    def _arithmetic(self, name: str) -> Callable[[complex, complex], complex]:
-        command = f'"command":"{name}",'
+    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
+        command = f'"command":"{f.name}",'
 
-        def op(a: complex, b: complex) -> complex:
-            return complex_from(self.request(command + operands(a, b)), self.where)
+        def send(fields: str) -> dict[str, Any]:
+            return self.request(command + fields)
 
-        op.__name__ = op.__qualname__ = name
-        return op
-
-    def _greet(self, greeting: str, name: str) -> str:
-        reply = self.request('"command":"greet",' + greet_fields(greeting, name))
-        return text_from(reply, self.where)
+        return json_method(f, send, self.where)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
