@@ -109,10 +109,15 @@ def _declarations(text: str) -> set[str]:
     return decls
 
 
-def test_cffi_declarations_match_the_generated_header() -> None:
-    header = _declarations((ROOT / "include" / "oxbridge.h").read_text())
-    cdef = _declarations(_cabi.CDEF)
-    assert cdef == header
+def test_cffi_declarations_are_the_generated_header() -> None:
+    header = (ROOT / "include" / "oxbridge.h").read_text()
+    assert header == oxbridge._native.C_HEADER
+    assert _declarations(_cabi.cdef()) == _declarations(header)
+    # One declaration per exported function, derived from its definition.
+    for name, _doc, params, returns, *_ in oxbridge._native.functions():
+        args = ",".join(f"{_cabi.C_ARG[t]} {p}" for p, t in params)
+        want = f"OxbStatus oxb_{name}({args},{_cabi.C_OUT[returns]}*out,OxbString*err)"
+        assert want in _declarations(header), want
 
 
 def test_native_library_exports_the_c_abi() -> None:

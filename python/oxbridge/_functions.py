@@ -18,7 +18,7 @@ from . import _native
 from ._client import complex_arg
 from .errors import ArgumentTypeError, InvalidArgumentError, argument_type_error
 
-__all__ = ["FUNCTIONS", "FunctionInfo", "Param", "bind", "check"]
+__all__ = ["FUNCTIONS", "FunctionInfo", "Param", "bind", "check", "checked", "named"]
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
@@ -150,6 +150,11 @@ _CHECKS: dict[str, Callable[[object, str], Any]] = {
 }
 
 
+def checker(type_name: str) -> Callable[[object, str], Any]:
+    """The check of one type, as a function of ``(value, name)``."""
+    return _CHECKS[type_name]
+
+
 def check(type_name: str, value: object, name: str) -> Any:
     """``value`` as the Python value of its parameter's type, or the error the
     PyO3 bridge raises for it."""
@@ -159,3 +164,22 @@ def check(type_name: str, value: object, name: str) -> Any:
             f"argument '{name}' has a type oxbridge does not know: {type_name}"
         )
     return checker(value, name)
+
+
+def checked(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object]) -> list[Any]:
+    """The call's arguments bound to ``f``'s parameters and checked by type."""
+    return [
+        check(p.type, value, p.name)
+        for value, p in zip(bind(f, args, kwargs), f.params, strict=True)
+    ]
+
+
+def named(method: Callable[..., Any], f: FunctionInfo) -> Callable[..., Any]:
+    """``method`` (a plain ``def m(a, b)`` fast path) with ``f``'s name, doc and
+    parameter names, so that keyword calls bind as they would on PyO3."""
+    code = method.__code__
+    names = tuple(p.name for p in f.params)
+    method.__code__ = code.replace(co_varnames=names + code.co_varnames[len(names) :])
+    method.__name__ = method.__qualname__ = f.name
+    method.__doc__ = f.doc
+    return method

@@ -2,6 +2,7 @@
 
 __all__ = [
     "ABI_VERSION",
+    "C_HEADER",
     "RUSTC_VERSION",
     "Server",
     "__version__",
@@ -22,6 +23,7 @@ from typing import Any, final
 
 __version__: str
 ABI_VERSION: int
+C_HEADER: str
 RUSTC_VERSION: str
 
 def bare(a: object, b: object) -> object:

@@ -159,7 +159,7 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
         out_c = cffi_bridge.ffi.new("OxbComplex *")
         cases.append(
             Case("cffi bare call", "add", "cffi", "floor", "f(1.0, 3.0, 0.0, -5.0, out, null)",
-                 {"f": cffi_bridge._lib.oxb_add, "out": out_c, "null": cffi_bridge.ffi.NULL})
+                 {"f": cffi_bridge._flat_lib.oxb_add, "out": out_c, "null": cffi_bridge.ffi.NULL})
         )  # fmt: skip
     return cases
 

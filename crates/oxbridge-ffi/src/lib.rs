@@ -17,7 +17,7 @@ use std::ptr;
 use oxbridge_core::{apply_many, Complex, CoreError, ErrorKind, Op, Rhs};
 
 /// Bumped whenever a signature or struct in this header changes.
-pub const OXB_ABI_VERSION: u32 = 2;
+pub const OXB_ABI_VERSION: u32 = 3;
 
 /// Status code returned by every `oxb_*` function.
 pub type OxbStatus = i32;
@@ -101,10 +101,14 @@ impl OxbString {
     };
 
     fn from_string(s: String) -> Self {
-        if s.is_empty() {
+        Self::from_bytes(s.into_bytes())
+    }
+
+    fn from_bytes(bytes: Vec<u8>) -> Self {
+        if bytes.is_empty() {
             return Self::EMPTY;
         }
-        let boxed: Box<[u8]> = s.into_bytes().into_boxed_slice();
+        let boxed: Box<[u8]> = bytes.into_boxed_slice();
         let len = boxed.len();
         let ptr = Box::into_raw(boxed).cast::<u8>();
         OxbString { ptr, len }
@@ -112,7 +116,8 @@ impl OxbString {
 }
 
 /// What went wrong inside an entry point, before it becomes a status.
-enum Failure {
+#[doc(hidden)]
+pub enum Failure {
     Core(CoreError),
     Panic(String),
 }
@@ -123,7 +128,8 @@ impl From<CoreError> for Failure {
     }
 }
 
-fn null_argument(name: &'static str) -> Failure {
+#[doc(hidden)]
+pub fn null_argument(name: &'static str) -> Failure {
     Failure::Core(CoreError::InvalidArgument(format!(
         "argument '{name}' is a null pointer"
     )))
@@ -139,7 +145,11 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs `body`, converting its error or panic into a status and, when `err` is
 /// not null, an owned message. The one place where failures cross the ABI.
-fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failure>) -> OxbStatus {
+///
+/// # Safety
+/// `err` is null or writable storage for one [`OxbString`].
+#[doc(hidden)]
+pub unsafe fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failure>) -> OxbStatus {
     let failure = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return OXB_OK,
         Ok(Err(failure)) => failure,
@@ -161,7 +171,8 @@ fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failure>) -> Oxb
 ///
 /// # Safety
 /// A non-null `ptr` must point to `len` readable bytes that outlive the call.
-unsafe fn bytes_arg<'a>(
+#[doc(hidden)]
+pub unsafe fn bytes_arg<'a>(
     ptr: *const u8,
     len: usize,
     name: &'static str,
@@ -181,7 +192,8 @@ unsafe fn bytes_arg<'a>(
 ///
 /// # Safety
 /// A non-null `out` must be valid for a write of `T`.
-unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Failure> {
+#[doc(hidden)]
+pub unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Failure> {
     if out.is_null() {
         return Err(null_argument("out"));
     }
@@ -190,123 +202,11 @@ unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), Failure> {
     Ok(())
 }
 
-fn scalar(
-    op: Op,
-    a_re: f64,
-    a_im: f64,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    guard(err, || {
-        let z = op.apply(Complex::new(a_re, a_im), Complex::new(b_re, b_im))?;
-        // SAFETY: `out` is null or writable, per the entry point's contract.
-        unsafe { write_out(out, OxbComplex::from(z)) }
-    })
-}
-
 /// The ABI version of this library; compare with [`OXB_ABI_VERSION`] of the
 /// header the caller was built against.
 #[no_mangle]
 pub extern "C" fn oxb_abi_version() -> u32 {
     OXB_ABI_VERSION
-}
-
-/// `*out = a + b`, parts passed as doubles.
-///
-/// # Safety
-/// `out` is null or writable for one [`OxbComplex`]; `err` is null or writable
-/// for one [`OxbString`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_add(
-    a_re: f64,
-    a_im: f64,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    scalar(Op::Add, a_re, a_im, b_re, b_im, out, err)
-}
-
-/// `*out = a - b`.
-///
-/// # Safety
-/// As for [`oxb_add`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_sub(
-    a_re: f64,
-    a_im: f64,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    scalar(Op::Sub, a_re, a_im, b_re, b_im, out, err)
-}
-
-/// `*out = a * b`.
-///
-/// # Safety
-/// As for [`oxb_add`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_mul(
-    a_re: f64,
-    a_im: f64,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    scalar(Op::Mul, a_re, a_im, b_re, b_im, out, err)
-}
-
-/// `*out = a / b`; [`OXB_ZERO_DIVISION`] when `b` is zero.
-///
-/// # Safety
-/// As for [`oxb_add`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_div(
-    a_re: f64,
-    a_im: f64,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    scalar(Op::Div, a_re, a_im, b_re, b_im, out, err)
-}
-
-/// `*out = "{greeting}, {name}"` as an owned UTF-8 string.
-///
-/// # Safety
-/// `greeting` and `name` are null (only with length 0) or point to that many
-/// readable bytes; `out` and `err` are null or writable for one [`OxbString`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_greet(
-    greeting: *const u8,
-    greeting_len: usize,
-    name: *const u8,
-    name_len: usize,
-    out: *mut OxbString,
-    err: *mut OxbString,
-) -> OxbStatus {
-    guard(err, || {
-        // SAFETY: pointer/length pairs as documented above.
-        let (greeting, name) = unsafe {
-            (
-                bytes_arg(greeting, greeting_len, "greeting")?,
-                bytes_arg(name, name_len, "name")?,
-            )
-        };
-        if out.is_null() {
-            return Err(null_argument("out"));
-        }
-        let message = oxbridge_core::greet_bytes(greeting, name)?;
-        // SAFETY: `out` is non-null and writable, as documented above.
-        unsafe { write_out(out, OxbString::from_string(message)) }
-    })
 }
 
 /// Releases a string this library returned. `{NULL, 0}` is accepted and does
@@ -410,9 +310,9 @@ pub unsafe extern "C" fn oxb_many(
     err: *mut OxbString,
 ) -> OxbStatus {
     // SAFETY: the caller's contract, passed on unchanged.
-    guard(err, || unsafe {
-        many(op, a, a_len, Some((b, b_len)), Complex::default(), out)
-    })
+    let body = || unsafe { many(op, a, a_len, Some((b, b_len)), Complex::default(), out) };
+    // SAFETY: `err` is null or writable, per the entry point's contract.
+    unsafe { guard(err, body) }
 }
 
 /// `out[i] = a[i] <op> b` for `i < len`, with one scalar `b`.
@@ -430,9 +330,9 @@ pub unsafe extern "C" fn oxb_many_scalar(
     err: *mut OxbString,
 ) -> OxbStatus {
     // SAFETY: the caller's contract, passed on unchanged.
-    guard(err, || unsafe {
-        many(op, a, len, None, Complex::new(b_re, b_im), out)
-    })
+    let body = || unsafe { many(op, a, len, None, Complex::new(b_re, b_im), out) };
+    // SAFETY: `err` is null or writable, per the entry point's contract.
+    unsafe { guard(err, body) }
 }
 
 /// The article's entry point, kept so its ctypes client works unchanged:
@@ -465,6 +365,17 @@ pub unsafe extern "C" fn compute(
             .map_or(NAN, OxbComplex::from)
     });
     result.unwrap_or(NAN)
+}
+
+pub mod exported;
+
+/// The calculator's symbols: `oxb_add`, `oxb_sub`, `oxb_mul`, `oxb_div`,
+/// `oxb_greet`, ... one per exported function, derived from its definition.
+pub mod calculator {
+    // The signatures name these types as the definitions do.
+    use oxbridge_core::{Complex, CoreError};
+
+    oxbridge_core::calculator_signatures!(crate::c_symbols, oxbridge_core::CALCULATOR);
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 pub use oxbridge::*;
 
 mod batch;
+mod callables;
 mod errors;
-mod exported;
 mod scalar;
 mod server;
 
@@ -76,15 +76,23 @@ fn functions() -> Vec<FunctionRow> {
         .collect()
 }
 
+/// The C header of the ABI this library exports (generated, checked for
+/// drift): the cffi bridge declares the symbols from it.
+const C_HEADER: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../include/oxbridge.h"
+));
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
+    m.add("C_HEADER", C_HEADER)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;
-    exported::register(m)?;
+    callables::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._client import complex_arg
-from .._functions import FunctionInfo, bind, check
+from .._functions import FunctionInfo, bind, checked
 from ..errors import OxbridgeError, ProtocolError, error_for
 
 
@@ -108,10 +108,9 @@ def json_value(type_name: str, value: Any) -> str:
 
 
 def json_fields(f: FunctionInfo, args: Sequence[object]) -> str:
-    """``"name":value,...`` (no braces) for checked arguments in parameter order."""
+    """``"name":value,...`` (no braces) for checked arguments (``_functions.checked``)."""
     return ",".join(
-        f'"{p.name}":{json_value(p.type, check(p.type, value, p.name))}'
-        for p, value in zip(f.params, args, strict=True)
+        f'"{p.name}":{json_value(p.type, value)}' for p, value in zip(f.params, args, strict=True)
     )
 
 
@@ -197,7 +196,7 @@ def json_method(
     else:
 
         def general(*args: object, **kwargs: object) -> Any:
-            return json_result(f, send(json_fields(f, bind(f, args, kwargs))), where)
+            return json_result(f, send(json_fields(f, checked(f, args, kwargs))), where)
 
         method = general
     method.__name__ = method.__qualname__ = f.name

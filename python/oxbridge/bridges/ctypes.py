@@ -14,8 +14,10 @@ from collections.abc import Callable
 from ctypes import (
     POINTER,
     Structure,
+    c_bool,
     c_double,
     c_int32,
+    c_int64,
     c_size_t,
     c_uint8,
     c_uint32,
@@ -24,7 +26,8 @@ from ctypes import (
 from typing import TYPE_CHECKING, Any
 
 from .. import _batch
-from .._client import Client, complex_arg, text_arg
+from .._client import Client
+from .._functions import FUNCTIONS, FunctionInfo, checked, named
 from ..errors import error_for_status
 from . import _cabi
 
@@ -38,7 +41,43 @@ class OxbString(Structure):
     _fields_ = (("ptr", POINTER(c_uint8)), ("len", c_size_t))
 
 
-_Out = c_double * 2
+class OxbComplex(Structure):
+    """``OxbComplex``: two doubles, real part first."""
+
+    _fields_ = (("re", c_double), ("im", c_double))
+
+
+def _slice(name: str, element: Any) -> type[Structure]:
+    return type(name, (Structure,), {"_fields_": (("ptr", POINTER(element)), ("len", c_size_t))})
+
+
+#: The ctypes form of each parameter type (``_cabi.C_ARG``).
+_ARG: dict[str, Any] = {
+    "bool": c_bool,
+    "i64": c_int64,
+    "f64": c_double,
+    "complex": OxbComplex,
+    "str": _slice("OxbStr", c_uint8),
+    "bytes": _slice("OxbBytes", c_uint8),
+    "f64[]": _slice("OxbF64s", c_double),
+    "i64[]": _slice("OxbI64s", c_int64),
+    "complex[]": _slice("OxbComplexes", OxbComplex),
+}
+#: The ctypes form of what ``out`` points to (``_cabi.C_OUT``).
+_OUT: dict[str, Any] = {
+    "bool": c_bool,
+    "i64": c_int64,
+    "f64": c_double,
+    "complex": OxbComplex,
+    "str": OxbString,
+    "bytes": OxbString,
+    "f64[]": _slice("OxbF64Array", c_double),
+    "i64[]": _slice("OxbI64Array", c_int64),
+    "complex[]": _slice("OxbComplexArray", OxbComplex),
+}
+_ARRAY_FREE = {"f64[]": "oxb_f64_array_free", "i64[]": "oxb_i64_array_free",
+               "complex[]": "oxb_complex_array_free"}  # fmt: skip
+
 _lib = ctypes.PyDLL(_cabi.LIBRARY_PATH)
 # Batches run for milliseconds: call them through a handle that releases the GIL.
 _batch_lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
@@ -50,57 +89,146 @@ _lib.oxb_abi_version.restype = c_uint32
 _cabi.check_abi(_lib.oxb_abi_version())
 _lib.oxb_string_free.argtypes = (OxbString,)
 _lib.oxb_string_free.restype = None
-_lib.oxb_greet.argtypes = (c_void_p, c_size_t, c_void_p, c_size_t, c_void_p, c_void_p)
+for _type, _free in _ARRAY_FREE.items():
+    _lib[_free].argtypes = (_OUT[_type],)
+    _lib[_free].restype = None
+
+
+def _take_bytes(s: OxbString) -> bytes:
+    """Copy and free a byte string the library returned."""
+    try:
+        return ctypes.string_at(s.ptr, s.len) if s.len else b""
+    finally:
+        _lib.oxb_string_free(s)
 
 
 def _take(s: OxbString) -> str:
     """Decode and free a string the library returned."""
-    try:
-        return ctypes.string_at(s.ptr, s.len).decode("utf-8") if s.len else ""
-    finally:
-        _lib.oxb_string_free(s)
+    return _take_bytes(s).decode("utf-8")
 
 
 def _raise(status: int, err: OxbString) -> None:
     raise error_for_status(status, _take(err))
 
 
-def _scalar(name: str) -> Callable[[complex, complex], complex]:
-    fn = _lib[f"oxb_{name}"]
+def _to_c(type_name: str, value: Any) -> Any:
+    """A checked argument (``_functions.check``) in its C form."""
+    c_type = _ARG[type_name]
+    if type_name == "complex":
+        return OxbComplex(value.real, value.imag)
+    if type_name in ("str", "bytes"):
+        data = value.encode("utf-8", "surrogatepass") if type_name == "str" else value
+        return c_type(ctypes.cast(ctypes.c_char_p(data), POINTER(c_uint8)), len(data))
+    if type_name.endswith("[]"):
+        return c_type(ctypes.cast(value.ctypes.data, c_type._fields_[0][1]), len(value))
+    return c_type(value)
+
+
+def _from_c(type_name: str, out: Any) -> Any:
+    """The result in ``out``, released when the library owns it."""
+    if type_name == "complex":
+        return complex(out.re, out.im)
+    if type_name == "str":
+        return _take(out)
+    if type_name == "bytes":
+        return _take_bytes(out)
+    if type_name.endswith("[]"):
+        import numpy as np
+
+        try:
+            dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}[type_name]
+            size = np.dtype(dtype).itemsize * out.len
+            raw = ctypes.string_at(out.ptr, size) if out.len else b""
+            return np.frombuffer(raw, dtype=dtype).copy()
+        finally:
+            _lib[_ARRAY_FREE[type_name]](out)
+    return out.value
+
+
+_Out = c_double * 2
+
+
+def _complex_pair(f: FunctionInfo) -> Callable[..., complex]:
+    """The calculator's shape, two complex in and one out: no object per argument."""
+    fn = _lib[f"oxb_{f.name}"]
     fn.argtypes = (c_double, c_double, c_double, c_double, c_void_p, c_void_p)
     out_t, argument_error, byref = _Out, ctypes.ArgumentError, ctypes.byref
 
-    def slow(a: object, b: object) -> complex:
-        a, b = complex_arg(a, "a"), complex_arg(b, "b")
+    def slow(*args: object, **kwargs: object) -> complex:
+        a, b = checked(f, args, kwargs)
         out, err = out_t(), OxbString()
         status = fn(a.real, a.imag, b.real, b.imag, out, byref(err))
         if status:
             _raise(status, err)
         return complex(out[0], out[1])
 
-    def op(a: complex, b: complex) -> complex:
+    def op(a: Any, b: Any) -> complex:
         out = out_t()
         try:
             status = fn(a.real, a.imag, b.real, b.imag, out, None)
         except (AttributeError, argument_error):
             return slow(a, b)
         if status:
-            # Rare: call again asking for the message (the operation is pure).
+            # Rare: call again asking for the message (the function is pure).
             return slow(a, b)
         return complex(out[0], out[1])
 
-    op.__name__ = op.__qualname__ = name
-    return op
+    return named(op, f)
 
 
-def greet(greeting: str, name: str) -> str:
-    """``f"{greeting}, {name}"`` through ``oxb_greet``."""
-    g, n = text_arg(greeting, "greeting"), text_arg(name, "name")
-    out, err = OxbString(), OxbString()
-    status = _lib.oxb_greet(g, len(g), n, len(n), ctypes.byref(out), ctypes.byref(err))
-    if status:
-        _raise(status, err)
-    return _take(out)
+def _general(f: FunctionInfo) -> Callable[..., Any]:
+    """Any signature: arguments checked and converted by type."""
+    fn = _lib[f"oxb_{f.name}"]
+    fn.argtypes = (*(_ARG[p.type] for p in f.params), c_void_p, c_void_p)
+    out_t, byref = _OUT[f.returns], ctypes.byref
+
+    def call(*args: object, **kwargs: object) -> Any:
+        values = checked(f, args, kwargs)
+        c_args = [_to_c(p.type, v) for v, p in zip(values, f.params, strict=True)]
+        out, err = out_t(), OxbString()
+        status = fn(*c_args, byref(out), byref(err))
+        if status:
+            _raise(status, err)
+        return _from_c(f.returns, out)
+
+    return call
+
+
+#: ctypes types of the flattened C parameters (``_cabi.flat_declaration``).
+_FLAT: dict[str, Any] = {"double": c_double, "const char *": ctypes.c_char_p, "size_t": c_size_t,
+         "int64_t": c_int64, "bool": c_bool}  # fmt: skip
+_FAST_OUT: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "complex": (_Out, lambda o: complex(o[0], o[1])),
+    "str": (OxbString, _take),
+    "bytes": (OxbString, _take_bytes),
+    "f64": (c_double, lambda o: o.value),
+    "i64": (c_int64, lambda o: o.value),
+    "bool": (c_bool, lambda o: o.value),
+}
+
+
+def _fast(f: FunctionInfo) -> Callable[..., Any]:
+    """The generated fast path (``_cabi.fast_source``) over ctypes."""
+    fn = _lib[f"oxb_{f.name}"]
+    flat = [c for p in f.params for c in _cabi.FLAT_C[p.type]]
+    fn.argtypes = (*(_FLAT[c] for c in flat), c_void_p, c_void_p)
+    out_t, result = _FAST_OUT[f.returns]
+    return _cabi.generate(
+        f,
+        {"_fn": fn, "_out": out_t, "_err": OxbString, "_pass": ctypes.byref,
+         "_result": result, "_raise": _raise},
+    )  # fmt: skip
+
+
+def _method(f: FunctionInfo) -> Callable[..., Any]:
+    if _cabi.FLAT_COMPLEX and f.all_complex and len(f.params) == 2:
+        return _complex_pair(f)
+    if _cabi.has_fast_path(f):
+        return _fast(f)
+    method = _general(f)
+    method.__name__ = method.__qualname__ = f.name
+    method.__doc__ = f.doc
+    return method
 
 
 class CtypesClient(Client):
@@ -109,11 +237,8 @@ class CtypesClient(Client):
     bridge = "ctypes"
 
     def __init__(self) -> None:
-        self.add = _scalar("add")
-        self.sub = _scalar("sub")
-        self.mul = _scalar("mul")
-        self.div = _scalar("div")
-        self.greet = greet
+        for name, method in _METHODS.items():
+            setattr(self, name, method)
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         err, code = OxbString(), _batch.OPS[op]
@@ -133,6 +258,9 @@ class CtypesClient(Client):
             )
         if status:
             _raise(status, err)
+
+
+_METHODS = {f.name: _method(f) for f in FUNCTIONS.values()}
 
 
 def open(address: str | None, **options: Any) -> Client:

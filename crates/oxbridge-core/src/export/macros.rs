@@ -36,7 +36,7 @@
 macro_rules! export {
     (
         $(#[doc = $ldoc:literal])*
-        $lvis:vis static $library:ident = $lname:literal;
+        $lvis:vis static $library:ident = $lname:literal $(, signatures $list:ident)?;
         $(
             $(#[doc = $doc:literal])*
             $(#[raises($($kind:ident),* $(,)?)])?
@@ -49,6 +49,10 @@ macro_rules! export {
             #[inline]
             $vis fn $name($($arg: $ty),*) -> $ret $body
         )*
+
+        $crate::export!(@signatures ($) $($list)? {
+            $( $name ( $($arg : $ty),* ) -> $ret ; )*
+        });
 
         $(#[doc = $ldoc])*
         $lvis static $library: $crate::export::Library = $crate::export::Library {
@@ -116,6 +120,19 @@ macro_rules! export {
             ),*],
         };
     };
+    // `signatures NAME` also exports `NAME!(callback::path, library::PATH)`,
+    // which hands every signature to `callback!`: how other crates generate
+    // per-function code (the C ABI's symbols) at compile time.
+    (@signatures ($d:tt) $list:ident { $($sig:tt)* }) => {
+        /// Hands every exported signature to `callback!`, with the library's path.
+        #[macro_export]
+        macro_rules! $list {
+            ($d($d callback:ident)::+ , $d($d library:tt)+) => {
+                $d($d callback)::+ ! { $d($d library)+ ; $($sig)* }
+            };
+        }
+    };
+    (@signatures ($d:tt) { $($sig:tt)* }) => {};
     (@field) => { "result" };
     (@field $field:ident) => { stringify!($field) };
 }
