@@ -100,11 +100,12 @@ bench: build ## Speed targets, measured side by side
 	$(VENV)/bin/oxbridge bench
 
 .PHONY: header
-header: ## Regenerate include/oxbridge.h with cbindgen
+header: ## Regenerate include/oxbridge.h (cbindgen and the exported functions' definitions)
 	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-ffi header_matches_fresh_generation
 
 .PHONY: protos
-protos: $(STAMPS)/venv ## Regenerate the Python gRPC stubs from proto/
+protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from the definitions, and the Python gRPC stubs
+	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-server the_checked_in_proto_is_the_generated_one
 	$(PY) tools/gen_protos.py
 
 .PHONY: serve

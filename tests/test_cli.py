@@ -7,6 +7,8 @@ import sys
 
 import oxbridge
 import pytest
+from oxbridge._functions import FUNCTIONS
+from oxbridge.cli import OPERATIONS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,6 +36,16 @@ def test_other_operations(op: str, expected: complex) -> None:
     assert done.stdout == f"{expected}\n"
 
 
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_every_flag_function_prints_what_the_core_gives(name: str) -> None:
+    """One flag per function of complex arguments, derived from the catalogue."""
+    f = FUNCTIONS[name]
+    args = [1 + 1j, 2 + 0j][: len(f.params)]
+    flags = [a for i, z in enumerate(args, start=1) for a in (f"--arg{i}", str(z))]
+    done = run(f"--{name}", *flags)
+    assert (done.returncode, done.stdout) == (0, f"{getattr(oxbridge.connect(), name)(*args)}\n")
+
+
 def test_greet_subcommand() -> None:
     assert run("greet", "Welcome", "traveler").stdout == "Welcome, traveler\n"
 
@@ -45,7 +57,7 @@ def test_greet_subcommand() -> None:
         (["--arg1", "1", "--arg2", "2"], "choose an operation"),
         (["--add", "--mul", "--arg1", "1", "--arg2", "2"], "choose one operation"),
         (["--div", "--arg1", "1", "--arg2", "0"], "complex division by zero"),
-        (["--add", "--arg1", "1"], "needs both --arg1 and --arg2"),
+        (["--add", "--arg1", "1"], "needs --arg1 and --arg2"),
         (["--add", "--arg1", "1", "--arg2", "2", "--via", "smoke"], "Invalid value for '--via'"),
     ],
 )

@@ -46,6 +46,10 @@ class FunctionInfo:
     #: Whether it has a vectorized ``<name>_many`` form.
     has_many: bool
 
+    def params_all(self, type_name: str) -> bool:
+        """Whether every parameter is of ``type_name``."""
+        return all(p.type == type_name for p in self.params)
+
     @property
     def all_complex(self) -> bool:
         """Whether every parameter and the result are complex (the calculator's shape)."""

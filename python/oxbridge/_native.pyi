@@ -3,6 +3,7 @@
 __all__ = [
     "ABI_VERSION",
     "C_HEADER",
+    "LIBRARY",
     "RUSTC_VERSION",
     "Server",
     "__version__",
@@ -24,6 +25,7 @@ from typing import Any, final
 __version__: str
 ABI_VERSION: int
 C_HEADER: str
+LIBRARY: str
 RUSTC_VERSION: str
 
 def bare(a: object, b: object) -> object:

@@ -7,15 +7,30 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from . import bridges
+from ._functions import FUNCTIONS
 from .errors import OxbridgeError
 
-OPERATIONS = ("add", "sub", "mul", "div")
+#: The functions the article-style flags reach: one or two complex arguments
+#: (``--arg1``, ``--arg2``), from the catalogue of exported functions.
+FLAG_FUNCTIONS = [
+    f for f in FUNCTIONS.values() if 1 <= len(f.params) <= 2 and f.params_all("complex")
+]
+OPERATIONS = tuple(f.name for f in FLAG_FUNCTIONS)
+
+
+def _operation_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``--add``, ``--sub``, ... one flag per function in :data:`FLAG_FUNCTIONS`."""
+    for f in reversed(FLAG_FUNCTIONS):
+        summary = f.doc.splitlines()[0] if f.doc else f.name
+        command = click.option(f"--{f.name}", "command", flag_value=f.name, help=summary)(command)
+    return command
 
 
 def _parse_complex(
@@ -32,10 +47,7 @@ def _parse_complex(
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--add", "command", flag_value="add", help="arg1 + arg2")
-@click.option("--sub", "command", flag_value="sub", help="arg1 - arg2")
-@click.option("--mul", "command", flag_value="mul", help="arg1 * arg2")
-@click.option("--div", "command", flag_value="div", help="arg1 / arg2")
+@_operation_flags
 @click.option("--arg1", callback=_parse_complex, help="First complex number in the form x+yj")
 @click.option("--arg2", callback=_parse_complex, help="Second complex number in the form x'+y'j")
 @click.option(
@@ -61,11 +73,14 @@ def cli(
             raise click.UsageError(f"--{command} cannot be combined with a subcommand")
         return
     if command is None:
-        raise click.UsageError("choose an operation: --add, --sub, --mul or --div")
-    if arg1 is None or arg2 is None:
-        raise click.UsageError(f"--{command} needs both --arg1 and --arg2")
+        flags = ", ".join(f"--{name}" for name in OPERATIONS)
+        raise click.UsageError(f"choose an operation: {flags}")
+    args = [arg1, arg2][: len(FUNCTIONS[command].params)]
+    if any(a is None for a in args):
+        needed = " and ".join(f"--arg{i}" for i in range(1, len(args) + 1))
+        raise click.UsageError(f"--{command} needs {needed}")
     with bridges.connect(via) as client:
-        click.echo(getattr(client, command)(arg1, arg2))
+        click.echo(getattr(client, command)(*args))
 
 
 def _reject_repeated_operations(args: list[str]) -> None:

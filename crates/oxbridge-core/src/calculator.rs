@@ -12,7 +12,7 @@ use crate::error::CoreError;
 crate::export! {
     /// The calculator and greeter of the articles: the functions every
     /// oxbridge bridge serves.
-    pub static CALCULATOR = "oxbridge", signatures calculator_signatures;
+    pub static CALCULATOR = "calculator", signatures calculator_signatures;
 
     /// `a + b`, exactly as Python computes it.
     pub fn add(a: Complex, b: Complex) -> Complex {

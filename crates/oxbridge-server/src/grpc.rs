@@ -24,6 +24,10 @@ pub mod greeter_service {
 /// The encoded descriptors of both protos, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("oxbridge_descriptor");
 
+/// The descriptors of the exported functions' generated `.proto`, for reflection.
+pub const FUNCTIONS_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("functions_descriptor");
+
 /// Metadata key that carries the exact error kind next to the status code.
 pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
 
@@ -151,6 +155,7 @@ pub async fn routes(
     limits: &Limits,
     access: &Access,
 ) -> Result<tonic::service::Routes, crate::StartError> {
+    let access_for_calls = access.clone();
     let access = access.clone();
     // Health and reflection stay open (load balancers probe them); the
     // calculator and the greeter need the token when one is set.
@@ -176,6 +181,7 @@ pub async fn routes(
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(FUNCTIONS_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| {
@@ -199,9 +205,38 @@ pub async fn routes(
         .add_service(reflection);
     // tonic answers an unknown service or method with a bare UNIMPLEMENTED;
     // every other error of ours has a message, so this one gets one too.
-    let router = routes
-        .into_axum_router()
-        .layer(axum::middleware::from_fn(name_unimplemented));
+    // Every exported function: one route per method, derived from its definition.
+    let service = format!(
+        "/{}.Functions",
+        crate::grpc_functions::package(crate::LIBRARY)
+    );
+    let router = crate::LIBRARY
+        .functions
+        .iter()
+        .fold(routes.into_axum_router(), |router, f| {
+            let path = format!("{service}/{}", crate::grpc_functions::method_name(f.name));
+            let access = access_for_calls.clone();
+            router.route(
+                &path,
+                axum::routing::post(move |request: axum::extract::Request| {
+                    let access = access.clone();
+                    async move {
+                        let header = request
+                            .headers()
+                            .get("authorization")
+                            .map(axum::http::HeaderValue::as_bytes);
+                        if !access.authorized(header) {
+                            let denied = status(&CallError::PermissionDenied(
+                                "missing or wrong bearer token".into(),
+                            ));
+                            return denied.into_http::<axum::body::Body>();
+                        }
+                        crate::grpc_functions::serve(f, max, request).await
+                    }
+                }),
+            )
+        });
+    let router = router.layer(axum::middleware::from_fn(name_unimplemented));
     Ok(tonic::service::Routes::from(router))
 }
 
@@ -219,8 +254,9 @@ async fn name_unimplemented(
     if unimplemented && silent {
         // grpc-message is percent-encoded: '%' and anything unprintable.
         let message: String = format!(
-            "no such method {path}: oxbridge serves oxbridge.v1.Calculator, \
-             greeter_service.GreeterService, grpc.health.v1.Health and reflection"
+            "no such method {path}: oxbridge serves {}.Functions, oxbridge.v1.Calculator, \
+             greeter_service.GreeterService, grpc.health.v1.Health and reflection",
+            crate::grpc_functions::package(crate::LIBRARY)
         )
         .bytes()
         .map(|b| {

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod grpc_budget;
+pub mod grpc_functions;
 pub mod http;
 mod http_serve;
 pub mod ipc;

@@ -1,9 +1,11 @@
-"""The gRPC bridge: ``oxbridge.v1.Calculator`` through grpcio."""
+"""The gRPC bridge through grpcio: every exported function at
+``/<library>.v1.Functions/<Name>``, batches through ``oxbridge.v1.Calculator``."""
 
 from __future__ import annotations
 
 import re
 import socket
+import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import numpy as np
 
-from .. import _batch
-from .._client import Client, complex_arg, text_arg
+from .. import _batch, _native
+from .._client import Client, complex_arg
+from .._functions import FUNCTIONS, FunctionInfo, checked, named
 from .._proto import calculator_pb2 as pb
 from .._proto import calculator_pb2_grpc as pb_grpc
 from ..errors import (
@@ -25,6 +28,7 @@ from ..errors import (
     error_for,
 )
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
+from ._protobuf import decode_reply, encode_request
 
 if TYPE_CHECKING:
     from .._batch import ComplexArray, Operand
@@ -45,6 +49,15 @@ CHANNEL_OPTIONS = [
 
 #: tonic's words for a request over the server's decoding limit.
 _DECODE_LIMIT = re.compile(r"message length too large: found \d+ bytes, the limit is: (\d+) bytes")
+
+
+#: Two complex arguments in fields 1 and 2: the calculator's request, in one pack.
+_PAIR = struct.Struct("<BBBdBdBBBdBd")
+
+
+def method_name(name: str) -> str:
+    """A function's gRPC method name: ``greet`` → ``Greet``, ``pow_many`` → ``PowMany``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 def error_from_rpc(e: grpc.RpcError, target: str) -> OxbridgeError:
@@ -87,11 +100,8 @@ class GrpcClient(Client):
             credentials = grpc.ssl_channel_credentials(root_certificates=roots)
             self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         self._stub: Any = pb_grpc.CalculatorStub(self._channel)  # type: ignore[no-untyped-call]
-        self.add = self._arithmetic("add", self._stub.Add)
-        self.sub = self._arithmetic("sub", self._stub.Sub)
-        self.mul = self._arithmetic("mul", self._stub.Mul)
-        self.div = self._arithmetic("div", self._stub.Div)
-        self.greet = self._greet
+        for f in FUNCTIONS.values():
+            setattr(self, f.name, self._method(f))
 
     def call(self, method: Any, request: Any) -> Any:
         """One RPC. On UNAVAILABLE, when something listens at the address (a
@@ -124,32 +134,31 @@ class GrpcClient(Client):
             return False
         return True
 
-    def _arithmetic(self, name: str, method: Any) -> Callable[[complex, complex], complex]:
-        request_t, complex_t = pb.BinaryRequest, pb.Complex
+    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
+        """``f`` as ``/<library>.v1.Functions/<Name>``, its messages written and
+        read from its signature (``_protobuf``)."""
+        rpc = self._channel.unary_unary(f"/{_native.LIBRARY}.v1.Functions/{method_name(f.name)}")
+        where = f"grpc://{self.target}"
+        if f.all_complex and len(f.params) == 2:
+            pair = _PAIR
 
-        def op(a: complex, b: complex) -> complex:
-            x = a if type(a) is complex else complex_arg(a, "a")
-            y = b if type(b) is complex else complex_arg(b, "b")
-            request = request_t(
-                a=complex_t(re=x.real, im=x.imag), b=complex_t(re=y.real, im=y.imag)
-            )
-            reply = self.call(method, request)
-            r = reply.result
-            if not (reply.HasField("result") and r.HasField("re") and r.HasField("im")):
-                raise ProtocolError(
-                    f"bad reply from grpc://{self.target}: no complete result in {reply!r}"
-                )
-            return complex(r.re, r.im)
+            def op(a: Any, b: Any) -> complex:
+                x = a if type(a) is complex else complex_arg(a, f.params[0].name)
+                y = b if type(b) is complex else complex_arg(b, f.params[1].name)
+                request = pair.pack(0x0A, 18, 0x09, x.real, 0x11, x.imag,
+                                    0x12, 18, 0x09, y.real, 0x11, y.imag)  # fmt: skip
+                result: complex = decode_reply(f, self.call(rpc, request), where)
+                return result
 
-        op.__name__ = op.__qualname__ = name
-        return op
+            return named(op, f)
 
-    def _greet(self, greeting: str, name: str) -> str:
-        request = pb.GreetRequest(
-            greeting=text_arg(greeting, "greeting"), name=text_arg(name, "name")
-        )
-        message: str = self.call(self._stub.Greet, request).message
-        return message
+        def call(*args: object, **kwargs: object) -> Any:
+            request = encode_request(f, checked(f, args, kwargs))
+            return decode_reply(f, self.call(rpc, request), where)
+
+        call.__name__ = call.__qualname__ = f.name
+        call.__doc__ = f.doc
+        return call
 
     def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
         def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:

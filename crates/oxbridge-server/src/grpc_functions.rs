@@ -1,0 +1,344 @@
+//! Every exported function as a gRPC method, derived from its definition:
+//! `/<library>.v1.Functions/<Name>` takes `<Name>Request` (one field per
+//! parameter, numbered from 1 in order) and answers `<Name>Reply` (the result
+//! in field 1, named as the function's result field).
+//!
+//! [`proto_file`] writes the contract as a `.proto` (checked in under
+//! `proto/`, checked for drift, and compiled into the descriptors that
+//! reflection serves); requests are decoded and replies encoded straight from
+//! the signature, with no generated code per function.
+//!
+//! Each type's protobuf form (see `docs/types.md`): `bool`, `int64`,
+//! `double`, `string`, `bytes`; complex as the message `Complex` (parts with
+//! explicit presence, so `-0.0` survives); arrays as packed `repeated double`
+//! and `repeated int64`, and `repeated Complex`.
+
+use std::fmt::Write as _;
+
+use bytes::{Buf, BufMut};
+use oxbridge_core::export::{Function, Library, Type, Value};
+use oxbridge_core::{Complex, CoreError};
+use prost::encoding::{self, DecodeContext, WireType};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::Status;
+
+use crate::error::CallError;
+use crate::grpc::status;
+
+/// The protobuf package of a library's functions.
+#[must_use]
+pub fn package(library: &Library) -> String {
+    format!("{}.v1", library.name)
+}
+
+/// A function's method name: `greet` → `Greet`, `pow_many` → `PowMany`.
+#[must_use]
+pub fn method_name(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+fn proto_type(ty: Type) -> &'static str {
+    match ty {
+        Type::Bool => "bool",
+        Type::I64 => "int64",
+        Type::F64 => "double",
+        Type::Complex => "Complex",
+        Type::Str => "string",
+        Type::Bytes => "bytes",
+        Type::F64Array => "repeated double",
+        Type::I64Array => "repeated int64",
+        Type::ComplexArray => "repeated Complex",
+    }
+}
+
+fn comment(out: &mut String, indent: &str, text: &str) {
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", format!("{indent}// {line}").trim_end());
+    }
+}
+
+/// The `.proto` of `library`'s functions.
+#[must_use]
+pub fn proto_file(library: &Library) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "// Generated from the exported functions' definitions. Do not edit: run `make protos`.\n",
+    );
+    out.push_str("//\n// Errors are a Status with the code of the error kind's row in the table\n");
+    out.push_str("// of kinds; the metadata key \"oxbridge-error-kind\" carries the kind.\n\n");
+    out.push_str("syntax = \"proto3\";\n");
+    let _ = writeln!(out, "package {};\n", package(library));
+    out.push_str("// A complex number. The parts have explicit presence, so that -0.0 is sent.\n");
+    out.push_str("message Complex {\n  optional double re = 1;\n  optional double im = 2;\n}\n");
+    for f in library.functions {
+        let method = method_name(f.name);
+        let _ = writeln!(out, "\nmessage {method}Request {{");
+        for (i, p) in f.params.iter().enumerate() {
+            let _ = writeln!(out, "  {} {} = {};", proto_type(p.ty), p.name, i + 1);
+        }
+        let _ = writeln!(out, "}}\n\nmessage {method}Reply {{");
+        let _ = writeln!(
+            out,
+            "  {} {} = 1;\n}}",
+            proto_type(f.returns),
+            f.result_field
+        );
+    }
+    out.push_str("\nservice Functions {\n");
+    for f in library.functions {
+        let method = method_name(f.name);
+        comment(&mut out, "  ", &f.doc_text());
+        let _ = writeln!(
+            out,
+            "  rpc {method}({method}Request) returns ({method}Reply);"
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn bad(message: impl Into<String>) -> Status {
+    status(&CallError::BadRequest(message.into()))
+}
+
+fn decode_error(name: &str, e: &prost::DecodeError) -> Status {
+    bad(format!("argument '{name}' could not be decoded: {e}"))
+}
+
+/// A `Complex` message's parts.
+fn merge_complex(buf: &mut impl Buf, name: &str) -> Result<Complex, Status> {
+    let mut z = Complex::default();
+    while buf.has_remaining() {
+        let (tag, wire) = encoding::decode_key(buf).map_err(|e| decode_error(name, &e))?;
+        let ctx = DecodeContext::default();
+        let merged = match tag {
+            1 => encoding::double::merge(wire, &mut z.re, buf, ctx),
+            2 => encoding::double::merge(wire, &mut z.im, buf, ctx),
+            _ => encoding::skip_field(wire, tag, buf, ctx),
+        };
+        merged.map_err(|e| decode_error(name, &e))?;
+    }
+    Ok(z)
+}
+
+fn length_delimited(buf: &mut impl Buf, name: &str) -> Result<bytes::Bytes, Status> {
+    let len = encoding::decode_varint(buf).map_err(|e| decode_error(name, &e))?;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if len > buf.remaining() {
+        return Err(bad(format!("argument '{name}' is truncated")));
+    }
+    Ok(buf.copy_to_bytes(len))
+}
+
+/// Merges one field occurrence into `value` (repeated fields accumulate, a
+/// scalar's last occurrence wins, as in protobuf).
+fn merge(
+    value: &mut Value,
+    wire: WireType,
+    buf: &mut impl Buf,
+    name: &'static str,
+) -> Result<(), Status> {
+    let ctx = DecodeContext::default();
+    let err = |e: prost::DecodeError| decode_error(name, &e);
+    match value {
+        Value::Bool(v) => encoding::bool::merge(wire, v, buf, ctx).map_err(err),
+        Value::I64(v) => encoding::int64::merge(wire, v, buf, ctx).map_err(err),
+        Value::F64(v) => encoding::double::merge(wire, v, buf, ctx).map_err(err),
+        Value::Complex(z) => {
+            encoding::check_wire_type(WireType::LengthDelimited, wire).map_err(err)?;
+            let mut part = length_delimited(buf, name)?;
+            *z = merge_complex(&mut part, name)?;
+            Ok(())
+        }
+        Value::Str(s) => {
+            encoding::check_wire_type(WireType::LengthDelimited, wire).map_err(err)?;
+            let raw = length_delimited(buf, name)?;
+            // Text that is not UTF-8 reaches the core's check, as on every bridge.
+            *s = String::from_utf8(raw.to_vec())
+                .map_err(|_| status(&CoreError::InvalidUtf8 { arg: name }.into()))?;
+            Ok(())
+        }
+        Value::Bytes(b) => {
+            encoding::check_wire_type(WireType::LengthDelimited, wire).map_err(err)?;
+            *b = length_delimited(buf, name)?.to_vec();
+            Ok(())
+        }
+        Value::F64Array(v) => encoding::double::merge_repeated(wire, v, buf, ctx).map_err(err),
+        Value::I64Array(v) => encoding::int64::merge_repeated(wire, v, buf, ctx).map_err(err),
+        Value::ComplexArray(v) => {
+            encoding::check_wire_type(WireType::LengthDelimited, wire).map_err(err)?;
+            let mut part = length_delimited(buf, name)?;
+            v.push(merge_complex(&mut part, name)?);
+            Ok(())
+        }
+    }
+}
+
+fn default_of(ty: Type) -> Value {
+    match ty {
+        Type::Bool => Value::Bool(false),
+        Type::I64 => Value::I64(0),
+        Type::F64 => Value::F64(0.0),
+        Type::Complex => Value::Complex(Complex::default()),
+        Type::Str => Value::Str(String::new()),
+        Type::Bytes => Value::Bytes(Vec::new()),
+        Type::F64Array => Value::F64Array(Vec::new()),
+        Type::I64Array => Value::I64Array(Vec::new()),
+        Type::ComplexArray => Value::ComplexArray(Vec::new()),
+    }
+}
+
+/// A request's arguments, by the function's parameter types (absent fields
+/// are their type's default, as in protobuf; unknown fields are skipped).
+///
+/// # Errors
+/// `INVALID_ARGUMENT` (`bad_request`) for a malformed message.
+pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<Vec<Value>, Status> {
+    let mut values: Vec<Value> = f.params.iter().map(|p| default_of(p.ty)).collect();
+    while buf.has_remaining() {
+        let (tag, wire) =
+            encoding::decode_key(buf).map_err(|e| bad(format!("malformed request: {e}")))?;
+        let index = usize::try_from(tag).ok().and_then(|t| t.checked_sub(1));
+        match index.and_then(|i| Some((values.get_mut(i)?, f.params[i].name))) {
+            Some((value, name)) => merge(value, wire, buf, name)?,
+            None => encoding::skip_field(wire, tag, buf, DecodeContext::default())
+                .map_err(|e| bad(format!("malformed request: {e}")))?,
+        }
+    }
+    Ok(values)
+}
+
+fn encode_complex(tag: u32, z: Complex, buf: &mut impl BufMut) {
+    encoding::encode_key(tag, WireType::LengthDelimited, buf);
+    encoding::encode_varint(18, buf);
+    encoding::double::encode(1, &z.re, buf);
+    encoding::double::encode(2, &z.im, buf);
+}
+
+/// A reply with `value` in field 1.
+pub fn encode_reply(value: &Value, buf: &mut impl BufMut) {
+    match value {
+        Value::Bool(v) => encoding::bool::encode(1, v, buf),
+        Value::I64(v) => encoding::int64::encode(1, v, buf),
+        Value::F64(v) => encoding::double::encode(1, v, buf),
+        Value::Complex(z) => encode_complex(1, *z, buf),
+        Value::Str(s) => encoding::string::encode(1, s, buf),
+        Value::Bytes(b) => encoding::bytes::encode(1, b, buf),
+        Value::F64Array(v) => encoding::double::encode_packed(1, v, buf),
+        Value::I64Array(v) => encoding::int64::encode_packed(1, v, buf),
+        Value::ComplexArray(v) => {
+            for z in v {
+                encode_complex(1, *z, buf);
+            }
+        }
+    }
+}
+
+/// The codec of one function's request and reply.
+#[derive(Clone, Copy)]
+pub struct FunctionCodec(pub &'static Function);
+
+impl Codec for FunctionCodec {
+    type Encode = Value;
+    type Decode = Vec<Value>;
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self {
+        *self
+    }
+}
+
+impl Encoder for FunctionCodec {
+    type Item = Value;
+    type Error = Status;
+
+    fn encode(&mut self, item: Value, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        encode_reply(&item, dst);
+        Ok(())
+    }
+}
+
+impl Decoder for FunctionCodec {
+    type Item = Vec<Value>;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<Value>>, Status> {
+        decode_request(self.0, src).map(Some)
+    }
+}
+
+/// Answers one call of `f`: the body of its route.
+pub async fn serve(
+    f: &'static Function,
+    max: usize,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc = tonic::server::Grpc::new(FunctionCodec(f))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let call = tower::service_fn(move |request: tonic::Request<Vec<Value>>| async move {
+        let args = request.into_inner();
+        let args: Vec<_> = args.iter().map(Value::as_arg).collect();
+        f.invoke(&args)
+            .map(tonic::Response::new)
+            .map_err(|e| status(&e.into()))
+    });
+    grpc.unary(call, request).await.map(axum::body::Body::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxbridge_core::CALCULATOR;
+
+    #[test]
+    fn the_checked_in_proto_is_the_generated_one() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../proto/calculator/v1/functions.proto"
+        );
+        let fresh = proto_file(&CALCULATOR);
+        if std::env::var_os("OXBRIDGE_BLESS").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            std::fs::write(path, &fresh).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == fresh,
+            "{path} differs from the definitions: run `make protos`"
+        );
+    }
+
+    #[test]
+    fn requests_decode_by_signature_and_replies_round_trip() {
+        let add = CALCULATOR.get("add").unwrap();
+        let mut buf = Vec::new();
+        encode_complex(1, Complex::new(-0.0, 1.5), &mut buf);
+        encode_complex(2, Complex::new(2.0, f64::NAN), &mut buf);
+        encoding::string::encode(9, &"ignored".to_owned(), &mut buf);
+        let args = decode_request(add, &mut buf.as_slice()).unwrap();
+        assert_eq!(args[0], Value::Complex(Complex::new(-0.0, 1.5)));
+        assert!(matches!(args[0], Value::Complex(z) if z.re.is_sign_negative()));
+        let greet = CALCULATOR.get("greet").unwrap();
+        let mut buf = Vec::new();
+        encoding::bytes::encode(2, &vec![0xff_u8], &mut buf);
+        let e = decode_request(greet, &mut buf.as_slice()).unwrap_err();
+        assert_eq!(e.message(), "argument 'name' is not valid UTF-8 text");
+        let mut reply = Vec::new();
+        encode_reply(&Value::Str("hi".into()), &mut reply);
+        assert_eq!(reply, b"\x0a\x02hi");
+        assert_eq!(method_name("pow_many"), "PowMany");
+    }
+}
