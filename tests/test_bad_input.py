@@ -104,7 +104,7 @@ IPC_CASES: list[tuple[str, bytes, list[str]]] = [
     ("object-operand", b'{"command":"add","a":{"re":1},"b":[1,2]}', ["error:bad_request"]),
     ("bool-parts", b'{"command":"add","a":[true,false],"b":[1,2]}', ["error:bad_request"]),
     ("null-part", b'{"command":"add","a":[null,1],"b":[1,2]}', ["error:bad_request"]),
-    ("unknown-command", b'{"command":"pow","a":[1,2],"b":[1,2]}', ["error:not_found"]),
+    ("unknown-command", b'{"command":"no-such-op","a":[1,2],"b":[1,2]}', ["error:not_found"]),
     ("numeric-command", b'{"command":5}', ["error:bad_request"]),
     ("no-command", b"{}", ["error:bad_request"]),
     ("array-request", b"[1,2,3]", ["error:bad_request"]),
@@ -281,7 +281,7 @@ HTTP_CASES: list[tuple[str, bytes, list[tuple[int, str | None]]]] = [
         [(200, None)],
     ),
     ("query-ok", post("/add?x=1", b'{"a":[1,2],"b":[1,2]}'), [(200, None)]),
-    ("unknown-path", post("/pow", b"{}"), [(404, "not_found")]),
+    ("unknown-path", post("/no-such-op", b"{}"), [(404, "not_found")]),
     ("traversal", post("/../add", b"{}"), [(404, "not_found")]),
     ("get-add", b"GET /add HTTP/1.1\r\nHost: x\r\n\r\n", [(405, "method_not_allowed")]),
     (

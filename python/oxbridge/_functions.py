@@ -46,6 +46,11 @@ class FunctionInfo:
     #: Whether it has a vectorized ``<name>_many`` form.
     has_many: bool
 
+    @property
+    def summary(self) -> str:
+        """The documentation's first paragraph, on one line."""
+        return " ".join(self.doc.split("\n\n")[0].split())
+
     def params_all(self, type_name: str) -> bool:
         """Whether every parameter is of ``type_name``."""
         return all(p.type == type_name for p in self.params)

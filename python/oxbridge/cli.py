@@ -28,8 +28,7 @@ OPERATIONS = tuple(f.name for f in FLAG_FUNCTIONS)
 def _operation_flags(command: Callable[..., None]) -> Callable[..., None]:
     """``--add``, ``--sub``, ... one flag per function in :data:`FLAG_FUNCTIONS`."""
     for f in reversed(FLAG_FUNCTIONS):
-        summary = f.doc.splitlines()[0] if f.doc else f.name
-        command = click.option(f"--{f.name}", "command", flag_value=f.name, help=summary)(command)
+        command = click.option(f"--{f.name}", "command", flag_value=f.name, help=f.summary)(command)
     return command
 
 

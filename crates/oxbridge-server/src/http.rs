@@ -401,7 +401,7 @@ mod tests {
 
         for (method, path, body, want) in [
             ("POST", "/add", "{not json", StatusCode::BAD_REQUEST),
-            ("POST", "/pow", "{}", StatusCode::NOT_FOUND),
+            ("POST", "/no-such-op", "{}", StatusCode::NOT_FOUND),
             ("GET", "/nope", "", StatusCode::NOT_FOUND),
             ("GET", "/add", "", StatusCode::METHOD_NOT_ALLOWED),
         ] {

@@ -598,8 +598,10 @@ mod tests {
             Framer::default().scan(b"OXB", 100),
             Scan::PartialBinary { total: 32 }
         );
-        let reply =
-            String::from_utf8(answer_request(br#"{"command":"pow","a":[1,0],"b":[1,0]}"#)).unwrap();
+        let reply = String::from_utf8(answer_request(
+            br#"{"command":"no-such-op","a":[1,0],"b":[1,0]}"#,
+        ))
+        .unwrap();
         assert!(reply.contains("\"kind\":\"not_found\""), "{reply}");
         let reply = String::from_utf8(answer_request(br#"{"command":"add","a":[1,0]}"#)).unwrap();
         assert!(reply.contains("needs field \\\"b\\\""), "{reply}");
