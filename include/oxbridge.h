@@ -223,6 +223,22 @@ OxbStatus oxb_div(OxbComplex a,
                   OxbComplex *out,
                   OxbString *err);
 
+// `a ** b`, exactly as Python computes it for complex numbers.
+//
+// An integral real exponent up to 100 in size takes CPython's repeated
+// squaring; any other exponent its polar formula. Zero to a negative or
+// complex power raises, as does a result with an infinite part.
+OxbStatus oxb_pow(OxbComplex a,
+                  OxbComplex b,
+                  OxbComplex *out,
+                  OxbString *err);
+
+// `abs(z)`, exactly as Python computes it: a float; a finite `z` whose
+// magnitude overflows raises.
+OxbStatus oxb_abs(OxbComplex z,
+                  double *out,
+                  OxbString *err);
+
 // `f"{greeting}, {name}"`, for any Unicode text (empty, NUL, emoji included).
 OxbStatus oxb_greet(OxbStr greeting,
                     OxbStr name,
