@@ -108,6 +108,10 @@ protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from th
 	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-server the_checked_in_proto_is_the_generated_one
 	$(PY) tools/gen_protos.py
 
+.PHONY: stubs
+stubs: build ## Regenerate the exported functions' part of python/oxbridge/_native.pyi
+	$(PY) tools/gen_stubs.py
+
 .PHONY: serve
 serve: build ## Run the server on its default addresses (Ctrl-C stops it)
 	$(VENV)/bin/oxbridge serve

@@ -1,22 +1,26 @@
 """Type stubs for the PyO3 extension ``oxbridge._native`` (checked by stubtest)."""
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - the exported functions come first, generated
+    # BEGIN exported functions (tools/gen_stubs.py)
+    "abs",
+    "add",
+    "div",
+    "greet",
+    "mul",
+    "pow",
+    "sub",
+    # END exported functions
     "ABI_VERSION",
     "C_HEADER",
     "LIBRARY",
     "RUSTC_VERSION",
     "Server",
     "__version__",
-    "add",
     "bare",
     "default_socket_path",
-    "div",
     "error_kinds",
     "functions",
-    "greet",
     "many",
-    "mul",
-    "sub",
 ]
 
 from types import TracebackType
@@ -31,20 +35,38 @@ RUSTC_VERSION: str
 def bare(a: object, b: object) -> object:
     """The cheapest PyO3 call with `add`'s shape: the benchmark's floor."""
 
+# BEGIN exported functions (tools/gen_stubs.py)
+def abs(z: complex) -> float:
+    """`abs(z)`, exactly as Python computes it: a float; a finite `z` whose
+    magnitude overflows raises."""
+
 def add(a: complex, b: complex) -> complex:
     """`a + b`, exactly as Python computes it."""
+
+def div(a: complex, b: complex) -> complex:
+    """`a / b`, exactly as Python computes it; a zero divisor raises.
+
+    Smith's algorithm, dividing through by the larger of the divisor's
+    parts so that neither overflow nor underflow happens where the true
+    quotient is representable."""
+
+def greet(greeting: str, name: str) -> str:
+    """`f"{greeting}, {name}"`, for any Unicode text (empty, NUL, emoji included)."""
+
+def mul(a: complex, b: complex) -> complex:
+    """`a * b`, exactly as Python computes it (the schoolbook formula, no rescaling)."""
+
+def pow(a: complex, b: complex) -> complex:
+    """`a ** b`, exactly as Python computes it for complex numbers.
+
+    An integral real exponent up to 100 in size takes CPython's repeated
+    squaring; any other exponent its polar formula. Zero to a negative or
+    complex power raises, as does a result with an infinite part."""
 
 def sub(a: complex, b: complex) -> complex:
     """`a - b`, exactly as Python computes it."""
 
-def mul(a: complex, b: complex) -> complex:
-    """`a * b`, exactly as Python computes it."""
-
-def div(a: complex, b: complex) -> complex:
-    """`a / b`, exactly as Python computes it; raises on a zero divisor."""
-
-def greet(greeting: str, name: str) -> str:
-    """`f"{greeting}, {name}"`."""
+# END exported functions
 
 def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
     """The core's table of error kinds, one row per kind:
