@@ -3,11 +3,12 @@
 #ifndef OXBRIDGE_H
 #define OXBRIDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 // Bumped whenever a signature or struct in this header changes.
-#define OXB_ABI_VERSION 3
+#define OXB_ABI_VERSION 4
 
 // A byte string owned by this library (UTF-8, not NUL-terminated).
 // Release it with [`oxb_string_free`]; `{NULL, 0}` is the empty value.
@@ -17,12 +18,6 @@ typedef struct {
   // Number of bytes.
   size_t len;
 } OxbString;
-
-// Status code returned by every `oxb_*` function.
-typedef int32_t OxbStatus;
-
-// Operation code of the batch functions.
-typedef int32_t OxbOp;
 
 // A complex number: the layout of C's `double _Complex` and numpy's complex128.
 typedef struct {
@@ -55,6 +50,9 @@ typedef struct {
   // Number of elements.
   size_t len;
 } OxbComplexArray;
+
+// Status code returned by every `oxb_*` function.
+typedef int32_t OxbStatus;
 
 // A text argument: UTF-8 bytes (not NUL-terminated; NUL bytes allowed).
 typedef struct {
@@ -96,6 +94,18 @@ typedef struct {
   size_t len;
 } OxbComplexes;
 
+// One argument of `oxb_many`: elements of the parameter's type (`OxbComplex`,
+// `double` or `int64_t`, as the function declares it), either one per result
+// or, with `one_for_all`, a single value that applies to every element.
+typedef struct {
+  // First element; null only when `len` is 0.
+  const void *ptr;
+  // Number of elements (ignored, and taken as 1, when `one_for_all`).
+  size_t len;
+  // Whether the one element at `ptr` applies to every result.
+  bool one_for_all;
+} OxbColumn;
+
 // Success.
 #define OXB_OK 0
 
@@ -110,18 +120,6 @@ typedef struct {
 
 // A result too large to represent.
 #define OXB_OVERFLOW 4
-
-// `a + b`
-#define OXB_OP_ADD 0
-
-// `a - b`
-#define OXB_OP_SUB 1
-
-// `a * b`
-#define OXB_OP_MUL 2
-
-// `a / b`
-#define OXB_OP_DIV 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,38 +136,10 @@ uint32_t oxb_abi_version(void);
 // `s` came from this library and was not freed before.
 void oxb_string_free(OxbString s);
 
-// `out[i] = a[i] <op> b[i]` for `i < a_len`, exactly the scalar operation per
-// element; large arrays are spread over the cores. `b_len` must equal `a_len`.
-// On [`OXB_ZERO_DIVISION`] the message names the first zero divisor's index
-// and `out` holds unspecified values.
-//
-// # Safety
-// `a` and `b` point to `a_len` and `b_len` readable `OxbComplex` (null only
-// when the length is 0); `out` points to `a_len` writable `OxbComplex` that
-// overlap neither input; `err` is null or writable for one [`OxbString`].
-OxbStatus oxb_many(OxbOp op,
-                   const OxbComplex *a,
-                   size_t a_len,
-                   const OxbComplex *b,
-                   size_t b_len,
-                   OxbComplex *out,
-                   OxbString *err);
-
-// `out[i] = a[i] <op> b` for `i < len`, with one scalar `b`.
-//
-// # Safety
-// As for [`oxb_many`], without `b`.
-OxbStatus oxb_many_scalar(OxbOp op,
-                          const OxbComplex *a,
-                          size_t len,
-                          double b_re,
-                          double b_im,
-                          OxbComplex *out,
-                          OxbString *err);
-
 // The article's entry point, kept so its ctypes client works unchanged:
-// `compute("add" | "sub" | "mul" | "div", a, b)`. It cannot report errors, so an
-// unknown or null command, invalid UTF-8 or a zero divisor gives NaN parts.
+// `compute("add" | "sub" | "mul" | "div", a, b)`, the article's four commands
+// and no others. It cannot report errors, so an unknown or null command,
+// invalid UTF-8 or a zero divisor gives NaN parts.
 //
 // # Safety
 // `command` is null or a NUL-terminated string.
@@ -244,6 +214,19 @@ OxbStatus oxb_greet(OxbStr greeting,
                     OxbStr name,
                     OxbString *out,
                     OxbString *err);
+
+// `out[i] = function(args[0][i], args[1][i], ...)` for `i < out_len`: the
+// vectorized form of a numeric function, element for element exactly the
+// scalar function; large arrays are spread over the cores. Each column holds
+// elements of its parameter's type, and `out` of the result's; every column
+// that is not `one_for_all` has `out_len` elements. On failure the message
+// names the first failing element's index, and `out` holds unspecified values.
+OxbStatus oxb_many(OxbStr function,
+                   const OxbColumn *args,
+                   size_t nargs,
+                   void *out,
+                   size_t out_len,
+                   OxbString *err);
 
 #ifdef __cplusplus
 }  // extern "C"

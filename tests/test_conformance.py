@@ -1,12 +1,12 @@
 """Every exported function is everywhere its one definition says it must be.
 
-For each function in the catalogue: every bridge has it (and calls it); the
-OpenAPI document, the gRPC contract, the C header and the stubs list it; the
-CLI has its flag when it takes one or two complex numbers; its vectors cover
-a success and every error kind it declares. Forgetting any of these fails here.
-
-Not yet asserted: the vectorized ``<name>_many`` form on every bridge (issue
-10 leaves it for the next step).
+For each function in the catalogue: every bridge has it, and its vectorized
+``<name>_many`` form when it is numeric; the OpenAPI document, the gRPC
+contract (both methods), the C header, the stubs and the ``Client``
+annotations list it; the CLI has its flag when it takes one or two complex
+numbers; its vectors cover a success and every error kind it declares (and
+``test_function_vectors`` runs each declared error of a ``_many`` form past
+the parallel threshold on every bridge). Forgetting any of these fails here.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def _outcomes(name: str) -> set[str]:
 def test_every_bridge_has_the_function(client: oxbridge.Client, name: str) -> None:
     method = getattr(client, name, None)
     assert callable(method), f"{client.bridge} has no {name}"
+    if FUNCTIONS[name].has_many:
+        assert callable(getattr(client, f"{name}_many", None)), f"{client.bridge}: {name}_many"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -61,6 +63,13 @@ def test_every_generated_contract_lists_the_function(openapi: dict[str, Any], na
     assert f"OxbStatus oxb_{name}(" in _native.C_HEADER, "C header"
     stub = (ROOT / "python" / "oxbridge" / "_native.pyi").read_text()
     assert f"\ndef {name}(" in stub, "stub"
+    client = (ROOT / "python" / "oxbridge" / "_client.py").read_text()
+    assert f"\n    {name}: Callable[" in client, "Client annotation"
+    if f.has_many:
+        many = f"{method}Many"
+        assert f"  rpc {many}({many}Request) returns ({many}Reply);" in proto, "proto (many)"
+        assert "OxbStatus oxb_many(" in _native.C_HEADER, "C header (many)"
+        assert f"\n    {name}_many: Callable[" in client, "Client annotation (many)"
     assert callable(getattr(_native, name)), "PyO3 module"
     if 1 <= len(f.params) <= 2 and f.params_all("complex"):
         assert name in OPERATIONS, "CLI flag"

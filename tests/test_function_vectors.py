@@ -10,9 +10,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import oxbridge
 import pytest
 from oxbridge import _native
+from oxbridge._arrays import DTYPES
 from oxbridge._functions import FUNCTIONS
 from oxbridge.errors import error_for
 
@@ -69,3 +71,62 @@ def test_bridge_passes_function_vector(
         return
     got = call(*args)
     assert same_typed(f.returns, got, decode_typed(f.returns, case["expect"])), got
+
+
+# --- the vectorized form ---------------------------------------------------------------
+
+MANY_SPECS = [spec for spec in SPECS.values() if FUNCTIONS[spec["function"]].has_many]
+#: Where a failing element goes in the large call: past the parallel threshold,
+#: so that the error comes from a chunk the cores computed out of order.
+FAR = _native.PARALLEL_THRESHOLD + 5
+
+
+def _columns(spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[Any]:
+    """The cases' arguments as one array per parameter."""
+    f = FUNCTIONS[spec["function"]]
+    rows = [_args(spec, case) for case in cases]
+    return [
+        np.array([row[i] for row in rows], dtype=DTYPES[p.type]) for i, p in enumerate(f.params)
+    ]
+
+
+def _first_of_each_error(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for case in spec["cases"]:
+        if "error" in case:
+            seen.setdefault(case["error"]["kind"], case)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("spec", MANY_SPECS, ids=[s["function"] for s in MANY_SPECS])
+def test_bridge_many_equals_the_scalar_vectors(
+    client: oxbridge.Client, spec: dict[str, Any]
+) -> None:
+    """Every successful vector at once: element i is bit for bit its vector."""
+    f = FUNCTIONS[spec["function"]]
+    cases = [case for case in spec["cases"] if "expect" in case]
+    got = getattr(client, f"{f.name}_many")(*_columns(spec, cases))
+    assert got.dtype == DTYPES[f.returns]
+    for value, case in zip(got.tolist(), cases, strict=True):
+        want = decode_typed(f.returns, case["expect"])
+        assert same_typed(f.returns, value, want), (case["id"], value, want)
+
+
+ERROR_CASES = [(spec, case) for spec in MANY_SPECS for case in _first_of_each_error(spec)]
+
+
+@pytest.mark.parametrize(("spec", "case"), ERROR_CASES, ids=[case["id"] for _, case in ERROR_CASES])
+def test_bridge_many_names_the_first_failing_index_past_the_threshold(
+    client: oxbridge.Client, spec: dict[str, Any], case: dict[str, Any]
+) -> None:
+    """One failing element past the parallel threshold, among good ones: its
+    error, at its index, whatever its kind."""
+    f = FUNCTIONS[spec["function"]]
+    good = next(c for c in spec["cases"] if "expect" in c)
+    cases = [good] * (FAR + 10)
+    cases[FAR] = case
+    want = error_for(case["error"]["kind"], f"{case['error']['message']} at index {FAR}")
+    with pytest.raises(oxbridge.OxbridgeError) as info:
+        getattr(client, f"{f.name}_many")(*_columns(spec, cases))
+    assert type(info.value) is type(want)
+    assert str(info.value) == str(want)

@@ -172,7 +172,7 @@ def send(reply: bytes) -> Behaviour:
 
 
 def reply_frame(status: int, length: int, payload: bytes = b"") -> bytes:
-    return struct.pack("<4sBxxxQ", b"OXB\x01", status, length) + payload
+    return struct.pack("<4sBxxxQ", b"OXB\x02", status, length) + payload
 
 
 def http_reply(head: str, body: bytes = b"") -> bytes:

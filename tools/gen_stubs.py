@@ -1,19 +1,23 @@
-"""Write the exported functions' part of ``python/oxbridge/_native.pyi`` from
+"""Write the exported functions' part of ``python/oxbridge/_native.pyi`` and
+of the ``Client`` class's annotations (``python/oxbridge/_client.py``) from
 their definitions (``_native.functions()``): ``make stubs``.
 
 Only the text between the ``BEGIN``/``END exported functions`` markers is
 generated; ``tests/test_stubs.py`` fails when it differs from a fresh
-generation, and stubtest checks the whole stub against the module.
+generation, stubtest checks the whole stub against the module, and mypy
+checks the bridges and their callers against the annotations.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "python" / "oxbridge" / "_native.pyi"
+CLIENT = ROOT / "python" / "oxbridge" / "_client.py"
 BEGIN, END = "# BEGIN exported functions (tools/gen_stubs.py)", "# END exported functions"
 
 #: The Python annotation of each catalogue type.
@@ -30,11 +34,50 @@ PYTHON_TYPE = {
 }
 
 
-def _functions() -> list[tuple[str, str, list[tuple[str, str]], str]]:
+#: The numpy scalar type of each numeric type's arrays.
+NUMPY_TYPE = {"i64": "np.int64", "f64": "np.float64", "complex": "np.complex128"}
+
+
+def _catalogue() -> list[tuple[str, str, list[tuple[str, str]], str, bool]]:
     sys.path.insert(0, str(ROOT / "python"))
     from oxbridge import _native
 
-    return [(name, doc, params, returns) for name, doc, params, returns, *_ in _native.functions()]
+    return sorted(
+        (name, doc, params, returns, many)
+        for name, doc, params, returns, _field, _raises, many in _native.functions()
+    )
+
+
+def _functions() -> list[tuple[str, str, list[tuple[str, str]], str]]:
+    return [(name, doc, params, returns) for name, doc, params, returns, _ in _catalogue()]
+
+
+def _replace_sections(text: str, sections: list[str], path: Path) -> str:
+    pattern = re.compile(rf"(?P<indent>[ ]*){re.escape(BEGIN)}\n.*?{re.escape(END)}\n", re.S)
+    fresh = iter(sections)
+
+    def replace(match: re.Match[str]) -> str:
+        indent = match["indent"]
+        return f"{indent}{BEGIN}\n{next(fresh)}{indent}{END}\n"
+
+    text, count = pattern.subn(replace, text)
+    if count != len(sections):
+        raise SystemExit(f"{path}: expected {len(sections)} generated sections, found {count}")
+    return text
+
+
+def render_client(source: str) -> str:
+    """``_client.py`` with the ``Client`` annotations written afresh: one
+    attribute per function, one ``<name>_many`` per numeric one."""
+    lines = ""
+    for name, doc, params, returns, many in _catalogue():
+        summary = " ".join(doc.split("\n\n")[0].split())
+        args = ", ".join(PYTHON_TYPE[t] for _, t in params)
+        lines += "".join(f"    #: {line}\n" for line in textwrap.wrap(summary, 92))
+        lines += f"    {name}: Callable[[{args}], {PYTHON_TYPE[returns]}]\n"
+        if many:
+            lines += f"    {name}_many: Callable[..., NDArray[{NUMPY_TYPE[returns]}]]\n"
+    return _replace_sections(source, [lines], CLIENT)
 
 
 def render(stub: str) -> str:
@@ -53,19 +96,11 @@ def render(stub: str) -> str:
         args = ", ".join(f"{p}: {PYTHON_TYPE[t]}" for p, t in params)
         body = doc.replace('"""', '\\"\\"\\"').replace("\n", "\n    ").replace("\n    \n", "\n\n")
         defs += f'def {name}({args}) -> {PYTHON_TYPE[returns]}:\n    """{body}"""\n\n'
-    pattern = re.compile(rf"(?P<indent>[ ]*){re.escape(BEGIN)}\n.*?{re.escape(END)}\n", re.S)
-    sections = iter([names, defs])
-
-    def replace(match: re.Match[str]) -> str:
-        indent = match["indent"]
-        return f"{indent}{BEGIN}\n{next(sections)}{indent}{END}\n"
-
-    text, count = pattern.subn(replace, stub)
-    if count != 2:
-        raise SystemExit(f"{STUB}: expected 2 generated sections, found {count}")
-    return text
+    return _replace_sections(stub, [names, defs], STUB)
 
 
 if __name__ == "__main__":
     STUB.write_text(render(STUB.read_text()))
-    print(f"wrote {STUB.relative_to(ROOT)}", file=sys.stderr)
+    CLIENT.write_text(render_client(CLIENT.read_text()))
+    for path in (STUB, CLIENT):
+        print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)

@@ -4,70 +4,68 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self
 
-from .errors import argument_type_error
+from ._functions import FUNCTIONS, FunctionInfo, bind
 
 if TYPE_CHECKING:
-    from ._batch import ComplexArray, Operand
+    import numpy as np
+    from numpy.typing import NDArray
 
-__all__ = ["Client", "complex_arg", "text_arg"]
+    from ._arrays import Array, Operand
+
+__all__ = ["Client"]
 
 
 class Client:
     """A connection to the oxbridge core over one bridge.
 
-    The operations are attributes rather than methods so that each bridge can
-    install its fastest callable directly (for PyO3, the native function
-    itself): ``client.add(a, b)`` then costs one call, not two.
+    Every exported function is an attribute, and every numeric one also has
+    its vectorized ``<name>_many`` form. The scalar functions are attributes
+    rather than methods so that each bridge can install its fastest callable
+    directly (for PyO3, the native function itself): ``client.add(a, b)``
+    then costs one call, not two.
     """
 
     #: The registered name of the bridge (``"pyo3"``, ``"ctypes"``, ...).
     bridge: str
 
-    #: ``a + b``, exactly as Python computes it.
+    # BEGIN exported functions (tools/gen_stubs.py)
+    #: `abs(z)`, exactly as Python computes it: a float; a finite `z` whose magnitude overflows
+    #: raises.
+    abs: Callable[[complex], float]
+    abs_many: Callable[..., NDArray[np.float64]]
+    #: `a + b`, exactly as Python computes it.
     add: Callable[[complex, complex], complex]
-    #: ``a - b``, exactly as Python computes it.
-    sub: Callable[[complex, complex], complex]
-    #: ``a * b``, exactly as Python computes it.
-    mul: Callable[[complex, complex], complex]
-    #: ``a / b``, exactly as Python computes it; raises
-    #: :class:`~oxbridge.OxbridgeZeroDivisionError` on a zero divisor.
+    add_many: Callable[..., NDArray[np.complex128]]
+    #: `a / b`, exactly as Python computes it; a zero divisor raises.
     div: Callable[[complex, complex], complex]
-    #: ``f"{greeting}, {name}"``.
+    div_many: Callable[..., NDArray[np.complex128]]
+    #: `f"{greeting}, {name}"`, for any Unicode text (empty, NUL, emoji included).
     greet: Callable[[str, str], str]
+    #: `a * b`, exactly as Python computes it (the schoolbook formula, no rescaling).
+    mul: Callable[[complex, complex], complex]
+    mul_many: Callable[..., NDArray[np.complex128]]
+    #: `a ** b`, exactly as Python computes it for complex numbers.
+    pow: Callable[[complex, complex], complex]
+    pow_many: Callable[..., NDArray[np.complex128]]
+    #: `a - b`, exactly as Python computes it.
+    sub: Callable[[complex, complex], complex]
+    sub_many: Callable[..., NDArray[np.complex128]]
+    # END exported functions
 
-    def add_many(self, a: object, b: object) -> ComplexArray:
-        """``a + b`` elementwise: ``a`` an array of numbers, ``b`` one of the
-        same length or a single number. A new complex128 array, each element
-        bit for bit what :meth:`add` gives."""
-        return self._many("add", a, b)
-
-    def sub_many(self, a: object, b: object) -> ComplexArray:
-        """``a - b`` elementwise, like :meth:`add_many`."""
-        return self._many("sub", a, b)
-
-    def mul_many(self, a: object, b: object) -> ComplexArray:
-        """``a * b`` elementwise, like :meth:`add_many`."""
-        return self._many("mul", a, b)
-
-    def div_many(self, a: object, b: object) -> ComplexArray:
-        """``a / b`` elementwise, like :meth:`add_many`; a zero divisor raises
-        :class:`~oxbridge.OxbridgeZeroDivisionError` naming its index."""
-        return self._many("div", a, b)
-
-    def _many(self, op: str, a: object, b: object) -> ComplexArray:
+    def _many(self, f: FunctionInfo, args: tuple[object, ...], kwargs: dict[str, object]) -> Array:
         import numpy as np
 
-        from ._batch import prepare
+        from ._arrays import DTYPES, prepare
 
-        a_arr, b_val = prepare(a, b)
-        out = np.empty(len(a_arr), dtype=np.complex128)
-        self._fill(op, a_arr, b_val, out)
+        operands, n = prepare(f, bind(f, args, kwargs))
+        out = np.empty(n, dtype=DTYPES[f.returns])
+        self._fill(f, operands, out)
         return out
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        """Write ``a <op> b`` into ``out``: each bridge's own batch path."""
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        """Write ``f(*operands)`` elementwise into ``out``: each bridge's own path."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -88,28 +86,21 @@ class Client:
         return f"<oxbridge.Client bridge={self.bridge!r}>"
 
 
-def complex_arg(value: object, name: str) -> complex:
-    """``value`` as a complex, accepting what ``complex(x)`` accepts from a non-string.
+def _many_method(f: FunctionInfo) -> Callable[..., Any]:
+    def method(self: Client, *args: object, **kwargs: object) -> Array:
+        return self._many(f, args, kwargs)
 
-    This is the slow path of the bridges that cannot take a Python object
-    directly; the PyO3 bridge applies the same rule in Rust.
-    """
-    if type(value) is complex:
-        return value
-    if not isinstance(value, str | bytes | bytearray):
-        try:
-            return complex(cast(Any, value))
-        except TypeError:
-            pass
-    raise argument_type_error(name, value, "complex")
+    method.__name__ = method.__qualname__ = f"{f.name}_many"
+    method.__doc__ = (
+        f"``{f.name}`` elementwise: the first argument an array, each other one an "
+        "array of the same length or one value for every element. A new array, "
+        f"each element bit for bit what :meth:`{f.name}` gives; a failing element "
+        "raises its error, naming its index.\n\n"
+        f"{f.summary}"
+    )
+    return method
 
 
-def text_arg(value: object, name: str) -> bytes:
-    """``value`` as UTF-8 bytes for a bridge that sends bytes.
-
-    Lone surrogates are passed through (``surrogatepass``) so that the core
-    refuses them with the same error on every bridge.
-    """
-    if not isinstance(value, str):
-        raise argument_type_error(name, value, "str")
-    return value.encode("utf-8", "surrogatepass")
+for _f in FUNCTIONS.values():
+    if _f.has_many:
+        setattr(Client, f"{_f.name}_many", _many_method(_f))

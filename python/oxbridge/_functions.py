@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import _native
-from ._client import complex_arg
+from ._args import complex_arg
 from .errors import ArgumentTypeError, InvalidArgumentError, argument_type_error
 
 __all__ = ["FUNCTIONS", "FunctionInfo", "Param", "bind", "check", "checked", "named"]

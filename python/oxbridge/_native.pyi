@@ -13,6 +13,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "ABI_VERSION",
     "C_HEADER",
     "LIBRARY",
+    "PARALLEL_THRESHOLD",
     "RUSTC_VERSION",
     "Server",
     "__version__",
@@ -30,6 +31,8 @@ __version__: str
 ABI_VERSION: int
 C_HEADER: str
 LIBRARY: str
+#: Vectorized calls of at least this many elements are spread over the cores.
+PARALLEL_THRESHOLD: int
 RUSTC_VERSION: str
 
 def bare(a: object, b: object) -> object:
@@ -118,5 +121,8 @@ class Server:
         tb: TracebackType | None,
     ) -> None: ...
 
-def many(op: str, a: Any, b: Any, out: Any) -> None:
-    """`out[:] = a <op> b` elementwise on complex128 arrays (or a complex `b`)."""
+def many(function: str, args: tuple[Any, ...], out: Any) -> None:
+    """`out[:] = function(*args)` elementwise, for an exported numeric function:
+    each argument a 1-D array of its parameter's element type or one scalar of
+    it. The Python layer (`oxbridge._arrays`) converts the arguments and
+    allocates `out`."""

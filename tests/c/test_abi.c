@@ -83,23 +83,35 @@ int main(void) {
   OxbComplex xs[3] = {{1, 2}, {3, -4}, {-0.0, 5}};
   OxbComplex ys[3] = {{2, 0}, {0, 1}, {1, 1}};
   OxbComplex zs[3];
-  CHECK(oxb_many(OXB_OP_MUL, xs, 3, ys, 3, zs, NULL) == OXB_OK);
+  OxbStr mul = {(const uint8_t *)"mul", 3}, div = {(const uint8_t *)"div", 3};
+  OxbStr add = {(const uint8_t *)"add", 3}, abs_ = {(const uint8_t *)"abs", 3};
+  OxbColumn each_xy[2] = {{xs, 3, false}, {ys, 3, false}};
+  CHECK(oxb_many(mul, each_xy, 2, zs, 3, NULL) == OXB_OK);
   for (int i = 0; i < 3; i++) {
     OxbComplex one;
     CHECK(oxb_mul(xs[i], ys[i], &one, NULL) == OXB_OK);
     CHECK(memcmp(&one, &zs[i], sizeof one) == 0);
   }
+  OxbComplex zero = {0.0, 0.0};
+  OxbColumn by_zero[2] = {{xs, 3, false}, {&zero, 1, true}};
   err = (OxbString){NULL, 0};
-  CHECK(oxb_many_scalar(OXB_OP_DIV, xs, 3, 0.0, 0.0, zs, &err) == OXB_ZERO_DIVISION);
+  CHECK(oxb_many(div, by_zero, 2, zs, 3, &err) == OXB_ZERO_DIVISION);
   const char *zd0 = "complex division by zero at index 0";
   CHECK(string_is(err, zd0, strlen(zd0)));
   oxb_string_free(err);
+  OxbColumn short_y[2] = {{xs, 3, false}, {ys, 2, false}};
   err = (OxbString){NULL, 0};
-  CHECK(oxb_many(OXB_OP_ADD, xs, 3, ys, 2, zs, &err) == OXB_INVALID_ARGUMENT);
+  CHECK(oxb_many(add, short_y, 2, zs, 3, &err) == OXB_INVALID_ARGUMENT);
   oxb_string_free(err);
-  CHECK(oxb_many(OXB_OP_ADD, xs, 3, ys, 3, xs, NULL) == OXB_INVALID_ARGUMENT); /* out overlaps a */
-  CHECK(oxb_many(42, xs, 3, ys, 3, zs, NULL) == OXB_INVALID_ARGUMENT);
-  CHECK(oxb_many(OXB_OP_ADD, NULL, 3, ys, 3, zs, NULL) == OXB_INVALID_ARGUMENT);
+  CHECK(oxb_many(add, each_xy, 2, xs, 3, NULL) == OXB_INVALID_ARGUMENT); /* out overlaps a */
+  OxbStr unknown_op = {(const uint8_t *)"no-such-op", 10};
+  CHECK(oxb_many(unknown_op, each_xy, 2, zs, 3, NULL) == OXB_INVALID_ARGUMENT);
+  OxbColumn null_x[2] = {{NULL, 3, false}, {ys, 3, false}};
+  CHECK(oxb_many(add, null_x, 2, zs, 3, NULL) == OXB_INVALID_ARGUMENT);
+  /* abs: complex in, double out. */
+  double norms[3];
+  CHECK(oxb_many(abs_, each_xy, 1, norms, 3, NULL) == OXB_OK);
+  CHECK(norms[1] == 5.0); /* abs(3-4j) */
 
   /* Freeing the empty string is a no-op. */
   oxb_string_free((OxbString){NULL, 0});

@@ -367,6 +367,29 @@ macro_rules! c_symbols {
                 }
             }
         )*
+
+        /// `oxb_many`: the vectorized form of this library's numeric
+        /// functions, by name; see the header.
+        ///
+        /// # Safety
+        /// `function` is valid for its length; `args` points to `nargs`
+        /// columns, each valid for its length of its parameter's element
+        /// type; `out` to `out_len` writable elements of the result's type;
+        /// `err` is null or writable storage for one `OxbString`.
+        #[no_mangle]
+        pub unsafe extern "C" fn oxb_many(
+            function: $crate::exported::OxbStr,
+            args: *const $crate::many::OxbColumn,
+            nargs: usize,
+            out: *mut ::std::ffi::c_void,
+            out_len: usize,
+            err: *mut $crate::OxbString,
+        ) -> $crate::OxbStatus {
+            // SAFETY: the caller's contract, passed on unchanged.
+            let body = || unsafe { $crate::many::call_many(&$library, function, args, nargs, out, out_len) };
+            // SAFETY: `err` is null or writable, per the contract.
+            unsafe { $crate::guard(err, body) }
+        }
     };
 }
 
@@ -408,6 +431,7 @@ pub fn c_declarations(library: &Library) -> String {
     for f in library.functions {
         out.push_str(&declaration(f));
     }
+    out.push_str(crate::many::DECLARATION);
     out
 }
 

@@ -14,10 +14,11 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use oxbridge_core::{apply_many, Complex, CoreError, ErrorKind, Op, Rhs};
+use oxbridge_core::export::{Arg, Value};
+use oxbridge_core::{Complex, CoreError, ErrorKind, CALCULATOR};
 
 /// Bumped whenever a signature or struct in this header changes.
-pub const OXB_ABI_VERSION: u32 = 3;
+pub const OXB_ABI_VERSION: u32 = 4;
 
 /// Status code returned by every `oxb_*` function.
 pub type OxbStatus = i32;
@@ -37,29 +38,6 @@ const _: () = assert!(OXB_ZERO_DIVISION == ErrorKind::ZeroDivision.code());
 const _: () = assert!(OXB_INVALID_ARGUMENT == ErrorKind::InvalidArgument.code());
 const _: () = assert!(OXB_INTERNAL == ErrorKind::Internal.code());
 const _: () = assert!(OXB_OVERFLOW == ErrorKind::Overflow.code());
-
-/// Operation code of the batch functions.
-pub type OxbOp = i32;
-/// `a + b`
-pub const OXB_OP_ADD: OxbOp = 0;
-/// `a - b`
-pub const OXB_OP_SUB: OxbOp = 1;
-/// `a * b`
-pub const OXB_OP_MUL: OxbOp = 2;
-/// `a / b`
-pub const OXB_OP_DIV: OxbOp = 3;
-
-fn op_from_code(op: OxbOp) -> Result<Op, Failure> {
-    match op {
-        OXB_OP_ADD => Ok(Op::Add),
-        OXB_OP_SUB => Ok(Op::Sub),
-        OXB_OP_MUL => Ok(Op::Mul),
-        OXB_OP_DIV => Ok(Op::Div),
-        _ => Err(Failure::Core(CoreError::InvalidArgument(format!(
-            "unknown operation code {op}: expected 0 (add), 1 (sub), 2 (mul) or 3 (div)"
-        )))),
-    }
-}
 
 /// A complex number: the layout of C's `double _Complex` and numpy's complex128.
 #[repr(C)]
@@ -224,120 +202,13 @@ pub unsafe extern "C" fn oxb_string_free(s: OxbString) {
     drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(s.ptr, s.len)) });
 }
 
-/// Borrows `len` complex numbers at `ptr`; null is accepted only when empty.
-///
-/// # Safety
-/// A non-null `ptr` must point to `len` readable, initialized `OxbComplex`
-/// that outlive the call and are not written during it.
-unsafe fn complex_slice<'a>(
-    ptr: *const OxbComplex,
-    len: usize,
-    name: &'static str,
-) -> Result<&'a [Complex], Failure> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(null_argument(name))
-        };
-    }
-    // SAFETY: `OxbComplex` and `Complex` are both `#[repr(C)]` pairs of f64,
-    // so the cast keeps size and alignment; validity as documented above.
-    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<Complex>(), len) })
-}
-
-/// Runs a batch operation on raw buffers, refusing an output that overlaps an input.
-///
-/// # Safety
-/// As for [`oxb_many`].
-unsafe fn many(
-    op: OxbOp,
-    a: *const OxbComplex,
-    a_len: usize,
-    b: Option<(*const OxbComplex, usize)>,
-    scalar: Complex,
-    out: *mut OxbComplex,
-) -> Result<(), Failure> {
-    let op = op_from_code(op)?;
-    // SAFETY: the caller's contract on `a` (and `b`) is that of complex_slice.
-    let a = unsafe { complex_slice(a, a_len, "a")? };
-    let b = match b {
-        // SAFETY: as above.
-        Some((ptr, len)) => Some(unsafe { complex_slice(ptr, len, "b")? }),
-        None => None,
-    };
-    if out.is_null() && a_len > 0 {
-        return Err(null_argument("out"));
-    }
-    let out_range = out as usize..(out as usize).saturating_add(a_len * size_of::<Complex>());
-    let overlaps = |s: &[Complex]| {
-        let r = s.as_ptr_range();
-        !s.is_empty() && (r.start as usize) < out_range.end && out_range.start < r.end as usize
-    };
-    if overlaps(a) || b.is_some_and(overlaps) {
-        return Err(Failure::Core(CoreError::InvalidArgument(
-            "the output buffer overlaps an input".to_owned(),
-        )));
-    }
-    let out: &mut [Complex] = if a_len == 0 {
-        &mut []
-    } else {
-        // SAFETY: non-null, `a_len` writable elements per the contract, and
-        // disjoint from both inputs (checked above), so no aliasing.
-        unsafe { std::slice::from_raw_parts_mut(out.cast::<Complex>(), a_len) }
-    };
-    let rhs = b.map_or(Rhs::All(scalar), Rhs::Each);
-    Ok(apply_many(op, a, rhs, out)?)
-}
-
-/// `out[i] = a[i] <op> b[i]` for `i < a_len`, exactly the scalar operation per
-/// element; large arrays are spread over the cores. `b_len` must equal `a_len`.
-/// On [`OXB_ZERO_DIVISION`] the message names the first zero divisor's index
-/// and `out` holds unspecified values.
-///
-/// # Safety
-/// `a` and `b` point to `a_len` and `b_len` readable `OxbComplex` (null only
-/// when the length is 0); `out` points to `a_len` writable `OxbComplex` that
-/// overlap neither input; `err` is null or writable for one [`OxbString`].
-#[no_mangle]
-pub unsafe extern "C" fn oxb_many(
-    op: OxbOp,
-    a: *const OxbComplex,
-    a_len: usize,
-    b: *const OxbComplex,
-    b_len: usize,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    // SAFETY: the caller's contract, passed on unchanged.
-    let body = || unsafe { many(op, a, a_len, Some((b, b_len)), Complex::default(), out) };
-    // SAFETY: `err` is null or writable, per the entry point's contract.
-    unsafe { guard(err, body) }
-}
-
-/// `out[i] = a[i] <op> b` for `i < len`, with one scalar `b`.
-///
-/// # Safety
-/// As for [`oxb_many`], without `b`.
-#[no_mangle]
-pub unsafe extern "C" fn oxb_many_scalar(
-    op: OxbOp,
-    a: *const OxbComplex,
-    len: usize,
-    b_re: f64,
-    b_im: f64,
-    out: *mut OxbComplex,
-    err: *mut OxbString,
-) -> OxbStatus {
-    // SAFETY: the caller's contract, passed on unchanged.
-    let body = || unsafe { many(op, a, len, None, Complex::new(b_re, b_im), out) };
-    // SAFETY: `err` is null or writable, per the entry point's contract.
-    unsafe { guard(err, body) }
-}
+/// The commands of the article's `compute`.
+const ARTICLE_COMMANDS: [&str; 4] = ["add", "sub", "mul", "div"];
 
 /// The article's entry point, kept so its ctypes client works unchanged:
-/// `compute("add" | "sub" | "mul" | "div", a, b)`. It cannot report errors, so an
-/// unknown or null command, invalid UTF-8 or a zero divisor gives NaN parts.
+/// `compute("add" | "sub" | "mul" | "div", a, b)`, the article's four commands
+/// and no others. It cannot report errors, so an unknown or null command,
+/// invalid UTF-8 or a zero divisor gives NaN parts.
 ///
 /// # Safety
 /// `command` is null or a NUL-terminated string.
@@ -357,17 +228,21 @@ pub unsafe extern "C" fn compute(
         }
         // SAFETY: non-null and NUL-terminated, per the contract above.
         let command = unsafe { CStr::from_ptr(command) };
-        command
+        let f = command
             .to_str()
             .ok()
-            .and_then(|name| name.parse::<Op>().ok())
-            .and_then(|op| op.apply(a.into(), b.into()).ok())
-            .map_or(NAN, OxbComplex::from)
+            .filter(|name| ARTICLE_COMMANDS.contains(name))
+            .and_then(|name| CALCULATOR.get(name));
+        match f.map(|f| f.invoke(&[Arg::Complex(a.into()), Arg::Complex(b.into())])) {
+            Some(Ok(Value::Complex(z))) => z.into(),
+            _ => NAN,
+        }
     });
     result.unwrap_or(NAN)
 }
 
 pub mod exported;
+pub mod many;
 
 /// The calculator's symbols: `oxb_add`, `oxb_sub`, `oxb_mul`, `oxb_div`,
 /// `oxb_greet`, ... one per exported function, derived from its definition.

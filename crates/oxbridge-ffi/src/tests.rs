@@ -170,6 +170,47 @@ fn article_compute_gives_nan_for_unknown_and_null_commands() {
     assert!(null.re.is_nan() && null.im.is_nan());
 }
 
+use crate::many::OxbColumn;
+
+fn each<T>(v: &[T]) -> OxbColumn {
+    OxbColumn {
+        ptr: v.as_ptr().cast(),
+        len: v.len(),
+        one_for_all: false,
+    }
+}
+
+fn all<T>(v: &T) -> OxbColumn {
+    OxbColumn {
+        ptr: std::ptr::from_ref(v).cast(),
+        len: 1,
+        one_for_all: true,
+    }
+}
+
+/// `oxb_many` on `name`: its status and error message.
+fn many<T>(name: &str, args: &[OxbColumn], out: &mut [T]) -> (OxbStatus, String) {
+    many_raw(name, args, out.as_mut_ptr().cast(), out.len())
+}
+
+fn many_raw(
+    name: &str,
+    args: &[OxbColumn],
+    out: *mut std::ffi::c_void,
+    n: usize,
+) -> (OxbStatus, String) {
+    let function = crate::exported::OxbStr {
+        ptr: name.as_ptr(),
+        len: name.len(),
+    };
+    let mut err = OxbString::EMPTY;
+    // SAFETY: the columns point into live slices of the stated lengths.
+    let st = unsafe {
+        crate::calculator::oxb_many(function, args.as_ptr(), args.len(), out, n, &mut err)
+    };
+    (st, take(err))
+}
+
 #[test]
 fn batch_matches_scalar_and_checks_everything() {
     let a: Vec<OxbComplex> = (0..5)
@@ -185,19 +226,10 @@ fn batch_matches_scalar_and_checks_everything() {
         })
         .collect();
     let mut out = vec![OxbComplex::default(); 5];
-    // SAFETY: valid buffers of the stated lengths.
-    let st = unsafe {
-        oxb_many(
-            OXB_OP_MUL,
-            a.as_ptr(),
-            5,
-            b.as_ptr(),
-            5,
-            out.as_mut_ptr(),
-            ptr::null_mut(),
-        )
-    };
-    assert_eq!(st, OXB_OK);
+    assert_eq!(
+        many("mul", &[each(&a), each(&b)], &mut out),
+        (OXB_OK, String::new())
+    );
     for i in 0..5 {
         let mut one = OxbComplex::default();
         // SAFETY: valid out pointer.
@@ -213,89 +245,62 @@ fn batch_matches_scalar_and_checks_everything() {
         };
         assert_eq!(out[i], one);
     }
-
-    let mut err = OxbString::EMPTY;
-    // SAFETY: valid buffers; lengths disagree on purpose.
-    let st = unsafe {
-        oxb_many(
-            OXB_OP_ADD,
-            a.as_ptr(),
-            5,
-            b.as_ptr(),
-            4,
-            out.as_mut_ptr(),
-            &mut err,
-        )
-    };
     assert_eq!(
-        (st, take(err)),
+        many("add", &[each(&a), each(&b[..4])], &mut out),
         (
             OXB_INVALID_ARGUMENT,
             "operands have different lengths: a has 5 elements, b has 4".to_owned()
         )
     );
-
-    let mut err = OxbString::EMPTY;
-    // SAFETY: valid buffers; scalar zero divisor.
-    let st = unsafe {
-        oxb_many_scalar(
-            OXB_OP_DIV,
-            a.as_ptr(),
-            5,
-            0.0,
-            -0.0,
-            out.as_mut_ptr(),
-            &mut err,
-        )
-    };
+    let zero = OxbComplex { re: 0.0, im: -0.0 };
     assert_eq!(
-        (st, take(err)),
+        many("div", &[each(&a), all(&zero)], &mut out),
         (
             OXB_ZERO_DIVISION,
             "complex division by zero at index 0".to_owned()
         )
     );
-
-    let mut err = OxbString::EMPTY;
-    // SAFETY: out aliases a: must be refused before anything is written.
-    let st = unsafe {
-        oxb_many(
-            OXB_OP_ADD,
-            a.as_ptr(),
-            5,
-            b.as_ptr(),
-            5,
-            a.as_ptr().cast_mut(),
-            &mut err,
-        )
-    };
+    // The output aliases an input: refused before anything is written.
+    let alias = a.as_ptr().cast_mut().cast();
     assert_eq!(
-        (st, take(err)),
+        many_raw("add", &[each(&a), each(&b)], alias, 5),
         (
             OXB_INVALID_ARGUMENT,
             "the output buffer overlaps an input".to_owned()
         )
     );
-
-    let mut err = OxbString::EMPTY;
-    // SAFETY: unknown op code, valid buffers.
-    let st = unsafe { oxb_many(9, a.as_ptr(), 5, b.as_ptr(), 5, out.as_mut_ptr(), &mut err) };
-    assert_eq!(st, OXB_INVALID_ARGUMENT);
-    assert!(take(err).starts_with("unknown operation code 9"));
-
-    // SAFETY: empty inputs may be null.
-    let st = unsafe {
-        oxb_many(
-            OXB_OP_ADD,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            ptr::null_mut(),
-            ptr::null_mut(),
+    assert_eq!(
+        many("no-such-op", &[each(&a), each(&b)], &mut out),
+        (
+            OXB_INVALID_ARGUMENT,
+            "unknown operation \"no-such-op\"".to_owned()
         )
+    );
+    assert_eq!(
+        many("greet", &[each(&a), each(&b)], &mut out),
+        (
+            OXB_INVALID_ARGUMENT,
+            "greet has no vectorized form".to_owned()
+        )
+    );
+    assert_eq!(many("add", &[each(&a)], &mut out).0, OXB_INVALID_ARGUMENT);
+    // abs: complex in, float64 out.
+    let mut norms = vec![0.0_f64; 5];
+    assert_eq!(
+        many("abs", &[each(&b)], &mut norms),
+        (OXB_OK, String::new())
+    );
+    assert_eq!(norms[3], 2.0_f64.hypot(3.0));
+    // Empty inputs may be null.
+    let empty = OxbColumn {
+        ptr: ptr::null(),
+        len: 0,
+        one_for_all: false,
     };
-    assert_eq!(st, OXB_OK);
+    assert_eq!(
+        many_raw("add", &[empty, empty], ptr::null_mut(), 0).0,
+        OXB_OK
+    );
 }
 
 /// Random bytes and lengths through the C ABI's string and array inputs:
@@ -339,28 +344,21 @@ fn fuzz_string_and_array_inputs() {
             usize::try_from(next()).unwrap() % (len + 1),
         );
         let mut out = vec![OxbComplex::default(); a_len];
-        let op = i32::try_from(next() % 6).unwrap() - 1;
-        let mut err = OxbString::EMPTY;
-        // SAFETY: a and b point into `values` with lengths within it; out is separate.
-        let st = unsafe {
-            oxb_many(
-                op,
-                values.as_ptr(),
-                a_len,
-                values.as_ptr(),
-                b_len,
-                out.as_mut_ptr(),
-                &mut err,
-            )
-        };
+        let names = ["add", "sub", "mul", "div", "pow", "greet"];
+        let name = names[usize::try_from(next()).unwrap() % names.len()];
+        let args = [each(&values[..a_len]), each(&values[..b_len])];
+        let (st, message) = many(name, &args, &mut out);
         assert!(
-            matches!(st, OXB_OK | OXB_ZERO_DIVISION | OXB_INVALID_ARGUMENT),
+            matches!(
+                st,
+                OXB_OK | OXB_ZERO_DIVISION | OXB_INVALID_ARGUMENT | OXB_OVERFLOW
+            ),
             "{st}"
         );
         if st == OXB_OK {
-            assert!(a_len == b_len && (0..4).contains(&op));
+            assert!(a_len == b_len && name != "greet");
         } else {
-            assert!(!take(err).is_empty());
+            assert!(!message.is_empty());
         }
     }
 }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use oxbridge_server::{batch, grpc, ipc, wire};
+use oxbridge_core::export::Arg;
+use oxbridge_server::{frames, grpc, ipc, wire};
 use prost::Message;
 
 /// One decoder and what runs behind it.
@@ -28,9 +29,9 @@ fn ipc_json(data: &[u8]) {
 }
 
 fn batch_frame(data: &[u8]) {
-    let _ = batch::handle("fuzz", data);
-    if data.len() >= batch::REQUEST_HEADER {
-        let _ = batch::frame_len(&data[..batch::REQUEST_HEADER], 1 << 24);
+    let _ = frames::handle("fuzz", data);
+    if data.len() >= frames::REQUEST_HEADER {
+        let _ = frames::frame_len(&data[..frames::REQUEST_HEADER], 1 << 24);
     }
 }
 
@@ -48,16 +49,15 @@ fn grpc_messages(data: &[u8]) {
             z.map(|z| oxbridge_core::Complex::new(z.re.unwrap_or(0.0), z.im.unwrap_or(0.0)))
         };
         if let (Some(a), Some(b)) = (part(req.a), part(req.b)) {
-            for op in oxbridge_core::Op::ALL {
-                let _ = op.apply(a, b);
+            for f in oxbridge_core::CALCULATOR.functions {
+                let _ = f.invoke(&[Arg::Complex(a), Arg::Complex(b)]);
             }
         }
     }
     if let Ok(req) = grpc::v1::BatchRequest::decode(data) {
-        if let Ok(op) = batch::op_from_code(u8::try_from(req.op).unwrap_or(u8::MAX)) {
-            if let Ok(b) = batch::Batch::new(op, &req.a, &req.b, req.b_scalar, req.offset) {
-                let _ = b.run();
-            }
+        let op = u8::try_from(req.op).unwrap_or(u8::MAX);
+        if let Ok(call) = frames::Call::v1(op, &req.a, &req.b, req.b_scalar, req.offset) {
+            let _ = call.run();
         }
     }
     if let Ok(req) = grpc::v1::GreetRequest::decode(data) {

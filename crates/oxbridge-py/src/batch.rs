@@ -1,10 +1,13 @@
-//! Batch operations on numpy arrays: no copy of the inputs, the GIL released
-//! while Rust works.
+//! The vectorized form of every numeric exported function on numpy arrays:
+//! no copy of the inputs, the GIL released while Rust works.
 
-use numpy::{Complex64, PyReadonlyArray1, PyReadwriteArray1};
-use oxbridge_core::{apply_many, Complex, Op, Rhs};
+use numpy::{Complex64, PyReadwriteArray1, PyUntypedArray};
+use oxbridge_core::export::{OutArray, Type};
+use oxbridge_core::Complex;
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
+use crate::callables::{library, Few, Slot};
 use crate::errors;
 
 /// Views numpy's `complex128` elements as the core's complex numbers.
@@ -19,36 +22,65 @@ fn as_core_mut(slice: &mut [Complex64]) -> &mut [Complex] {
     unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<Complex>(), slice.len()) }
 }
 
-fn not_contiguous(name: &str) -> PyErr {
-    pyo3::exceptions::PyValueError::new_err(format!("argument '{name}' must be a contiguous array"))
+/// The output array, borrowed for writing.
+enum Out<'py> {
+    Complex(PyReadwriteArray1<'py, Complex64>),
+    F64(PyReadwriteArray1<'py, f64>),
+    I64(PyReadwriteArray1<'py, i64>),
 }
 
-/// `out[:] = a <op> b`, elementwise; `b` is a complex128 array of `a`'s
-/// length or one complex. The Python layer (`oxbridge._batch`) converts the
-/// inputs and allocates `out`.
+fn out_array<'py>(out: &Bound<'py, PyAny>, returns: Type) -> PyResult<Out<'py>> {
+    let py = out.py();
+    let wrong = |expected: &str| errors::argument_type(py, "out", out, expected);
+    Ok(match returns {
+        Type::Complex => Out::Complex(out.extract().map_err(|_| wrong("a complex128 array"))?),
+        Type::F64 => Out::F64(out.extract().map_err(|_| wrong("a float64 array"))?),
+        _ => Out::I64(out.extract().map_err(|_| wrong("an int64 array"))?),
+    })
+}
+
+fn not_contiguous(py: Python<'_>) -> PyErr {
+    errors::error(
+        py,
+        "invalid_argument",
+        "argument 'out' must be a contiguous array".to_owned(),
+    )
+}
+
+/// `out[:] = function(*args)` elementwise, for an exported numeric function:
+/// each argument a 1-D array of its parameter's element type or one scalar of
+/// it. The Python layer (`oxbridge._arrays`) converts the arguments and
+/// allocates `out`.
 #[pyfunction]
-#[pyo3(signature = (op, a, b, out))]
+#[pyo3(signature = (function, args, out))]
 fn many(
     py: Python<'_>,
-    op: &str,
-    a: PyReadonlyArray1<'_, Complex64>,
-    b: &Bound<'_, PyAny>,
-    mut out: PyReadwriteArray1<'_, Complex64>,
+    function: &str,
+    args: &Bound<'_, PyTuple>,
+    out: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    let op: Op = op.parse().map_err(|e| errors::core_error(py, &e))?;
-    let b_array: Option<PyReadonlyArray1<'_, Complex64>> = b.extract().ok();
-    let scalar = match &b_array {
-        Some(_) => Complex::default(),
-        None => crate::scalar::as_complex(b, "b")?,
+    let f = library()
+        .lookup(function)
+        .map_err(|e| errors::core_error(py, &e))?;
+    let objects: Few<Bound<'_, PyAny>> = args.iter().collect();
+    let mut slots: Few<Slot<'_, '_>> = Few::new();
+    for (object, param) in objects.iter().zip(f.params) {
+        let ty = match param.ty.array() {
+            Some(array) if object.is_instance_of::<PyUntypedArray>() => array,
+            _ => param.ty,
+        };
+        slots.push(Slot::read(object, param.name, ty)?);
+    }
+    let args: Few<_> = slots.iter().map(Slot::arg).collect();
+    let mut out = out_array(out, f.returns)?;
+    let mut out = match &mut out {
+        Out::Complex(a) => OutArray::Complex(as_core_mut(
+            a.as_slice_mut().map_err(|_| not_contiguous(py))?,
+        )),
+        Out::F64(a) => OutArray::F64(a.as_slice_mut().map_err(|_| not_contiguous(py))?),
+        Out::I64(a) => OutArray::I64(a.as_slice_mut().map_err(|_| not_contiguous(py))?),
     };
-    let a = as_core(a.as_slice().map_err(|_| not_contiguous("a"))?);
-    let b_slice = match &b_array {
-        Some(b) => Some(as_core(b.as_slice().map_err(|_| not_contiguous("b"))?)),
-        None => None,
-    };
-    let out = as_core_mut(out.as_slice_mut().map_err(|_| not_contiguous("out"))?);
-    let rhs = b_slice.map_or(Rhs::All(scalar), Rhs::Each);
-    py.detach(|| apply_many(op, a, rhs, out))
+    py.detach(|| f.invoke_many(&args, &mut out))
         .map_err(|e| errors::core_error(py, &e))
 }
 

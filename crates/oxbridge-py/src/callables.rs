@@ -24,10 +24,10 @@ use crate::errors;
 use crate::scalar::as_complex;
 
 /// Most functions take few arguments: their conversions stay on the stack.
-type Few<T> = SmallVec<[T; 6]>;
+pub(crate) type Few<T> = SmallVec<[T; 6]>;
 
 /// The library whose functions this module exports.
-fn library() -> &'static Library {
+pub(crate) fn library() -> &'static Library {
     oxbridge_server::LIBRARY
 }
 
@@ -235,7 +235,7 @@ fn bind<'a, 'py>(
 }
 
 /// One argument, converted from Python and kept alive for the call.
-enum Slot<'a, 'py> {
+pub(crate) enum Slot<'a, 'py> {
     Plain(Arg<'static>),
     Text(Cow<'a, str>),
     Bytes(&'a [u8]),
@@ -246,7 +246,11 @@ enum Slot<'a, 'py> {
 
 impl<'a, 'py> Slot<'a, 'py> {
     #[inline]
-    fn read(value: &'a Bound<'py, PyAny>, name: &'static str, ty: Type) -> PyResult<Self> {
+    pub(crate) fn read(
+        value: &'a Bound<'py, PyAny>,
+        name: &'static str,
+        ty: Type,
+    ) -> PyResult<Self> {
         let py = value.py();
         let wrong = |expected: &str| errors::argument_type(py, name, value, expected);
         Ok(match ty {
@@ -293,7 +297,7 @@ impl<'a, 'py> Slot<'a, 'py> {
         })
     }
 
-    fn arg(&self) -> Arg<'_> {
+    pub(crate) fn arg(&self) -> Arg<'_> {
         match self {
             Slot::Plain(arg) => *arg,
             Slot::Text(text) => Arg::Str(text),

@@ -89,6 +89,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
     m.add("C_HEADER", C_HEADER)?;
     m.add("LIBRARY", oxbridge_server::LIBRARY.name)?;
+    m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
-use oxbridge_server::{batch, http, ipc, Limits};
+use oxbridge_server::{frames, http, ipc, Limits};
 use tower::ServiceExt;
 
 fn http_handlers(c: &mut Criterion) {
@@ -39,14 +39,14 @@ fn ipc_handler(c: &mut Criterion) {
 
 fn batch_frames(c: &mut Criterion) {
     let n = 100_000_u64;
-    let mut frame = batch::MAGIC.to_vec();
+    let mut frame = b"OXB\x01".to_vec();
     frame.extend_from_slice(&[2, 0, 0, 0]);
     for word in [0, n, n] {
         frame.extend_from_slice(&word.to_le_bytes());
     }
     frame.resize(frame.len() + 32 * usize::try_from(n).expect("fits"), 0x3f);
     c.bench_function("batch frame mul 1e5", |bench| {
-        bench.iter(|| batch::handle("bench", black_box(&frame)))
+        bench.iter(|| frames::handle("bench", black_box(&frame)))
     });
 }
 

@@ -5,9 +5,9 @@ use oxbridge_core::{Complex, Op};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
-use crate::batch;
 use crate::config::{Access, Limits};
 use crate::error::CallError;
+use crate::frames;
 
 /// Generated from `proto/oxbridge/v1/calculator.proto`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -111,8 +111,8 @@ impl v1::calculator_server::Calculator for Calculator {
     ) -> Result<Response<v1::BatchReply>, Status> {
         let req = req.into_inner();
         let compute = move || -> Result<Vec<u8>, CallError> {
-            let op = batch::op_from_code(u8::try_from(req.op).unwrap_or(u8::MAX))?;
-            batch::Batch::new(op, &req.a, &req.b, req.b_scalar, req.offset)?.run()
+            let op = u8::try_from(req.op).unwrap_or(u8::MAX);
+            frames::Call::v1(op, &req.a, &req.b, req.b_scalar, req.offset)?.run()
         };
         let result = tokio::task::spawn_blocking(compute)
             .await
@@ -210,32 +210,36 @@ pub async fn routes(
         "/{}.Functions",
         crate::grpc_functions::package(crate::LIBRARY)
     );
-    let router = crate::LIBRARY
-        .functions
-        .iter()
-        .fold(routes.into_axum_router(), |router, f| {
-            let path = format!("{service}/{}", crate::grpc_functions::method_name(f.name));
-            let access = access_for_calls.clone();
-            router.route(
-                &path,
-                axum::routing::post(move |request: axum::extract::Request| {
-                    let access = access.clone();
-                    async move {
-                        let header = request
-                            .headers()
-                            .get("authorization")
-                            .map(axum::http::HeaderValue::as_bytes);
-                        if !access.authorized(header) {
-                            let denied = status(&CallError::PermissionDenied(
-                                "missing or wrong bearer token".into(),
-                            ));
-                            return denied.into_http::<axum::body::Body>();
-                        }
+    let methods = crate::LIBRARY.functions.iter().flat_map(|f| {
+        let many = f.many.map(|_| (crate::grpc_many::many_method(f), f, true));
+        std::iter::once((crate::grpc_functions::method_name(f.name), f, false)).chain(many)
+    });
+    let router = methods.fold(routes.into_axum_router(), |router, (method, f, many)| {
+        let access = access_for_calls.clone();
+        router.route(
+            &format!("{service}/{method}"),
+            axum::routing::post(move |request: axum::extract::Request| {
+                let access = access.clone();
+                async move {
+                    let header = request
+                        .headers()
+                        .get("authorization")
+                        .map(axum::http::HeaderValue::as_bytes);
+                    if !access.authorized(header) {
+                        let denied = status(&CallError::PermissionDenied(
+                            "missing or wrong bearer token".into(),
+                        ));
+                        return denied.into_http::<axum::body::Body>();
+                    }
+                    if many {
+                        crate::grpc_many::serve(f, max, request).await
+                    } else {
                         crate::grpc_functions::serve(f, max, request).await
                     }
-                }),
-            )
-        });
+                }
+            }),
+        )
+    });
     let router = router.layer(axum::middleware::from_fn(name_unimplemented));
     Ok(tonic::service::Routes::from(router))
 }

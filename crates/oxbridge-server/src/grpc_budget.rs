@@ -1,7 +1,8 @@
 //! The memory budget on the gRPC bridge: a tower layer around the tonic
 //! services. A gRPC request declares no length before its message arrives,
-//! so a batch (the only large call) holds the share of a request at the
-//! size limit; scalar calls are small and pass freely. The share is kept
+//! so a call of the large kind (a batch, a vectorized call, a function of
+//! arrays) holds the share of a request at the size limit; other calls are
+//! small and pass freely. The share is kept
 //! until the reply has gone out (see `budget`).
 
 use std::future::Future;
@@ -13,6 +14,29 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 
 use crate::budget::{Budget, HeldBody};
+
+/// Whether a call of the method at `path` is one of the large kind: a batch,
+/// a vectorized call, or a function that takes arrays. (Text and bytes
+/// arguments are as bounded by the request limit, but are usually small:
+/// holding a whole share for each greeting would throttle them needlessly.)
+fn may_be_large(path: &str) -> bool {
+    if path.ends_with("/Batch") {
+        return true;
+    }
+    let Some((service, method)) = path.rsplit_once('/') else {
+        return false;
+    };
+    let functions = format!(
+        "/{}.Functions",
+        crate::grpc_functions::package(crate::LIBRARY)
+    );
+    service == functions
+        && crate::LIBRARY.functions.iter().any(|f| {
+            let arrays = f.params.iter().any(|p| p.ty.element().is_some());
+            method == crate::grpc_many::many_method(f)
+                || (method == crate::grpc_functions::method_name(f.name) && arrays)
+        })
+}
 
 /// Wraps a service so that its batch calls run within the budget.
 #[derive(Clone, Debug)]
@@ -69,7 +93,7 @@ where
         // The clone that was made ready is the one that serves this call.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let large = request.uri().path().ends_with("/Batch");
+        let large = may_be_large(request.uri().path());
         let (budget, size) = (self.layer.budget.clone(), self.layer.max_request_bytes);
         Box::pin(async move {
             let held = if large {

@@ -90,6 +90,9 @@ pub fn proto_file(library: &Library) -> String {
             proto_type(f.returns),
             f.result_field
         );
+        if f.many.is_some() {
+            crate::grpc_many::write_messages(&mut out, f);
+        }
     }
     out.push_str("\nservice Functions {\n");
     for f in library.functions {
@@ -99,6 +102,15 @@ pub fn proto_file(library: &Library) -> String {
             out,
             "  rpc {method}({method}Request) returns ({method}Reply);"
         );
+        if f.many.is_some() {
+            let many = crate::grpc_many::many_method(f);
+            let _ = writeln!(
+                out,
+                "  // The vectorized form of {method}: element i is {method} of each array's\n  \
+                 // element i (or of the one value for all), the first failing index named.\n  \
+                 rpc {many}({many}Request) returns ({many}Reply);"
+            );
+        }
     }
     out.push_str("}\n");
     out

@@ -257,14 +257,14 @@ fn check_media_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
 /// `POST /batch`: a binary batch frame in (`application/octet-stream`), its
 /// reply frame out; errors as problem documents like every other route.
 #[utoipa::path(post, path = "/batch",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A batch frame (see batch.rs)"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A batch frame (see frames.rs)"),
     responses(
         (status = 200, description = "The reply frame", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = "4XX", description = "A refused or unreadable frame, or a body not declared application/octet-stream (415)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Response, AppError> {
     let body = read_body(request, FRAME, &limits).await?;
-    let compute = move || crate::batch::Batch::parse(&body)?.reply();
+    let compute = move || crate::frames::Call::parse(&body)?.reply();
     let frame = tokio::task::spawn_blocking(compute)
         .await
         .map_err(|e| CallError::Internal(format!("batch task failed: {e}")))??;

@@ -17,10 +17,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::batch;
 use crate::budget::{Budget, Held};
 use crate::config::Limits;
 use crate::error::CallError;
+use crate::frames;
 use crate::json_call;
 use crate::wire;
 use crate::StartError;
@@ -180,10 +180,11 @@ enum Scan {
     Json { start: usize, end: usize },
     /// A complete binary batch frame occupies `buffer[start..end]`.
     Binary { start: usize, end: usize },
-    /// A binary frame has begun; it will be `total` bytes long.
-    PartialBinary { total: usize },
-    /// A binary frame header that cannot be served (bad magic, too large).
-    BadFrame(CallError),
+    /// A binary frame of `version` has begun; it will be `total` bytes long.
+    PartialBinary { total: usize, version: u8 },
+    /// A binary frame header that cannot be served (bad magic, too large),
+    /// to be answered in `version`.
+    BadFrame(CallError, u8),
     /// The buffer does not start with a JSON object or array.
     Garbage,
     /// A complete JSON request, larger than the limit.
@@ -197,19 +198,21 @@ impl Framer {
         let Some(start) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
             return Scan::Empty;
         };
-        if buf[start] == batch::MAGIC[0] {
-            let Some(header) = buf.get(start..start + batch::REQUEST_HEADER) else {
+        if buf[start] == frames::FIRST_BYTE {
+            let Some(header) = buf.get(start..start + frames::REQUEST_HEADER) else {
                 return Scan::PartialBinary {
-                    total: batch::REQUEST_HEADER,
+                    total: frames::REQUEST_HEADER,
+                    version: 1,
                 };
             };
-            return match batch::frame_len(header, limit) {
+            let version = frames::reply_version(header);
+            return match frames::frame_len(header, limit) {
                 Ok(total) if buf.len() - start >= total => Scan::Binary {
                     start,
                     end: start + total,
                 },
-                Ok(total) => Scan::PartialBinary { total },
-                Err(e) => Scan::BadFrame(e),
+                Ok(total) => Scan::PartialBinary { total, version },
+                Err(e) => Scan::BadFrame(e, version),
             };
         }
         if !matches!(buf[start], b'{' | b'[') {
@@ -282,9 +285,9 @@ async fn connection(
                     // A large batch computes for milliseconds: tell the
                     // runtime, so other connections move to another worker.
                     let reply = if frame.len() > 1 << 20 {
-                        tokio::task::block_in_place(|| batch::handle("ipc", frame))
+                        tokio::task::block_in_place(|| frames::handle("ipc", frame))
                     } else {
-                        batch::handle("ipc", frame)
+                        frames::handle("ipc", frame)
                     };
                     if replies.is_empty() {
                         replies = reply; // no copy of a large reply
@@ -320,9 +323,9 @@ async fn connection(
             }
         }
         match &scan {
-            Scan::BadFrame(e) => {
+            Scan::BadFrame(e, version) => {
                 crate::log_call_error("ipc", e);
-                end_with(&mut stream, &batch::error_reply(e)).await;
+                end_with(&mut stream, &frames::error_reply(*version, e)).await;
                 return Ok(());
             }
             Scan::Garbage => {
@@ -355,26 +358,27 @@ async fn connection(
         // A large request holds its share of the budget before more of it
         // is read (small ones are covered by the budget's margin).
         let large = match scan {
-            Scan::PartialBinary { total } if total > READ_BYTES => Some((total, true)),
-            Scan::Partial if buf.len() >= READ_BYTES => Some((limits.max_request_bytes, false)),
+            Scan::PartialBinary { total, version } if total > READ_BYTES => {
+                Some((total, Some(version)))
+            }
+            Scan::Partial if buf.len() >= READ_BYTES => Some((limits.max_request_bytes, None)),
             _ => None,
         };
-        if let (Some((size, binary)), None) = (large, &held) {
+        if let (Some((size, frame_version)), None) = (large, &held) {
             match budget.hold(size).await {
                 Ok(share) => {
                     held = Some(share);
                     // Counted now: one allocation for the whole frame, not
                     // a growing buffer copied as it goes.
-                    if binary {
+                    if frame_version.is_some() {
                         buf.reserve_exact(size.saturating_sub(buf.len()));
                     }
                 }
                 Err(busy) => {
                     crate::log_call_error("ipc", &busy);
-                    let reply = if binary {
-                        batch::error_reply(&busy)
-                    } else {
-                        error_reply(&busy)
+                    let reply = match frame_version {
+                        Some(version) => frames::error_reply(version, &busy),
+                        None => error_reply(&busy),
                     };
                     end_with(&mut stream, &reply).await;
                     return Ok(());
@@ -385,7 +389,7 @@ async fn connection(
         // step at a time: memory follows the bytes that arrive, never what a
         // header claims.
         let wanted = match scan {
-            Scan::PartialBinary { total } => total.saturating_sub(buf.len()),
+            Scan::PartialBinary { total, .. } => total.saturating_sub(buf.len()),
             _ => 0,
         };
         buf.reserve(wanted.clamp(READ_BYTES, GROW_BYTES));
@@ -596,7 +600,10 @@ mod tests {
         assert_eq!(Framer::default().scan(b"  hello", 100), Scan::Garbage);
         assert_eq!(
             Framer::default().scan(b"OXB", 100),
-            Scan::PartialBinary { total: 32 }
+            Scan::PartialBinary {
+                total: 32,
+                version: 1
+            }
         );
         let reply = String::from_utf8(answer_request(
             br#"{"command":"no-such-op","a":[1,0],"b":[1,0]}"#,

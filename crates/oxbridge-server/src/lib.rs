@@ -15,13 +15,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod accept;
-pub mod batch;
 pub mod budget;
 pub mod config;
 pub mod error;
+pub mod frames;
 pub mod grpc;
 pub mod grpc_budget;
 pub mod grpc_functions;
+pub mod grpc_many;
 pub mod http;
 mod http_serve;
 pub mod ipc;

@@ -9,21 +9,39 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from .. import _native
-from .._client import text_arg
+from .._args import text_arg
+from .._arrays import DTYPES, Array, Operand
 from .._functions import FunctionInfo, checker, named
 from ..errors import AbiMismatchError
 
 #: The ABI this Python code was written for; ``oxb_abi_version()`` must match.
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 #: The shared library that exports the ``oxb_*`` symbols.
 LIBRARY_PATH: str = _native.__file__
 
 #: Status codes, as in ``include/oxbridge.h``.
 OXB_OK = 0
+
+
+def many_columns(
+    f: FunctionInfo, operands: list[Operand]
+) -> tuple[list[tuple[int, int, bool]], list[Array]]:
+    """Each argument of ``oxb_many`` as ``OxbColumn`` fields ``(address,
+    length, one_for_all)``, and the arrays that must outlive the call (a
+    single value travels as a one-element array of its parameter's type)."""
+    columns, keep = [], []
+    for value, p in zip(operands, f.params, strict=True):
+        one = not isinstance(value, np.ndarray)
+        arr = np.array([value], dtype=DTYPES[p.type]) if one else cast(Array, value)
+        keep.append(arr)
+        columns.append((arr.ctypes.data, len(arr), one))
+    return columns, keep
 
 
 #: Where a struct of two doubles passed by value travels exactly as two doubles

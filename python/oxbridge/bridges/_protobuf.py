@@ -14,6 +14,9 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from .._arrays import DTYPES
 from .._functions import FunctionInfo
 from ..errors import ProtocolError
 
@@ -199,3 +202,37 @@ _RESULTS: dict[str, Any] = {
 
 def _result(type_name: str, values: list[tuple[int, Any]]) -> Any:
     return _RESULTS[type_name](values)
+
+
+def encode_many_request(f: FunctionInfo, parts: Sequence[Any], offset: int) -> bytes:
+    """The pieces of a ``<Name>ManyRequest`` (``grpc_many.rs``): each argument's
+    values as bytes in fields 1..n, then the offset and the names of the
+    arguments that are one value for every element."""
+    pieces: list[bytes] = []
+    shared: list[str] = []
+    for i, (p, value) in enumerate(zip(f.params, parts, strict=True), start=1):
+        values = value
+        if not isinstance(value, np.ndarray):
+            shared.append(p.name)
+            values = np.array([value], dtype=DTYPES[p.type])
+        pieces.append(_key(i, 2) + _varint(values.nbytes))
+        pieces.append(values.tobytes())
+    n = len(f.params)
+    if offset:
+        pieces.append(_key(n + 1, 0) + _varint(offset))
+    pieces.extend(_delimited(n + 2, name.encode()) for name in shared)
+    return b"".join(pieces)
+
+
+def decode_many_reply(data: bytes, nbytes: int, where: str) -> bytes:
+    """The results' bytes in field 1 of a ``<Name>ManyReply``, which must be ``nbytes`` long."""
+    try:
+        values = [raw for tag, wire, raw in _Reader(data).fields() if tag == 1 and wire == 2]
+    except ValueError as e:
+        raise ProtocolError(f"bad reply from {where}: {e}: {data[:100]!r}") from None
+    result = values[-1] if values else b""
+    if len(result) != nbytes:
+        raise ProtocolError(
+            f"bad reply from {where}: the batch reply has {len(result)} bytes, expected {nbytes}"
+        )
+    return result

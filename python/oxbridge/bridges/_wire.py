@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._client import complex_arg
+from .._args import complex_arg
 from .._functions import FunctionInfo, bind, checked
 from ..errors import OxbridgeError, ProtocolError, error_for
 

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import cffi
 
-from .. import _batch
 from .._client import Client
 from .._functions import FUNCTIONS, FunctionInfo, checked, named
 from ..errors import error_for_status
 from . import _cabi
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 ffi = cffi.FFI()
 ffi.cdef(_cabi.cdef())
@@ -171,15 +170,18 @@ class CffiClient(Client):
         for name, method in _METHODS.items():
             setattr(self, name, method)
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        err, code = ffi.new("OxbString *"), _batch.OPS[op]
-        a_buf = ffi.from_buffer("OxbComplex[]", a)
-        out_buf = ffi.from_buffer("OxbComplex[]", out, require_writable=True)
-        if isinstance(b, complex):
-            status = _lib.oxb_many_scalar(code, a_buf, len(a), b.real, b.imag, out_buf, err)
-        else:
-            b_buf = ffi.from_buffer("OxbComplex[]", b)
-            status = _lib.oxb_many(code, a_buf, len(a), b_buf, len(b), out_buf, err)
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        columns, keep = _cabi.many_columns(f, operands)
+        array = ffi.new("OxbColumn[]", [(ffi.cast("void *", at), n, one) for at, n, one in columns])
+        name = f.name.encode()
+        function = ffi.new(
+            "OxbStr *", (ffi.cast("const uint8_t *", ffi.from_buffer(name)), len(name))
+        )
+        err = ffi.new("OxbString *")
+        status = _lib.oxb_many(
+            function[0], array, len(columns), ffi.cast("void *", out.ctypes.data), len(out), err
+        )
+        del keep
         if status:
             raise error_for_status(status, _take(err[0]))
 

@@ -16,7 +16,6 @@ from ctypes import (
     Structure,
     c_bool,
     c_double,
-    c_int32,
     c_int64,
     c_size_t,
     c_uint8,
@@ -25,14 +24,13 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Any
 
-from .. import _batch
 from .._client import Client
 from .._functions import FUNCTIONS, FunctionInfo, checked, named
 from ..errors import error_for_status
 from . import _cabi
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 
 class OxbString(Structure):
@@ -45,6 +43,12 @@ class OxbComplex(Structure):
     """``OxbComplex``: two doubles, real part first."""
 
     _fields_ = (("re", c_double), ("im", c_double))
+
+
+class OxbColumn(Structure):
+    """``OxbColumn``: one argument of ``oxb_many``."""
+
+    _fields_ = (("ptr", c_void_p), ("len", c_size_t), ("one_for_all", c_bool))
 
 
 def _slice(name: str, element: Any) -> type[Structure]:
@@ -81,9 +85,8 @@ _ARRAY_FREE = {"f64[]": "oxb_f64_array_free", "i64[]": "oxb_i64_array_free",
 _lib = ctypes.PyDLL(_cabi.LIBRARY_PATH)
 # Batches run for milliseconds: call them through a handle that releases the GIL.
 _batch_lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
-_batch_lib.oxb_many.argtypes = (c_int32, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p, c_void_p)
-_batch_lib.oxb_many_scalar.argtypes = (
-    c_int32, c_void_p, c_size_t, c_double, c_double, c_void_p, c_void_p,
+_batch_lib.oxb_many.argtypes = (
+    _ARG["str"], POINTER(OxbColumn), c_size_t, c_void_p, c_size_t, POINTER(OxbString),
 )  # fmt: skip
 _lib.oxb_abi_version.restype = c_uint32
 _cabi.check_abi(_lib.oxb_abi_version())
@@ -240,22 +243,16 @@ class CtypesClient(Client):
         for name, method in _METHODS.items():
             setattr(self, name, method)
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        err, code = OxbString(), _batch.OPS[op]
-        if isinstance(b, complex):
-            status = _batch_lib.oxb_many_scalar(
-                code, a.ctypes.data, len(a), b.real, b.imag, out.ctypes.data, ctypes.byref(err)
-            )
-        else:
-            status = _batch_lib.oxb_many(
-                code,
-                a.ctypes.data,
-                len(a),
-                b.ctypes.data,
-                len(b),
-                out.ctypes.data,
-                ctypes.byref(err),
-            )
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        columns, keep = _cabi.many_columns(f, operands)
+        array = (OxbColumn * len(columns))(*(OxbColumn(*c) for c in columns))
+        name = f.name.encode()
+        function = _ARG["str"](ctypes.cast(ctypes.c_char_p(name), POINTER(c_uint8)), len(name))
+        err = OxbString()
+        status = _batch_lib.oxb_many(
+            function, array, len(columns), out.ctypes.data, len(out), ctypes.byref(err)
+        )
+        del keep
         if status:
             _raise(status, err)
 

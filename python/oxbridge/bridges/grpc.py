@@ -1,5 +1,5 @@
 """The gRPC bridge through grpcio: every exported function at
-``/<library>.v1.Functions/<Name>``, batches through ``oxbridge.v1.Calculator``."""
+``/<library>.v1.Functions/<Name>``, and its vectorized form at ``<Name>Many``."""
 
 from __future__ import annotations
 
@@ -14,24 +14,22 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import numpy as np
 
-from .. import _batch, _native
-from .._client import Client, complex_arg
+from .. import _frames, _native
+from .._args import complex_arg
+from .._client import Client
 from .._functions import FUNCTIONS, FunctionInfo, checked, named
-from .._proto import calculator_pb2 as pb
-from .._proto import calculator_pb2_grpc as pb_grpc
 from ..errors import (
     BridgeTimeoutError,
     InternalError,
     OxbridgeError,
-    ProtocolError,
     TransportError,
     error_for,
 )
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
-from ._protobuf import decode_reply, encode_request
+from ._protobuf import decode_many_reply, decode_reply, encode_many_request, encode_request
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 #: Metadata key the server uses for the exact error kind.
 ERROR_KIND_KEY = "oxbridge-error-kind"
@@ -90,7 +88,7 @@ class GrpcClient(Client):
     def __init__(self, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.target = target = where.netloc
         self._host, self._port = where.host, where.port
-        self._frames = _batch.FrameSize()
+        self._frames = _frames.FrameSize()
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
         if where.ca is None:
@@ -99,7 +97,6 @@ class GrpcClient(Client):
             roots = Path(where.ca).read_bytes() if where.ca else None
             credentials = grpc.ssl_channel_credentials(root_certificates=roots)
             self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
-        self._stub: Any = pb_grpc.CalculatorStub(self._channel)  # type: ignore[no-untyped-call]
         for f in FUNCTIONS.values():
             setattr(self, f.name, self._method(f))
 
@@ -160,26 +157,17 @@ class GrpcClient(Client):
         call.__doc__ = f.doc
         return call
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
-            scalar = isinstance(b_part, complex)
-            b_array = np.array([b_part], dtype=np.complex128) if scalar else b_part
-            request = pb.BatchRequest(
-                op=_batch.OPS[op],  # type: ignore[arg-type]
-                a=a_part.tobytes(),
-                b=np.asarray(b_array).tobytes(),
-                b_scalar=scalar,
-                offset=start,
-            )
-            result = self.call(self._stub.Batch, request).result
-            if len(result) != 16 * (stop - start):
-                raise ProtocolError(
-                    f"bad reply from grpc://{self.target}: the batch reply has {len(result)}"
-                    f" bytes, expected {16 * (stop - start)}"
-                )
-            out[start:stop] = np.frombuffer(result, dtype=np.complex128)
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        method = f"/{_native.LIBRARY}.v1.Functions/{method_name(f.name)}Many"
+        rpc = self._channel.unary_unary(method)
+        where = f"grpc://{self.target}"
 
-        _batch.each_frame(a, b, self._frames, send)
+        def send(start: int, stop: int, parts: list[Operand]) -> None:
+            reply = self.call(rpc, encode_many_request(f, parts, start))
+            result = decode_many_reply(reply, (stop - start) * out.itemsize, where)
+            out[start:stop] = np.frombuffer(result, dtype=out.dtype)
+
+        _frames.each_frame(operands, len(out), self._frames, send)
 
     def close(self) -> None:
         self._channel.close()

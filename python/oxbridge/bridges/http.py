@@ -12,7 +12,8 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import _batch
+from .. import _frames
+from .._arrays import byte_view
 from .._client import Client
 from .._functions import FUNCTIONS, FunctionInfo
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
@@ -20,7 +21,7 @@ from ._socket import MAX_HEAD, MAX_REPLY, SPINS, BadReply, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 
 def read_head(stream: Stream, spins: int = SPINS) -> tuple[int, int | None, bool, bytearray]:
@@ -84,7 +85,7 @@ def _dechunk(stream: Stream, buf: bytearray) -> bytes:
             return bytes(out)
 
 
-def read_batch_response(stream: Stream, target: memoryview) -> bytes | None:
+def read_batch_response(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
     """A batch response, its results received straight into ``target``; the
     problem document instead, when the server refused the frame."""
     status, length, chunked, early = read_head(stream)
@@ -94,16 +95,16 @@ def read_batch_response(stream: Stream, target: memoryview) -> bytes | None:
         while len(early) < length:
             stream.recv_more(early, 0, length)
         return bytes(early)
-    expected = _batch.REPLY.size + target.nbytes
+    expected = _frames.REPLY.size + target.nbytes
     if length != expected:
         raise BadReply(f"the batch reply has {length} bytes, expected {expected}")
     # The reply frame: header, then the results straight into `target`.
-    while len(early) < _batch.REPLY.size:
+    while len(early) < _frames.REPLY.size:
         stream.recv_more(early, 0, expected)
-    ok, count = _batch.parse_reply_header(bytes(early[: _batch.REPLY.size]))
-    if not ok or count * 16 != target.nbytes:
-        raise BadReply(f"the batch reply has {count} results, expected {target.nbytes // 16}")
-    got = early[_batch.REPLY.size :]
+    ok, count = _frames.parse_reply_header(bytes(early[: _frames.REPLY.size]))
+    if not ok or count * itemsize != target.nbytes:
+        raise BadReply(f"the batch reply has {count} results, expected {target.nbytes // itemsize}")
+    got = early[_frames.REPLY.size :]
     if len(got) > target.nbytes:
         raise BadReply("more than one response to one request")
     target[: len(got)] = got
@@ -135,7 +136,7 @@ class HttpClient(Client):
             return sock
 
         self._conn = Connection(opener, self.url, timeout)
-        self._frames = _batch.FrameSize()
+        self._frames = _frames.FrameSize()
         self._host_header = netloc
         for f in FUNCTIONS.values():
             setattr(self, f.name, self._method(f))
@@ -160,25 +161,25 @@ class HttpClient(Client):
 
         return json_method(f, send, where)
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
-            frame = _batch.request_frame(op, a_part, b_part, start)
-            size = _batch.frame_size(frame)
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        def send(start: int, stop: int, parts: list[Operand]) -> None:
+            frame = _frames.request_frame(f, parts, start)
+            size = _frames.frame_size(frame)
             head = (
                 f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
                 f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
             )
-            target = _batch.byte_view(out[start:stop])
+            target = byte_view(out[start:stop])
 
             def reader(stream: Stream) -> bytes | None:
-                return read_batch_response(stream, target)
+                return read_batch_response(stream, target, out.itemsize)
 
             head_bytes = head.encode()
             error = self._conn.exchange([head_bytes, *frame], reader, len(head_bytes) + size)
             if error is not None:
                 raise error_from(error, f"{self.url}/batch")
 
-        _batch.each_frame(a, b, self._frames, send)
+        _frames.each_frame(operands, len(out), self._frames, send)
 
     def close(self) -> None:
         self._conn.close()

@@ -10,7 +10,8 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import _batch
+from .. import _frames
+from .._arrays import byte_view
 from .._client import Client
 from .._functions import FUNCTIONS, FunctionInfo
 from ._network import DEFAULT_TIMEOUT, unix_path
@@ -18,7 +19,7 @@ from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 
 def read_line(stream: Stream, spins: int = SPINS) -> bytes:
@@ -33,14 +34,16 @@ def read_line(stream: Stream, spins: int = SPINS) -> bytes:
     return bytes(buf)
 
 
-def read_batch_reply(stream: Stream, target: memoryview) -> bytes | None:
+def read_batch_reply(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
     """One batch reply frame, its results received straight into ``target``;
     the error document instead, when the server refused the frame."""
-    ok, length = _batch.parse_reply_header(stream.recv_exactly(_batch.REPLY.size))
+    ok, length = _frames.parse_reply_header(stream.recv_exactly(_frames.REPLY.size))
     if not ok:
         return stream.recv_exactly(length, MAX_HEAD)
-    if length * 16 != target.nbytes:
-        raise BadReply(f"the batch reply has {length} results, expected {target.nbytes // 16}")
+    if length * itemsize != target.nbytes:
+        raise BadReply(
+            f"the batch reply has {length} results, expected {target.nbytes // itemsize}"
+        )
     stream.recv_into_exactly(target)
     return None
 
@@ -65,7 +68,7 @@ class IpcClient(Client):
 
         self.where = f"unix://{path}"
         self._conn = Connection(opener, self.where, timeout)
-        self._frames = _batch.FrameSize()
+        self._frames = _frames.FrameSize()
         for f in FUNCTIONS.values():
             setattr(self, f.name, self._method(f))
 
@@ -85,19 +88,19 @@ class IpcClient(Client):
 
         return json_method(f, send, self.where)
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        def send(start: int, stop: int, a_part: ComplexArray, b_part: Operand) -> None:
-            frame = _batch.request_frame(op, a_part, b_part, start)
-            target = _batch.byte_view(out[start:stop])
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        def send(start: int, stop: int, parts: list[Operand]) -> None:
+            frame = _frames.request_frame(f, parts, start)
+            target = byte_view(out[start:stop])
 
             def reader(stream: Stream) -> bytes | None:
-                return read_batch_reply(stream, target)
+                return read_batch_reply(stream, target, out.itemsize)
 
-            error = self._conn.exchange(frame, reader, _batch.frame_size(frame))
+            error = self._conn.exchange(frame, reader, _frames.frame_size(frame))
             if error is not None:
                 raise error_from(error, self.where)
 
-        _batch.each_frame(a, b, self._frames, send)
+        _frames.each_frame(operands, len(out), self._frames, send)
 
     def health(self) -> dict[str, Any]:
         """The server's ``health`` reply."""

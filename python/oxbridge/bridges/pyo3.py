@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _native
 from .._client import Client
-from .._functions import FUNCTIONS
+from .._functions import FUNCTIONS, FunctionInfo
 
 if TYPE_CHECKING:
-    from .._batch import ComplexArray, Operand
+    from .._arrays import Array, Operand
 
 
 class PyO3Client(Client):
@@ -22,8 +22,8 @@ class PyO3Client(Client):
         for name in FUNCTIONS:
             setattr(self, name, getattr(_native, name))
 
-    def _fill(self, op: str, a: ComplexArray, b: Operand, out: ComplexArray) -> None:
-        _native.many(op, a, b, out)
+    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        _native.many(f.name, tuple(operands), out)
 
 
 def open(address: str | None, **options: Any) -> Client:

@@ -79,25 +79,45 @@ impl Function {
     /// # Errors
     /// As [`Function::invoke`]; [`CoreError::At`] the first failing element.
     pub fn invoke_many(&self, args: &[Arg<'_>], out: &mut OutArray<'_>) -> Result<(), CoreError> {
-        let Some(many) = self.many else {
-            return Err(CoreError::InvalidArgument(format!(
-                "{} has no vectorized form",
-                self.name
-            )));
-        };
+        self.check_many()?;
         self.check(args, true)?;
+        let Some(many) = self.many else {
+            return Ok(());
+        };
         many(args, out)
     }
 
-    fn check(&self, args: &[Arg<'_>], many: bool) -> Result<(), CoreError> {
-        if args.len() != self.params.len() {
-            return Err(CoreError::InvalidArgument(format!(
-                "{}() takes {} arguments ({} given)",
-                self.name,
-                self.params.len(),
-                args.len()
-            )));
+    /// Refuses a call with `given` arguments unless that is the function's arity.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] naming both counts.
+    pub fn check_arity(&self, given: usize) -> Result<(), CoreError> {
+        if given == self.params.len() {
+            return Ok(());
         }
+        Err(CoreError::InvalidArgument(format!(
+            "{}() takes {} arguments ({given} given)",
+            self.name,
+            self.params.len(),
+        )))
+    }
+
+    /// Refuses a vectorized call of a function that has no vectorized form.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`].
+    pub fn check_many(&self) -> Result<(), CoreError> {
+        match self.many {
+            Some(_) => Ok(()),
+            None => Err(CoreError::InvalidArgument(format!(
+                "{} has no vectorized form",
+                self.name
+            ))),
+        }
+    }
+
+    fn check(&self, args: &[Arg<'_>], many: bool) -> Result<(), CoreError> {
+        self.check_arity(args.len())?;
         for (arg, param) in args.iter().zip(self.params) {
             let ok = arg.ty() == param.ty || (many && Some(arg.ty()) == param.ty.array());
             if !ok {

@@ -65,6 +65,17 @@ impl Type {
         matches!(self, Type::I64 | Type::F64 | Type::Complex)
     }
 
+    /// The element type of an array type.
+    #[must_use]
+    pub const fn element(self) -> Option<Type> {
+        match self {
+            Type::I64Array => Some(Type::I64),
+            Type::F64Array => Some(Type::F64),
+            Type::ComplexArray => Some(Type::Complex),
+            _ => None,
+        }
+    }
+
     /// The array of this element type, for a numeric scalar.
     #[must_use]
     pub const fn array(self) -> Option<Type> {

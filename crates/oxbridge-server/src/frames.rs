@@ -1,0 +1,522 @@
+//! The frame codec: `_many` calls as binary frames, shared by the IPC bridge
+//! (frames beside the JSON requests), the HTTP bridge (`POST /batch`, an
+//! `application/octet-stream` body) and, for its operands, the gRPC bridge.
+//!
+//! Every header is 32 bytes, little-endian. Version 2 names any vectorized
+//! function of the library:
+//!
+//! ```text
+//! magic "OXB\x02" | name_len u8 | nargs u8 | 2 zero bytes
+//! offset u64 (index of the first element in the caller's whole array, for error messages)
+//! body_len u64 | 8 zero bytes
+//! body: name (UTF-8) | nargs × (flags u8 (bit 0: one value for every element) | 7 zero | count u64)
+//!       | each argument's count values of its parameter's type
+//! ```
+//!
+//! Version 1, kept for the calculator's four operations as they were:
+//!
+//! ```text
+//! magic "OXB\x01" | op u8 (0 add, 1 sub, 2 mul, 3 div) | flags u8 (bit 0: b is one scalar) | 2 zero bytes
+//! offset u64 | a_len u64 | b_len u64 | a: a_len × complex | b: b_len × complex
+//! ```
+//!
+//! Values are numpy's layout: `complex` 16 bytes (re, im as f64), `f64` and
+//! `i64` 8 bytes. The reply, in the request's version, has a 16-byte header
+//! `magic | status u8 (0 ok, 1 error) | 3 zero bytes | len u64`, then `len`
+//! results of the function's result type, or on error `len` bytes of JSON
+//! `{"kind": ..., "message": ...}`.
+//!
+//! A client splits arrays larger than the server's request limit into
+//! several frames; the server's memory is bounded by that limit.
+
+use oxbridge_core::export::{Arg, Function, OutArray, Type};
+use oxbridge_core::{Complex, CoreError, PARALLEL_THRESHOLD};
+use rayon::prelude::*;
+
+use crate::error::CallError;
+
+/// The first byte of every frame. No JSON text starts with `O`.
+pub const FIRST_BYTE: u8 = b'O';
+const MAGIC_PREFIX: [u8; 3] = *b"OXB";
+/// Length of a request header.
+pub const REQUEST_HEADER: usize = 32;
+/// Length of a reply header.
+pub const REPLY_HEADER: usize = 16;
+const FLAG_ONE_FOR_ALL: u8 = 1;
+const COLUMN_HEADER: usize = 16;
+/// The calculator's operations by their version-1 code.
+const V1_OPERATIONS: [&str; 4] = ["add", "sub", "mul", "div"];
+/// Elements per block: a few scratch blocks of 64 KiB stay in a core's cache.
+pub const BLOCK: usize = 4096;
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0_u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+fn usize_at(bytes: &[u8], at: usize) -> usize {
+    usize::try_from(u64_at(bytes, at)).unwrap_or(usize::MAX)
+}
+
+fn bad(message: impl Into<String>) -> CallError {
+    CallError::BadRequest(message.into())
+}
+
+/// The version of the frame whose header starts with `header` (1 or 2).
+///
+/// # Errors
+/// A bad magic.
+pub fn version(header: &[u8]) -> Result<u8, CallError> {
+    match header {
+        [b'O', b'X', b'B', v @ (1 | 2), ..] => Ok(*v),
+        _ => Err(bad("not an oxbridge batch frame (bad magic)")),
+    }
+}
+
+/// The whole length of the request frame whose header is `header`, checked
+/// against `limit` before anything else is read.
+///
+/// # Errors
+/// A bad magic, or [`CallError::TooLarge`].
+pub fn frame_len(header: &[u8], limit: usize) -> Result<usize, CallError> {
+    let body = match version(header)? {
+        1 => u64_at(header, 16)
+            .checked_add(u64_at(header, 24))
+            .and_then(|n| n.checked_mul(16)),
+        _ => Some(u64_at(header, 16)),
+    };
+    let total = body
+        .and_then(|n| n.checked_add(REQUEST_HEADER as u64))
+        .and_then(|n| usize::try_from(n).ok());
+    match total {
+        Some(n) if n <= limit => Ok(n),
+        _ => Err(CallError::TooLarge { limit }),
+    }
+}
+
+/// One argument of a call, as wire bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Column<'a> {
+    /// One value per element.
+    Each(&'a [u8]),
+    /// One value for every element.
+    All(&'a [u8]),
+}
+
+/// The size on the wire of one value of the numeric scalar type `ty`.
+const fn value_size(ty: Type) -> usize {
+    match ty {
+        Type::Complex => 16,
+        _ => 8,
+    }
+}
+
+/// A `_many` call, borrowed from the bytes it arrived in.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    function: &'static Function,
+    columns: Vec<Column<'a>>,
+    /// Index of the first element in the caller's array.
+    offset: u64,
+    len: usize,
+    version: u8,
+}
+
+impl<'a> Call<'a> {
+    /// A call of `function` on `columns` (the gRPC bridge's fields), checked
+    /// against its signature: the arity, whole values, one value where one
+    /// is for all, equal lengths.
+    ///
+    /// # Errors
+    /// [`CallError::BadRequest`] for columns that do not hold whole values;
+    /// the core's refusal of the call (no vectorized form, arity, lengths).
+    pub fn new(
+        function: &'static Function,
+        columns: Vec<Column<'a>>,
+        offset: u64,
+    ) -> Result<Self, CallError> {
+        Self::checked(function, columns, offset, 2)
+    }
+
+    /// A version-1 call: the calculator's operation `op` (by its code) on
+    /// complex operands, `b` one value for all when `b_all` (the frame's
+    /// fields, and the gRPC `Batch` method's).
+    ///
+    /// # Errors
+    /// An unknown code; operands that do not fit, as for [`Call::new`].
+    pub fn v1(
+        op: u8,
+        a: &'a [u8],
+        b: &'a [u8],
+        b_all: bool,
+        offset: u64,
+    ) -> Result<Self, CallError> {
+        let name = V1_OPERATIONS
+            .get(usize::from(op))
+            .ok_or_else(|| bad(format!("unknown batch operation code {op}")))?;
+        let function = crate::LIBRARY.lookup(name)?;
+        let b = if b_all {
+            Column::All(b)
+        } else {
+            Column::Each(b)
+        };
+        Self::checked(function, vec![Column::Each(a), b], offset, 1)
+    }
+
+    fn checked(
+        function: &'static Function,
+        columns: Vec<Column<'a>>,
+        offset: u64,
+        version: u8,
+    ) -> Result<Self, CallError> {
+        function.check_many()?;
+        function.check_arity(columns.len())?;
+        let mut len: Option<(&'static str, usize)> = None;
+        for (column, param) in columns.iter().zip(function.params) {
+            let size = value_size(param.ty);
+            match *column {
+                Column::All(bytes) if bytes.len() != size => {
+                    return Err(bad(format!(
+                        "argument '{}' is one value for every element, so it must hold exactly one {}",
+                        param.name,
+                        param.ty.name()
+                    )));
+                }
+                Column::Each(bytes) if bytes.len() % size != 0 => {
+                    return Err(bad(format!(
+                        "argument '{}' has {} bytes, not a whole number of {} ({size} bytes each)",
+                        param.name,
+                        bytes.len(),
+                        param.ty.name()
+                    )));
+                }
+                Column::All(_) => {}
+                Column::Each(bytes) => match len {
+                    None => len = Some((param.name, bytes.len() / size)),
+                    Some((first, first_len)) if first_len != bytes.len() / size => {
+                        return Err(CoreError::LengthMismatch {
+                            first,
+                            first_len,
+                            other: param.name,
+                            other_len: bytes.len() / size,
+                        }
+                        .into())
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        let Some((_, len)) = len else {
+            return Err(bad("at least one argument must be an array"));
+        };
+        Ok(Call {
+            function,
+            columns,
+            offset,
+            len,
+            version,
+        })
+    }
+
+    /// Parses a complete request frame (as measured by [`frame_len`]), borrowing it.
+    ///
+    /// # Errors
+    /// A malformed frame, an unknown function, or arguments that do not fit it.
+    pub fn parse(frame: &'a [u8]) -> Result<Self, CallError> {
+        if frame.len() < REQUEST_HEADER {
+            return Err(bad("truncated batch frame"));
+        }
+        // The frame is already whole and within the limit: a header that
+        // claims another length is malformed, not too large.
+        match frame_len(frame, usize::MAX) {
+            Ok(n) if n == frame.len() => {}
+            Err(bad_magic @ CallError::BadRequest(_)) => return Err(bad_magic),
+            _ => return Err(bad("batch frame length does not match its header")),
+        }
+        let offset = u64_at(frame, 8);
+        if version(frame)? == 1 {
+            let (a, b) = frame[REQUEST_HEADER..].split_at(usize_at(frame, 16).saturating_mul(16));
+            return Self::v1(frame[4], a, b, frame[5] & FLAG_ONE_FOR_ALL != 0, offset);
+        }
+        let body = &frame[REQUEST_HEADER..];
+        let (name_len, nargs) = (usize::from(frame[4]), usize::from(frame[5]));
+        let (name, rest) = body
+            .split_at_checked(name_len)
+            .ok_or_else(|| bad("truncated batch frame"))?;
+        let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
+        let function = crate::LIBRARY.lookup(name)?;
+        function.check_many()?;
+        function.check_arity(nargs)?;
+        let (heads, mut data) = rest
+            .split_at_checked(nargs * COLUMN_HEADER)
+            .ok_or_else(|| bad("truncated batch frame"))?;
+        let mut columns = Vec::with_capacity(nargs);
+        for (head, param) in heads.chunks_exact(COLUMN_HEADER).zip(function.params) {
+            let bytes = usize_at(head, 8)
+                .checked_mul(value_size(param.ty))
+                .filter(|&n| n <= data.len())
+                .ok_or_else(|| bad("batch frame length does not match its header"))?;
+            let (values, after) = data.split_at(bytes);
+            data = after;
+            columns.push(if head[0] & FLAG_ONE_FOR_ALL == 0 {
+                Column::Each(values)
+            } else {
+                Column::All(values)
+            });
+        }
+        if !data.is_empty() {
+            return Err(bad("batch frame length does not match its header"));
+        }
+        Self::checked(function, columns, offset, 2)
+    }
+
+    /// Number of results.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn result_size(&self) -> usize {
+        value_size(self.function.returns)
+    }
+
+    /// Computes the results as wire bytes into `out`.
+    ///
+    /// Blocks of [`BLOCK`] elements are decoded into per-thread scratch that
+    /// stays in cache, computed by the function's kernel and encoded in place,
+    /// in parallel for large calls: no allocation beyond `out`. A failing
+    /// element's index counts from the caller's whole array.
+    ///
+    /// # Errors
+    /// The first failing element's error.
+    pub fn compute_into(&self, out: &mut [u8]) -> Result<(), CallError> {
+        let size = self.result_size();
+        let scratch = || Scratch::new(self.function);
+        let block = |s: &mut Scratch, (i, out): (usize, &mut [u8])| {
+            let start = i * BLOCK;
+            s.run(self.function, &self.columns, start, out.len() / size, out)
+                .err()
+                .map(|e| e.at(start))
+        };
+        let first_failure = if self.len >= PARALLEL_THRESHOLD {
+            out.par_chunks_mut(BLOCK * size)
+                .enumerate()
+                .map_init(scratch, block)
+                .flatten()
+                .min_by_key(|e| e.index().unwrap_or(usize::MAX))
+        } else {
+            let mut s = scratch();
+            out.chunks_mut(BLOCK * size)
+                .enumerate()
+                .find_map(|item| block(&mut s, item))
+        };
+        match first_failure {
+            None => Ok(()),
+            Some(e) => Err(e.at(usize::try_from(self.offset).unwrap_or(0)).into()),
+        }
+    }
+
+    /// The results as wire bytes.
+    ///
+    /// # Errors
+    /// As for [`Call::compute_into`].
+    pub fn run(&self) -> Result<Vec<u8>, CallError> {
+        let mut out = vec![0_u8; self.len * self.result_size()];
+        self.compute_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// The reply frame: header and results in one buffer.
+    ///
+    /// # Errors
+    /// As for [`Call::compute_into`].
+    pub fn reply(&self) -> Result<Vec<u8>, CallError> {
+        let mut out = vec![0_u8; REPLY_HEADER + self.len * self.result_size()];
+        out[..3].copy_from_slice(&MAGIC_PREFIX);
+        out[3] = self.version;
+        out[8..16].copy_from_slice(&(self.len as u64).to_le_bytes());
+        self.compute_into(&mut out[REPLY_HEADER..])?;
+        Ok(out)
+    }
+}
+
+/// One block's typed values: the arguments decoded, the results to encode.
+enum Values {
+    Complex(Vec<Complex>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+impl Values {
+    fn new(ty: Type) -> Self {
+        match ty {
+            Type::Complex => Values::Complex(vec![Complex::default(); BLOCK]),
+            Type::F64 => Values::F64(vec![0.0; BLOCK]),
+            _ => Values::I64(vec![0; BLOCK]),
+        }
+    }
+
+    fn decode(&mut self, bytes: &[u8]) {
+        match self {
+            Values::Complex(v) => {
+                for (z, c) in v.iter_mut().zip(bytes.chunks_exact(16)) {
+                    let (re, im) = c.split_at(8);
+                    *z = Complex::new(f64_le(re), f64_le(im));
+                }
+            }
+            Values::F64(v) => {
+                for (x, c) in v.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *x = f64_le(c);
+                }
+            }
+            Values::I64(v) => {
+                for (x, c) in v.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *x = i64::from_le_bytes(word(c));
+                }
+            }
+        }
+    }
+
+    fn encode(&self, m: usize, out: &mut [u8]) {
+        match self {
+            Values::Complex(v) => {
+                for (c, z) in out.chunks_exact_mut(16).zip(&v[..m]) {
+                    let (re, im) = c.split_at_mut(8);
+                    re.copy_from_slice(&z.re.to_le_bytes());
+                    im.copy_from_slice(&z.im.to_le_bytes());
+                }
+            }
+            Values::F64(v) => {
+                for (c, x) in out.chunks_exact_mut(8).zip(&v[..m]) {
+                    c.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            Values::I64(v) => {
+                for (c, x) in out.chunks_exact_mut(8).zip(&v[..m]) {
+                    c.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    fn each(&self, m: usize) -> Arg<'_> {
+        match self {
+            Values::Complex(v) => Arg::ComplexArray(&v[..m]),
+            Values::F64(v) => Arg::F64Array(&v[..m]),
+            Values::I64(v) => Arg::I64Array(&v[..m]),
+        }
+    }
+
+    fn out(&mut self, m: usize) -> OutArray<'_> {
+        match self {
+            Values::Complex(v) => OutArray::Complex(&mut v[..m]),
+            Values::F64(v) => OutArray::F64(&mut v[..m]),
+            Values::I64(v) => OutArray::I64(&mut v[..m]),
+        }
+    }
+}
+
+fn word(bytes: &[u8]) -> [u8; 8] {
+    let mut word = [0_u8; 8];
+    word.copy_from_slice(bytes);
+    word
+}
+
+fn f64_le(bytes: &[u8]) -> f64 {
+    f64::from_le_bytes(word(bytes))
+}
+
+/// The scalar argument one value on the wire gives a parameter of type `ty`.
+fn one_value(ty: Type, bytes: &[u8]) -> Arg<'static> {
+    match ty {
+        Type::Complex => Arg::Complex(Complex::new(f64_le(&bytes[..8]), f64_le(&bytes[8..16]))),
+        Type::F64 => Arg::F64(f64_le(bytes)),
+        _ => Arg::I64(i64::from_le_bytes(word(bytes))),
+    }
+}
+
+/// One thread's scratch: a block per argument, and one for the results.
+struct Scratch {
+    args: Vec<Values>,
+    out: Values,
+}
+
+impl Scratch {
+    fn new(f: &Function) -> Self {
+        Scratch {
+            args: f.params.iter().map(|p| Values::new(p.ty)).collect(),
+            out: Values::new(f.returns),
+        }
+    }
+
+    /// Elements `start..start + m`: decoded, computed, encoded into `out`.
+    fn run(
+        &mut self,
+        f: &Function,
+        columns: &[Column<'_>],
+        start: usize,
+        m: usize,
+        out: &mut [u8],
+    ) -> Result<(), CoreError> {
+        for ((values, column), param) in self.args.iter_mut().zip(columns).zip(f.params) {
+            if let Column::Each(bytes) = column {
+                let size = value_size(param.ty);
+                values.decode(&bytes[start * size..(start + m) * size]);
+            }
+        }
+        let args: Vec<Arg<'_>> = self
+            .args
+            .iter()
+            .zip(columns)
+            .zip(f.params)
+            .map(|((values, column), param)| match column {
+                Column::Each(_) => values.each(m),
+                Column::All(bytes) => one_value(param.ty, bytes),
+            })
+            .collect();
+        f.invoke_many(&args, &mut self.out.out(m))?;
+        self.out.encode(m, out);
+        Ok(())
+    }
+}
+
+/// An error reply frame in `version`.
+#[must_use]
+pub fn error_reply(version: u8, e: &CallError) -> Vec<u8> {
+    let message =
+        serde_json::to_vec(&serde_json::json!({"kind": e.kind().name(), "message": e.to_string()}))
+            .unwrap_or_default();
+    let mut out = Vec::with_capacity(REPLY_HEADER + message.len());
+    out.extend_from_slice(&MAGIC_PREFIX);
+    out.extend_from_slice(&[version, 1, 0, 0, 0]);
+    out.extend_from_slice(&(message.len() as u64).to_le_bytes());
+    out.extend_from_slice(&message);
+    out
+}
+
+/// The version to answer a frame in: the request's, or 1 when its magic is bad.
+#[must_use]
+pub fn reply_version(frame: &[u8]) -> u8 {
+    version(frame).unwrap_or(1)
+}
+
+/// Parses, runs and answers one frame, logging a failure.
+#[must_use]
+pub fn handle(bridge: &'static str, frame: &[u8]) -> Vec<u8> {
+    Call::parse(frame)
+        .and_then(|call| call.reply())
+        .unwrap_or_else(|e| {
+            crate::log_call_error(bridge, &e);
+            error_reply(reply_version(frame), &e)
+        })
+}
+
+#[cfg(test)]
+mod tests;
