@@ -1,17 +1,21 @@
-//! The core's kernels, scalar and batch, with nothing around them.
+//! The core's kernels, scalar and vectorized, with nothing around them.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use oxbridge_core::{apply_many, Complex, Op, Rhs};
+use oxbridge_core::export::{Arg, OutArray};
+use oxbridge_core::{Complex, CALCULATOR};
+
+const OPS: [&str; 4] = ["add", "sub", "mul", "div"];
 
 fn scalar(c: &mut Criterion) {
     let (a, b) = (Complex::new(1.0, 3.0), Complex::new(-0.0, -5.0));
     let mut group = c.benchmark_group("scalar");
-    for op in Op::ALL {
-        group.bench_function(op.name(), |bench| {
-            bench.iter(|| op.apply(black_box(a), black_box(b)))
+    for name in OPS {
+        let f = CALCULATOR.get(name).expect("exported");
+        group.bench_function(name, |bench| {
+            bench.iter(|| (f.call)(&[Arg::Complex(black_box(a)), Arg::Complex(black_box(b))]))
         });
     }
     group.bench_function("greet", |bench| {
@@ -21,16 +25,20 @@ fn scalar(c: &mut Criterion) {
 }
 
 fn batch(c: &mut Criterion) {
-    let mut group = c.benchmark_group("apply_many");
+    let mut group = c.benchmark_group("many");
     for n in [1_000_usize, 100_000, 1_000_000] {
         #[allow(clippy::cast_precision_loss)]
         let a: Vec<Complex> = (0..n).map(|i| Complex::new(i as f64 + 1.0, 0.5)).collect();
         let b = a.clone();
         let mut out = vec![Complex::default(); n];
         group.throughput(Throughput::Elements(n as u64));
-        for op in [Op::Add, Op::Mul, Op::Div] {
-            group.bench_with_input(BenchmarkId::new(op.name(), n), &n, |bench, _| {
-                bench.iter(|| apply_many(op, black_box(&a), Rhs::Each(&b), &mut out));
+        for name in ["add", "mul", "div"] {
+            let f = CALCULATOR.get(name).expect("exported");
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |bench, _| {
+                bench.iter(|| {
+                    let args = [Arg::ComplexArray(black_box(&a)), Arg::ComplexArray(&b)];
+                    f.invoke_many(&args, &mut OutArray::Complex(&mut out))
+                });
             });
         }
     }

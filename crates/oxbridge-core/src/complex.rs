@@ -1,10 +1,4 @@
-//! The complex number type, and the four arithmetic operations by name.
-
-use std::fmt;
-use std::str::FromStr;
-
-use crate::calculator::{add, div, mul, sub};
-use crate::error::CoreError;
+//! The complex number type.
 
 /// A complex number with the memory layout of C's `double _Complex`,
 /// numpy's `complex128` and CPython's `Py_complex`: two `f64`, real first.
@@ -25,69 +19,11 @@ impl Complex {
     }
 }
 
-/// The four arithmetic operations, named as every bridge names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b`
-    Div,
-}
-
-impl Op {
-    /// Every operation, in a fixed order.
-    pub const ALL: [Op; 4] = [Op::Add, Op::Sub, Op::Mul, Op::Div];
-
-    /// The wire name: `add`, `sub`, `mul`, `div`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-        }
-    }
-
-    /// Applies the operation to one pair of operands.
-    ///
-    /// # Errors
-    /// [`CoreError::ZeroDivision`] for `Div` by zero.
-    #[inline]
-    pub fn apply(self, a: Complex, b: Complex) -> Result<Complex, CoreError> {
-        match self {
-            Op::Add => Ok(add(a, b)),
-            Op::Sub => Ok(sub(a, b)),
-            Op::Mul => Ok(mul(a, b)),
-            Op::Div => div(a, b),
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Op {
-    type Err = CoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Op::ALL
-            .into_iter()
-            .find(|op| op.name() == s)
-            .ok_or_else(|| CoreError::UnknownOperation(s.to_owned()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calculator::{add, div, mul, sub};
+    use crate::error::CoreError;
 
     fn c(re: f64, im: f64) -> Complex {
         Complex::new(re, im)
@@ -137,15 +73,5 @@ mod tests {
     fn nan_divisor_gives_nan() {
         let q = div(c(1.0, 1.0), c(f64::NAN, 0.0)).unwrap();
         assert!(q.re.is_nan() && q.im.is_nan());
-    }
-
-    #[test]
-    fn op_names_round_trip() {
-        for op in Op::ALL {
-            assert_eq!(op.name().parse::<Op>().unwrap(), op);
-        }
-        assert!(
-            matches!("no-such-op".parse::<Op>(), Err(CoreError::UnknownOperation(s)) if s == "no-such-op")
-        );
     }
 }

@@ -8,17 +8,17 @@
 //! of a NaN, is not part of the contract.
 #![forbid(unsafe_code)]
 
-mod batch;
 mod calculator;
+#[cfg(test)]
+mod calculator_many_tests;
 mod complex;
 mod error;
 pub mod export;
 mod greet;
 mod kinds;
 
-pub use batch::{apply_many, Rhs};
 pub use calculator::{add, div, greet, mul, sub, CALCULATOR};
-pub use complex::{Complex, Op};
+pub use complex::Complex;
 pub use error::{CoreError, ErrorKind};
 pub use export::PARALLEL_THRESHOLD;
 pub use greet::greet_bytes;

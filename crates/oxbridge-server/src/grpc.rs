@@ -1,7 +1,8 @@
 //! The gRPC bridge (tonic): `oxbridge.v1.Calculator`, the article's
 //! `greeter_service.GreeterService`, health and reflection.
 
-use oxbridge_core::{Complex, Op};
+use oxbridge_core::export::{Arg, Value};
+use oxbridge_core::{Complex, CALCULATOR};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
@@ -56,12 +57,23 @@ fn operands(req: &v1::BinaryRequest) -> Result<(Complex, Complex), Status> {
     Ok((part(req.a.as_ref(), "a")?, part(req.b.as_ref(), "b")?))
 }
 
+/// One of the calculator's four operations, by name, on the old messages.
 fn arithmetic(
-    op: Op,
+    name: &str,
     req: &Request<v1::BinaryRequest>,
 ) -> Result<Response<v1::ComplexReply>, Status> {
     let (a, b) = operands(req.get_ref())?;
-    let z = op.apply(a, b).map_err(|e| status(&e.into()))?;
+    let z = match CALCULATOR
+        .lookup(name)
+        .and_then(|f| f.invoke(&[Arg::Complex(a), Arg::Complex(b)]))
+    {
+        Ok(Value::Complex(z)) => z,
+        Ok(other) => {
+            let e = CallError::Internal(format!("{name} returned {other:?}"));
+            return Err(status(&e));
+        }
+        Err(e) => return Err(status(&e.into())),
+    };
     Ok(Response::new(v1::ComplexReply {
         result: Some(v1::Complex {
             re: Some(z.re),
@@ -76,25 +88,25 @@ impl v1::calculator_server::Calculator for Calculator {
         &self,
         req: Request<v1::BinaryRequest>,
     ) -> Result<Response<v1::ComplexReply>, Status> {
-        arithmetic(Op::Add, &req)
+        arithmetic("add", &req)
     }
     async fn sub(
         &self,
         req: Request<v1::BinaryRequest>,
     ) -> Result<Response<v1::ComplexReply>, Status> {
-        arithmetic(Op::Sub, &req)
+        arithmetic("sub", &req)
     }
     async fn mul(
         &self,
         req: Request<v1::BinaryRequest>,
     ) -> Result<Response<v1::ComplexReply>, Status> {
-        arithmetic(Op::Mul, &req)
+        arithmetic("mul", &req)
     }
     async fn div(
         &self,
         req: Request<v1::BinaryRequest>,
     ) -> Result<Response<v1::ComplexReply>, Status> {
-        arithmetic(Op::Div, &req)
+        arithmetic("div", &req)
     }
     async fn greet(
         &self,
