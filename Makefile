@@ -32,7 +32,7 @@ venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 .PHONY: build
 build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
 	$(VENV)/bin/maturin develop --release --extras dev --quiet
-	cargo build --release --quiet -p oxbridge-ffi -p oxbridge-server
+	cargo build --release --quiet -p oxbridge-c -p oxbridge-server
 
 .PHONY: run
 run: build ## The article's example through every bridge, with its cost per call
@@ -41,9 +41,13 @@ run: build ## The article's example through every bridge, with its cost per call
 .PHONY: test
 test: build lint test-rust test-c test-fuzz test-python ## Every test and lint
 
+# Python extensions: linked by the interpreter that loads them, so their tests
+# run from Python, not as Rust test binaries.
+PYO3_CRATES := oxbridge-py oxbridge-native pystd
+
 .PHONY: test-rust
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
-	cargo test --workspace --exclude oxbridge-py --quiet
+	cargo test --workspace $(PYO3_CRATES:%=--exclude %) --quiet
 
 FUZZ_SECONDS ?= 60
 
@@ -101,7 +105,7 @@ bench: build ## Speed targets, measured side by side
 
 .PHONY: header
 header: ## Regenerate include/oxbridge.h (cbindgen and the exported functions' definitions)
-	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-ffi header_matches_fresh_generation
+	OXBRIDGE_BLESS=1 cargo test --quiet -p oxbridge-c header_matches_fresh_generation
 
 .PHONY: protos
 protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from the definitions, and the Python gRPC stubs

@@ -1,4 +1,4 @@
-/* Generated from crates/oxbridge-ffi (cbindgen) and the exported functions' definitions. Do not edit: run `make header`. */
+/* Generated from crates/oxbridge-ffi and oxbridge-c (cbindgen) and the exported functions' definitions. Do not edit: run `make header`. */
 
 #ifndef OXBRIDGE_H
 #define OXBRIDGE_H
@@ -19,14 +19,6 @@ typedef struct {
   size_t len;
 } OxbString;
 
-// A complex number: the layout of C's `double _Complex` and numpy's complex128.
-typedef struct {
-  // Real part.
-  double re;
-  // Imaginary part.
-  double im;
-} OxbComplex;
-
 // An array of `double` owned by this library: release it with `oxb_f64_array_free`.
 typedef struct {
   // First element, or null when empty.
@@ -42,6 +34,14 @@ typedef struct {
   // Number of elements.
   size_t len;
 } OxbI64Array;
+
+// A complex number: the layout of C's `double _Complex` and numpy's complex128.
+typedef struct {
+  // Real part.
+  double re;
+  // Imaginary part.
+  double im;
+} OxbComplex;
 
 // An array of complex owned by this library: release it with `oxb_complex_array_free`.
 typedef struct {
@@ -136,15 +136,6 @@ uint32_t oxb_abi_version(void);
 // `s` came from this library and was not freed before.
 void oxb_string_free(OxbString s);
 
-// The article's entry point, kept so its ctypes client works unchanged:
-// `compute("add" | "sub" | "mul" | "div", a, b)`, the article's four commands
-// and no others. It cannot report errors, so an unknown or null command,
-// invalid UTF-8 or a zero divisor gives NaN parts.
-//
-// # Safety
-// `command` is null or a NUL-terminated string.
-OxbComplex compute(const char *command, OxbComplex a, OxbComplex b);
-
 // Releases an array this library returned; `{NULL, 0}` does nothing.
 //
 // # Safety
@@ -162,6 +153,15 @@ void oxb_i64_array_free(OxbI64Array a);
 // # Safety
 // `a` came from this library and is released once.
 void oxb_complex_array_free(OxbComplexArray a);
+
+// The article's entry point, kept so its ctypes client works unchanged:
+// `compute("add" | "sub" | "mul" | "div", a, b)`, the article's four commands
+// and no others. It cannot report errors, so an unknown or null command,
+// invalid UTF-8 or a zero divisor gives NaN parts.
+//
+// # Safety
+// `command` is null or a NUL-terminated string.
+OxbComplex compute(const char *command, OxbComplex a, OxbComplex b);
 
 // One function per exported function, generated from its definition.
 

@@ -10,12 +10,10 @@
 //! Callers check [`oxb_abi_version`] against [`OXB_ABI_VERSION`] at load time.
 
 use std::any::Any;
-use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use oxbridge_core::export::{Arg, Value};
-use oxbridge_core::{Complex, CoreError, ErrorKind, CALCULATOR};
+use oxbridge_core::{Complex, CoreError, ErrorKind};
 
 /// Bumped whenever a signature or struct in this header changes.
 pub const OXB_ABI_VERSION: u32 = 4;
@@ -202,51 +200,14 @@ pub unsafe extern "C" fn oxb_string_free(s: OxbString) {
     drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(s.ptr, s.len)) });
 }
 
-/// The commands of the article's `compute`.
-const ARTICLE_COMMANDS: [&str; 4] = ["add", "sub", "mul", "div"];
-
-/// The article's entry point, kept so its ctypes client works unchanged:
-/// `compute("add" | "sub" | "mul" | "div", a, b)`, the article's four commands
-/// and no others. It cannot report errors, so an unknown or null command,
-/// invalid UTF-8 or a zero divisor gives NaN parts.
-///
-/// # Safety
-/// `command` is null or a NUL-terminated string.
-#[no_mangle]
-pub unsafe extern "C" fn compute(
-    command: *const c_char,
-    a: OxbComplex,
-    b: OxbComplex,
-) -> OxbComplex {
-    const NAN: OxbComplex = OxbComplex {
-        re: f64::NAN,
-        im: f64::NAN,
-    };
-    let result = catch_unwind(|| {
-        if command.is_null() {
-            return NAN;
-        }
-        // SAFETY: non-null and NUL-terminated, per the contract above.
-        let command = unsafe { CStr::from_ptr(command) };
-        let f = command
-            .to_str()
-            .ok()
-            .filter(|name| ARTICLE_COMMANDS.contains(name))
-            .and_then(|name| CALCULATOR.get(name));
-        match f.map(|f| f.invoke(&[Arg::Complex(a.into()), Arg::Complex(b.into())])) {
-            Some(Ok(Value::Complex(z))) => z.into(),
-            _ => NAN,
-        }
-    });
-    result.unwrap_or(NAN)
-}
-
 pub mod exported;
 pub mod many;
 
-/// The calculator's symbols: `oxb_add`, `oxb_sub`, `oxb_mul`, `oxb_div`,
-/// `oxb_greet`, ... one per exported function, derived from its definition.
-pub mod calculator {
+// The calculator's symbols, for this crate's own tests: a library's symbols
+// are written into its own shared library (`oxbridge-c`, an extension), never
+// into this crate, which every library links.
+#[cfg(test)]
+mod calculator {
     // The signatures name these types as the definitions do.
     use oxbridge_core::{Complex, CoreError};
 

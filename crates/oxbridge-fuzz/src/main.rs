@@ -37,7 +37,7 @@ fn batch_frame(data: &[u8]) {
 
 fn http_json(data: &[u8]) {
     if let Ok(fields) = wire::decode::<oxbridge_server::json_call::Fields<'_>>(data) {
-        for f in oxbridge_server::LIBRARY.functions {
+        for f in oxbridge_server::library().functions {
             let _ = oxbridge_server::json_call::call(f, &fields);
         }
     }

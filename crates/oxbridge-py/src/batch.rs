@@ -7,8 +7,9 @@ use oxbridge_core::Complex;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::callables::{library, Few, Slot};
+use crate::callables::{Few, Slot};
 use crate::errors;
+use crate::library;
 
 /// Views numpy's `complex128` elements as the core's complex numbers.
 pub(crate) fn as_core(slice: &[Complex64]) -> &[Complex] {

@@ -12,7 +12,7 @@ use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::{Complex64, PyArray1, PyReadonlyArray1};
-use oxbridge_core::export::{Arg, Function, Library, Type, Value};
+use oxbridge_core::export::{Arg, Function, Type, Value};
 use oxbridge_core::Complex;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -20,16 +20,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyComplex, PyFloat, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
-use crate::errors;
 use crate::scalar::as_complex;
+use crate::{errors, library};
 
 /// Most functions take few arguments: their conversions stay on the stack.
 pub(crate) type Few<T> = SmallVec<[T; 6]>;
-
-/// The library whose functions this module exports.
-pub(crate) fn library() -> &'static Library {
-    oxbridge_server::LIBRARY
-}
 
 /// Adds one native function per exported function to `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,10 +1,17 @@
-//! `oxbridge._native`: the PyO3 bridge.
+//! The PyO3 bridge of any exported library: its Python extension module.
 //!
-//! One shared library serves three bridges: the `#[pyfunction]`s below (PyO3),
-//! and the `oxb_*` C ABI re-exported from `oxbridge-ffi`, which the ctypes and
-//! cffi bridges load from this same file.
+//! One shared library serves three bridges: the native functions (PyO3),
+//! and the library's `oxb_*` C ABI, which the ctypes and cffi bridges load
+//! from this same file. A library's crate writes one line,
+//! `oxbridge_py::extension!(LIBRARY, signatures)`, and is a Python extension
+//! module `<package>._native` with every function, its `_many` form, the
+//! catalogue the Python package builds its clients from, the C symbols and
+//! an in-process server for the network bridges.
 
-pub use oxbridge::*;
+use std::sync::OnceLock;
+
+use oxbridge_core::export::Library;
+pub use {oxbridge_ffi, pyo3};
 
 mod batch;
 mod callables;
@@ -59,7 +66,7 @@ type FunctionRow = (
 /// Python bridge, the stubs and the CLI are derived from it.
 #[pyfunction]
 fn functions() -> Vec<FunctionRow> {
-    oxbridge_server::LIBRARY
+    library()
         .functions
         .iter()
         .map(|f| {
@@ -76,19 +83,31 @@ fn functions() -> Vec<FunctionRow> {
         .collect()
 }
 
-/// The C header of the ABI this library exports (generated, checked for
-/// drift): the cffi bridge declares the symbols from it.
-const C_HEADER: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../include/oxbridge.h"
-));
+/// The library this extension module exports, set once when it is imported.
+static LIBRARY: OnceLock<&'static Library> = OnceLock::new();
 
-#[pymodule]
-fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// The library this extension module exports.
+pub(crate) fn library() -> &'static Library {
+    LIBRARY.get().copied().unwrap_or(&oxbridge_core::CALCULATOR)
+}
+
+/// Fills the extension module `m` for `library`: the body of the module's
+/// initialization, written by [`python_module!`].
+///
+/// # Errors
+/// When Python cannot add an attribute (out of memory).
+pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> {
+    let chosen = *LIBRARY.get_or_init(|| library);
+    if !std::ptr::eq(chosen, library) {
+        return Err(pyo3::exceptions::PyImportError::new_err(format!(
+            "this extension already exports the library {:?}",
+            chosen.name
+        )));
+    }
     m.add("__version__", oxbridge_core::VERSION)?;
-    m.add("ABI_VERSION", oxbridge::OXB_ABI_VERSION)?;
-    m.add("C_HEADER", C_HEADER)?;
-    m.add("LIBRARY", oxbridge_server::LIBRARY.name)?;
+    m.add("ABI_VERSION", oxbridge_ffi::OXB_ABI_VERSION)?;
+    m.add("C_HEADER", oxbridge_ffi::exported::header(library))?;
+    m.add("LIBRARY", library.name)?;
     m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
@@ -99,4 +118,42 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
     Ok(())
+}
+
+/// Writes the extension module `_native` of `library` (its `PyInit__native`),
+/// for a crate whose C symbols come from elsewhere (the calculator's, from
+/// `oxbridge-c`). A library's crate normally writes [`extension!`] instead.
+#[macro_export]
+macro_rules! python_module {
+    ($library:path) => {
+        /// The Python extension module `_native`.
+        #[$crate::pyo3::pymodule]
+        #[pyo3(name = "_native", crate = "oxbridge_py::pyo3")]
+        fn __oxbridge_native(
+            m: &$crate::pyo3::Bound<'_, $crate::pyo3::types::PyModule>,
+        ) -> $crate::pyo3::PyResult<()> {
+            $crate::init(m, &$library)
+        }
+    };
+}
+
+/// Makes this crate the Python extension module of the library `$library`
+/// (defined with `oxbridge_core::export!` and its `signatures $signatures`):
+/// the PyO3 module and every C symbol, from the one definition.
+///
+/// ```ignore
+/// oxbridge_core::export! {
+///     /// My functions.
+///     pub static MINE = "mine", signatures mine_signatures;
+///     /// Doubles.
+///     pub fn twice(x: i64) -> i64 { x * 2 }
+/// }
+/// oxbridge_py::extension!(MINE, mine_signatures);
+/// ```
+#[macro_export]
+macro_rules! extension {
+    ($library:ident, $signatures:ident) => {
+        $crate::python_module!($library);
+        $signatures!(oxbridge_py::oxbridge_ffi::c_symbols, $library);
+    };
 }

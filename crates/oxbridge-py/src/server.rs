@@ -94,6 +94,7 @@ impl Server {
             None => defaults.idle_timeout,
         };
         let config = Config {
+            library: crate::library(),
             http: listen(http, config::DEFAULT_HTTP_PORT, "http")?,
             grpc: listen(grpc, config::DEFAULT_GRPC_PORT, "grpc")?,
             unix: match unix.as_deref() {

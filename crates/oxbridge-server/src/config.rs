@@ -78,6 +78,8 @@ impl Listen {
 /// Everything a server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The functions served on every bridge.
+    pub library: &'static oxbridge_core::export::Library,
     /// HTTP addresses.
     pub http: Listen,
     /// gRPC addresses.
@@ -148,6 +150,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            library: &oxbridge_core::CALCULATOR,
             http: Listen::Loopback(DEFAULT_HTTP_PORT),
             grpc: Listen::Loopback(DEFAULT_GRPC_PORT),
             unix: Some(default_socket_path()),

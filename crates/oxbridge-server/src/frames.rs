@@ -155,7 +155,7 @@ impl<'a> Call<'a> {
         let name = V1_OPERATIONS
             .get(usize::from(op))
             .ok_or_else(|| bad(format!("unknown batch operation code {op}")))?;
-        let function = crate::LIBRARY.lookup(name)?;
+        let function = crate::library().lookup(name)?;
         let b = if b_all {
             Column::All(b)
         } else {
@@ -245,7 +245,7 @@ impl<'a> Call<'a> {
             .split_at_checked(name_len)
             .ok_or_else(|| bad("truncated batch frame"))?;
         let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
-        let function = crate::LIBRARY.lookup(name)?;
+        let function = crate::library().lookup(name)?;
         function.check_many()?;
         function.check_arity(nargs)?;
         let (heads, mut data) = rest

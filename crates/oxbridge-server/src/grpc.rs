@@ -25,10 +25,6 @@ pub mod greeter_service {
 /// The encoded descriptors of both protos, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("oxbridge_descriptor");
 
-/// The descriptors of the exported functions' generated `.proto`, for reflection.
-pub const FUNCTIONS_DESCRIPTOR_SET: &[u8] =
-    tonic::include_file_descriptor_set!("functions_descriptor");
-
 /// Metadata key that carries the exact error kind next to the status code.
 pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
 
@@ -184,45 +180,45 @@ pub async fn routes(
             )))
         }
     };
+    let library = crate::library();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<v1::calculator_server::CalculatorServer<Calculator>>()
-        .await;
-    health_reporter
-        .set_serving::<greeter_service::greeter_service_server::GreeterServiceServer<Greeter>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(FUNCTIONS_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| {
-            crate::StartError::Io(
-                format!("gRPC reflection: {e}"),
-                std::io::ErrorKind::InvalidData,
-            )
-        })?;
+    let functions_descriptor = crate::grpc_functions::descriptor_set(library)?;
+    let mut reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(&functions_descriptor)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     let max = limits.max_request_bytes;
-    let calculator = v1::calculator_server::CalculatorServer::new(Calculator)
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let calculator =
-        tonic::service::interceptor::InterceptedService::new(calculator, check.clone());
-    let greeter = greeter_service::greeter_service_server::GreeterServiceServer::new(Greeter)
-        .max_decoding_message_size(max);
-    let greeter = tonic::service::interceptor::InterceptedService::new(greeter, check);
-    let routes = tonic::service::Routes::new(calculator)
-        .add_service(greeter)
-        .add_service(health_service)
-        .add_service(reflection);
+    let mut routes = tonic::service::Routes::default();
+    // The articles' services speak the calculator's functions only.
+    if std::ptr::eq(library, &CALCULATOR) {
+        health_reporter
+            .set_serving::<v1::calculator_server::CalculatorServer<Calculator>>()
+            .await;
+        health_reporter
+            .set_serving::<greeter_service::greeter_service_server::GreeterServiceServer<Greeter>>()
+            .await;
+        reflection = reflection.register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET);
+        let calculator = v1::calculator_server::CalculatorServer::new(Calculator)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+        let calculator =
+            tonic::service::interceptor::InterceptedService::new(calculator, check.clone());
+        let greeter = greeter_service::greeter_service_server::GreeterServiceServer::new(Greeter)
+            .max_decoding_message_size(max);
+        let greeter = tonic::service::interceptor::InterceptedService::new(greeter, check);
+        routes = routes.add_service(calculator).add_service(greeter);
+    }
+    let reflection = reflection.build_v1().map_err(|e| {
+        crate::StartError::Io(
+            format!("gRPC reflection: {e}"),
+            std::io::ErrorKind::InvalidData,
+        )
+    })?;
+    let routes = routes.add_service(health_service).add_service(reflection);
     // tonic answers an unknown service or method with a bare UNIMPLEMENTED;
     // every other error of ours has a message, so this one gets one too.
     // Every exported function: one route per method, derived from its definition.
-    let service = format!(
-        "/{}.Functions",
-        crate::grpc_functions::package(crate::LIBRARY)
-    );
-    let methods = crate::LIBRARY.functions.iter().flat_map(|f| {
+    let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+    let methods = library.functions.iter().flat_map(|f| {
         let many = f.many.map(|_| (crate::grpc_many::many_method(f), f, true));
         std::iter::once((crate::grpc_functions::method_name(f.name), f, false)).chain(many)
     });
@@ -269,10 +265,16 @@ async fn name_unimplemented(
     let silent = headers.get("grpc-message").is_none_or(|v| v.is_empty());
     if unimplemented && silent {
         // grpc-message is percent-encoded: '%' and anything unprintable.
+        let library = crate::library();
+        let articles = if std::ptr::eq(library, &CALCULATOR) {
+            "oxbridge.v1.Calculator, greeter_service.GreeterService, "
+        } else {
+            ""
+        };
         let message: String = format!(
-            "no such method {path}: oxbridge serves {}.Functions, oxbridge.v1.Calculator, \
-             greeter_service.GreeterService, grpc.health.v1.Health and reflection",
-            crate::grpc_functions::package(crate::LIBRARY)
+            "no such method {path}: oxbridge serves {}.Functions, {articles}\
+             grpc.health.v1.Health and reflection",
+            crate::grpc_functions::package(library)
         )
         .bytes()
         .map(|b| {

@@ -28,10 +28,10 @@ fn may_be_large(path: &str) -> bool {
     };
     let functions = format!(
         "/{}.Functions",
-        crate::grpc_functions::package(crate::LIBRARY)
+        crate::grpc_functions::package(crate::library())
     );
     service == functions
-        && crate::LIBRARY.functions.iter().any(|f| {
+        && crate::library().functions.iter().any(|f| {
             let arrays = f.params.iter().any(|p| p.ty.element().is_some());
             method == crate::grpc_many::many_method(f)
                 || (method == crate::grpc_functions::method_name(f.name) && arrays)

@@ -116,6 +116,40 @@ pub fn proto_file(library: &Library) -> String {
     out
 }
 
+/// The encoded descriptors of `library`'s `.proto` ([`proto_file`]),
+/// compiled when the server starts: what reflection serves, for any library.
+///
+/// # Errors
+/// When the generated `.proto` does not compile (a fault of the generator).
+pub fn descriptor_set(library: &Library) -> Result<Vec<u8>, crate::StartError> {
+    /// Serves the one generated file to the compiler.
+    struct Generated(String, String);
+
+    impl protox::file::FileResolver for Generated {
+        fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+            if name == self.0 {
+                protox::file::File::from_source(name, &self.1)
+            } else {
+                Err(protox::Error::file_not_found(name))
+            }
+        }
+    }
+
+    let name = format!("{}/v1/functions.proto", library.name);
+    let mut compiler =
+        protox::Compiler::with_file_resolver(Generated(name.clone(), proto_file(library)));
+    compiler.include_source_info(true);
+    compiler
+        .open_file(&name)
+        .map(|c| c.encode_file_descriptor_set())
+        .map_err(|e| {
+            crate::StartError::Io(
+                format!("the generated {name} does not compile: {e}"),
+                std::io::ErrorKind::InvalidData,
+            )
+        })
+}
+
 fn bad(message: impl Into<String>) -> Status {
     status(&CallError::BadRequest(message.into()))
 }

@@ -106,7 +106,7 @@ fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
     let calls = Router::new().route("/batch", post(batch));
     // One route per exported function, derived from its definition.
-    let calls = crate::LIBRARY.functions.iter().fold(calls, |router, f| {
+    let calls = crate::library().functions.iter().fold(calls, |router, f| {
         router.route(
             &format!("/{}", f.name),
             post(move |state: State<Arc<Limits>>, request: Request| call(f, state, request)),
@@ -301,7 +301,7 @@ pub struct ApiDoc;
 pub fn api_document() -> utoipa::openapi::OpenApi {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
     let fixed = std::mem::take(&mut doc.paths.paths);
-    for f in crate::LIBRARY.functions {
+    for f in crate::library().functions {
         doc.paths
             .paths
             .insert(format!("/{}", f.name), crate::openapi::function_path(f));

@@ -480,8 +480,8 @@ fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
             &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),
         ));
     }
-    let f = crate::LIBRARY.get(&command).ok_or_else(|| {
-        let known: Vec<&str> = crate::LIBRARY.functions.iter().map(|f| f.name).collect();
+    let f = crate::library().get(&command).ok_or_else(|| {
+        let known: Vec<&str> = crate::library().functions.iter().map(|f| f.name).collect();
         CallError::NotFound(format!(
             "unknown command {command:?}: expected {} or health",
             known.join(", ")

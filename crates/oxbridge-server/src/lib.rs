@@ -10,6 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use oxbridge_core::export::Library;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,8 +37,31 @@ mod write_timeout;
 pub use config::{Access, Config, Limits, Listen, TlsFiles};
 pub use error::CallError;
 
-/// The functions this server exports on every bridge.
-pub static LIBRARY: &oxbridge_core::export::Library = &oxbridge_core::CALCULATOR;
+/// The library this process serves, chosen by the first [`start`].
+static SERVED: std::sync::OnceLock<&'static Library> = std::sync::OnceLock::new();
+
+/// The functions this process serves on every bridge: the library of the
+/// first server started ([`Config::library`]), the calculator until then.
+#[must_use]
+pub fn library() -> &'static Library {
+    SERVED.get().copied().unwrap_or(&oxbridge_core::CALCULATOR)
+}
+
+/// Chooses the library this process serves; one process serves one library.
+fn serve_library(library: &'static Library) -> Result<(), StartError> {
+    let served = *SERVED.get_or_init(|| library);
+    if std::ptr::eq(served, library) {
+        Ok(())
+    } else {
+        Err(StartError::Io(
+            format!(
+                "cannot serve the library {:?}: this process already serves {:?}",
+                library.name, served.name
+            ),
+            io::ErrorKind::AlreadyExists,
+        ))
+    }
+}
 
 /// Why a server could not start.
 #[derive(Debug)]
@@ -219,6 +243,7 @@ async fn serve_https(
 /// # Errors
 /// A busy port, a live socket, or another I/O failure, before anything is served.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    serve_library(config.library)?;
     let http_listeners = bind_tcp("http", &config.http, &config.access).await?;
     let grpc_listeners = bind_tcp("grpc", &config.grpc, &config.access).await?;
     let unix_listener = match &config.unix {

@@ -67,6 +67,7 @@ impl Args {
             (false, false) => Listen::Addrs(addrs),
         };
         Config {
+            library: &oxbridge_core::CALCULATOR,
             http: listen(self.no_http, self.http, config::DEFAULT_HTTP_PORT),
             grpc: listen(self.no_grpc, self.grpc, config::DEFAULT_GRPC_PORT),
             unix: (!self.no_ipc).then(|| self.unix.unwrap_or_else(config::default_socket_path)),
