@@ -32,6 +32,8 @@ venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 .PHONY: build
 build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
 	$(VENV)/bin/maturin develop --release --extras dev --quiet
+	@# The example library outside the core, built the way its README says.
+	$(VENV)/bin/maturin develop --release --quiet -m examples/pystd/Cargo.toml
 	cargo build --release --quiet -p oxbridge-c -p oxbridge-server
 
 .PHONY: run
@@ -94,10 +96,10 @@ test-loaded: build ## pytest in a random order while a busy loop runs on every c
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests tools
-	$(VENV)/bin/ruff format --check python tests tools
+	$(VENV)/bin/ruff check python examples tests tools
+	$(VENV)/bin/ruff format --check python examples tests tools
 	$(VENV)/bin/mypy
-	$(PY) -m mypy.stubtest oxbridge._native
+	$(PY) -m mypy.stubtest oxbridge._native pystd._native
 
 .PHONY: bench
 bench: build ## Speed targets, measured side by side
@@ -123,8 +125,8 @@ serve: build ## Run the server on its default addresses (Ctrl-C stops it)
 .PHONY: fmt
 fmt: $(STAMPS)/venv ## Format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests tools
-	$(VENV)/bin/ruff check --fix python tests tools
+	$(VENV)/bin/ruff format python examples tests tools
+	$(VENV)/bin/ruff check --fix python examples tests tools
 
 .PHONY: clean
 clean: ## Remove build output and the virtual environment

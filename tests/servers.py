@@ -37,10 +37,13 @@ class Served:
         return self.process.wait(timeout=timeout)
 
 
-def start(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Served:
-    """Start ``oxbridge serve --json ARGS`` and wait for its ready line."""
+def start(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30, package: str = "oxbridge"
+) -> Served:
+    """Start ``python -m PACKAGE serve --json ARGS`` (oxbridge's, or another
+    library's) and wait for its ready line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "oxbridge", "serve", "--json", *args],
+        [sys.executable, "-m", package, "serve", "--json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
@@ -57,9 +60,11 @@ def start(*args: str, env: dict[str, str] | None = None, timeout: float = 30) ->
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+def serving(
+    *args: str, env: dict[str, str] | None = None, package: str = "oxbridge"
+) -> Iterator[Served]:
     """A server for the duration of a ``with`` block."""
-    served = start(*args, env=env)
+    served = start(*args, env=env, package=package)
     try:
         yield served
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 import oxbridge
 import pytest
 from oxbridge import _native, errors
+from oxbridge._library import CALCULATOR
 from oxbridge.bridges import _cabi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,11 +82,11 @@ def test_client_is_a_context_manager_with_a_name(client: oxbridge.Client) -> Non
 
 
 def test_abi_mismatch_fails_with_a_clear_message() -> None:
-    _cabi.check_abi(_cabi.ABI_VERSION)
+    _cabi.check_abi(_cabi.ABI_VERSION, CALCULATOR.path)
     with pytest.raises(
         oxbridge.AbiMismatchError, match=rf"C ABI version 99.*needs version {_cabi.ABI_VERSION}"
     ):
-        _cabi.check_abi(99)
+        _cabi.check_abi(99, CALCULATOR.path)
 
 
 def test_python_abi_version_matches_header_and_library() -> None:
@@ -112,7 +113,7 @@ def _declarations(text: str) -> set[str]:
 def test_cffi_declarations_are_the_generated_header() -> None:
     header = (ROOT / "include" / "oxbridge.h").read_text()
     assert header == oxbridge._native.C_HEADER
-    assert _declarations(_cabi.cdef()) == _declarations(header)
+    assert _declarations(_cabi.cdef(oxbridge._native.C_HEADER)) == _declarations(header)
     # One declaration per exported function, derived from its definition.
     for name, _doc, params, returns, *_ in oxbridge._native.functions():
         args = ",".join(f"{_cabi.C_ARG[t]} {p}" for p, t in params)
@@ -121,13 +122,13 @@ def test_cffi_declarations_are_the_generated_header() -> None:
 
 
 def test_native_library_exports_the_c_abi() -> None:
-    lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
+    lib = ctypes.CDLL(CALCULATOR.path)
     for symbol in ("oxb_abi_version", "oxb_add", "oxb_greet", "oxb_string_free", "compute"):
         assert hasattr(lib, symbol), symbol
     nm = shutil.which("nm")
     if nm is not None:
         dynamic = subprocess.run(
-            [nm, "-D", "--defined-only", _cabi.LIBRARY_PATH],
+            [nm, "-D", "--defined-only", CALCULATOR.path],
             check=True,
             capture_output=True,
             text=True,
@@ -141,7 +142,7 @@ def test_article_ctypes_client_works_unchanged() -> None:
     from ctypes import Structure, c_double
     from typing import Any
 
-    rust = ctypes.CDLL(_cabi.LIBRARY_PATH)
+    rust = ctypes.CDLL(CALCULATOR.path)
 
     class RustComplex(Structure):
         _fields_ = [("re", c_double), ("im", c_double)]

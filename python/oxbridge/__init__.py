@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ._client import Client
+from ._library import CALCULATOR, Library
 from ._native import __version__
 from .bridges import BRIDGES, connect
 from .errors import (
@@ -33,6 +34,7 @@ from .errors import (
 
 __all__ = [
     "BRIDGES",
+    "CALCULATOR",
     "AbiMismatchError",
     "AccessDeniedError",
     "ArgumentTypeError",
@@ -40,6 +42,7 @@ __all__ = [
     "Client",
     "InternalError",
     "InvalidArgumentError",
+    "Library",
     "MethodNotAllowedError",
     "NotFoundError",
     "OxbridgeError",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
-from ._functions import FUNCTIONS, FunctionInfo, bind
+from ._functions import FunctionInfo, bind
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
     from ._arrays import Array, Operand
+    from ._library import Library
 
 __all__ = ["Client"]
 
@@ -29,6 +30,14 @@ class Client:
 
     #: The registered name of the bridge (``"pyo3"``, ``"ctypes"``, ...).
     bridge: str
+    #: The library this client calls.
+    library: Library
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        for f in library.functions.values():
+            if f.has_many:
+                setattr(self, f"{f.name}_many", _many_method(self, f))
 
     # BEGIN exported functions (tools/gen_stubs.py)
     #: `abs(z)`, exactly as Python computes it: a float; a finite `z` whose magnitude overflows
@@ -83,12 +92,16 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge={self.bridge!r}>"
+        return f"<oxbridge.Client bridge={self.bridge!r}{self._library_note()}>"
+
+    def _library_note(self) -> str:
+        """`` library='name'`` for any library but the calculator, for ``repr``."""
+        return "" if self.library.is_calculator else f" library={self.library.name!r}"
 
 
-def _many_method(f: FunctionInfo) -> Callable[..., Any]:
-    def method(self: Client, *args: object, **kwargs: object) -> Array:
-        return self._many(f, args, kwargs)
+def _many_method(client: Client, f: FunctionInfo) -> Callable[..., Array]:
+    def method(*args: object, **kwargs: object) -> Array:
+        return client._many(f, args, kwargs)
 
     method.__name__ = method.__qualname__ = f"{f.name}_many"
     method.__doc__ = (
@@ -99,8 +112,3 @@ def _many_method(f: FunctionInfo) -> Callable[..., Any]:
         f"{f.summary}"
     )
     return method
-
-
-for _f in FUNCTIONS.values():
-    if _f.has_many:
-        setattr(Client, f"{_f.name}_many", _many_method(_f))

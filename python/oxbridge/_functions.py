@@ -18,7 +18,16 @@ from . import _native
 from ._args import complex_arg
 from .errors import ArgumentTypeError, InvalidArgumentError, argument_type_error
 
-__all__ = ["FUNCTIONS", "FunctionInfo", "Param", "bind", "check", "checked", "named"]
+__all__ = [
+    "FUNCTIONS",
+    "FunctionInfo",
+    "Param",
+    "bind",
+    "catalogue",
+    "check",
+    "checked",
+    "named",
+]
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
@@ -61,18 +70,24 @@ class FunctionInfo:
         return self.returns == "complex" and all(p.type == "complex" for p in self.params)
 
 
-FUNCTIONS: dict[str, FunctionInfo] = {
-    name: FunctionInfo(
-        name,
-        doc,
-        tuple(Param(p, t) for p, t in params),
-        returns,
-        field,
-        tuple(raises),
-        many,
-    )
-    for name, doc, params, returns, field, raises, many in _native.functions()
-}
+def catalogue(native: Any) -> dict[str, FunctionInfo]:
+    """The functions an extension module exports, from its ``functions()``."""
+    return {
+        name: FunctionInfo(
+            name,
+            doc,
+            tuple(Param(p, t) for p, t in params),
+            returns,
+            field,
+            tuple(raises),
+            many,
+        )
+        for name, doc, params, returns, field, raises, many in native.functions()
+    }
+
+
+#: The calculator's functions (``oxbridge._native``).
+FUNCTIONS: dict[str, FunctionInfo] = catalogue(_native)
 
 
 def bind(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object]) -> list[object]:

@@ -33,7 +33,7 @@ from typing import Any
 import click
 
 from . import _native, bridges
-from .bridges import _cabi
+from ._library import CALCULATOR
 
 NETWORK = ("ipc", "http", "grpc")
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
@@ -112,7 +112,7 @@ def settings(quick: bool, chosen: list[str]) -> Settings:
 
 def article_ctypes_add() -> Callable[[complex, complex], Any]:
     """The article's ctypes client, as printed, over our library."""
-    rust = ctypes.CDLL(_cabi.LIBRARY_PATH)
+    rust = ctypes.CDLL(CALCULATOR.path)
 
     class RustComplex(ctypes.Structure):
         _fields_ = (("re", ctypes.c_double), ("im", ctypes.c_double))
@@ -145,7 +145,7 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
             )
         )
     if "ctypes" in chosen:
-        lib = ctypes.PyDLL(_cabi.LIBRARY_PATH)
+        lib = ctypes.PyDLL(CALCULATOR.path)
         fn = lib["oxb_add"]  # no argtypes: prebuilt ctypes objects go straight through
         args = [ctypes.c_double(x) for x in (1.0, 3.0, 0.0, -5.0)]
         out = (ctypes.c_double * 2)()
@@ -156,10 +156,11 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
     if "cffi" in chosen:
         from .bridges import cffi as cffi_bridge
 
-        out_c = cffi_bridge.ffi.new("OxbComplex *")
+        loaded = cffi_bridge._load(CALCULATOR)
+        out_c = loaded.ffi.new("OxbComplex *")
         cases.append(
             Case("cffi bare call", "add", "cffi", "floor", "f(1.0, 3.0, 0.0, -5.0, out, null)",
-                 {"f": cffi_bridge._flat_lib.oxb_add, "out": out_c, "null": cffi_bridge.ffi.NULL})
+                 {"f": loaded.flat_lib.oxb_add, "out": out_c, "null": loaded.ffi.NULL})
         )  # fmt: skip
     return cases
 
@@ -274,7 +275,7 @@ def network_floors_and_articles(chosen: list[str]) -> list[Case]:
     """Raw transports under each chosen network bridge, and the articles' clients."""
     from .bridges import _embedded
 
-    where = _embedded.addresses()
+    where = _embedded.addresses(CALCULATOR)
     makers = {"ipc": ipc_baselines, "http": http_baselines, "grpc": grpc_baselines}
     return [case for name, make in makers.items() if name in chosen for case in make(where)]
 

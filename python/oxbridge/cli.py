@@ -15,7 +15,9 @@ import click
 
 from . import bridges
 from ._functions import FUNCTIONS
+from ._library import CALCULATOR
 from .errors import OxbridgeError
+from .serve import serve_command
 
 #: The functions the article-style flags reach: one or two complex arguments
 #: (``--arg1``, ``--arg2``), from the catalogue of exported functions.
@@ -140,122 +142,7 @@ def bench(quick: bool, chosen: str, output: Path | None) -> None:
     run_bench(quick=quick, chosen=names, output=output)
 
 
-@cli.command()
-@click.option(
-    "--http",
-    "http",
-    multiple=True,
-    metavar="ADDR",
-    envvar="OXBRIDGE_HTTP",
-    help="HTTP address, HOST:PORT (repeatable). Default: localhost:3000.",
-)
-@click.option(
-    "--grpc",
-    "grpc",
-    multiple=True,
-    metavar="ADDR",
-    envvar="OXBRIDGE_GRPC",
-    help="gRPC address, HOST:PORT (repeatable). Default: localhost:50051.",
-)
-@click.option(
-    "--unix",
-    "unix",
-    metavar="PATH",
-    envvar="OXBRIDGE_UNIX",
-    help="IPC socket path. Default: a private per-user directory.",
-)
-@click.option("--no-http", is_flag=True, help="Do not serve HTTP.")
-@click.option("--no-grpc", is_flag=True, help="Do not serve gRPC.")
-@click.option("--no-ipc", is_flag=True, help="Do not serve IPC.")
-@click.option("--max-request-bytes", type=click.IntRange(min=1), help="Largest request.")
-@click.option(
-    "--idle-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds an idle connection is kept.",
-)
-@click.option(
-    "--memory-budget",
-    type=click.IntRange(min=1),
-    envvar="OXBRIDGE_MEMORY_BUDGET",
-    help="Bytes held at once for requests and replies in flight, all bridges together"
-    " (default 512 MiB); beyond it a request waits briefly, then is refused as busy.",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the bound addresses as one JSON line on stdout."
-)
-@click.option("--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process).")
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Serve HTTP/gRPC on non-loopback addresses (other hosts can connect).",
-)
-@click.option(
-    "--token",
-    envvar="OXBRIDGE_TOKEN",
-    metavar="TOKEN",
-    help="Require 'Authorization: Bearer TOKEN' on HTTP and gRPC calls.",
-)
-@click.option("--allow-other-users", is_flag=True, help="Accept IPC connections from other users.")
-@click.option(
-    "--tls-cert",
-    envvar="OXBRIDGE_TLS_CERT",
-    metavar="PEM",
-    help="Serve HTTP and gRPC over TLS with this certificate chain.",
-)
-@click.option(
-    "--tls-key", envvar="OXBRIDGE_TLS_KEY", metavar="PEM", help="The private key of --tls-cert."
-)
-@click.option(
-    "--bench-echo",
-    metavar="PATH",
-    hidden=True,
-    help="Also serve a raw echo socket at PATH: the benchmark's IPC floor.",
-)
-def serve(
-    http: tuple[str, ...],
-    grpc: tuple[str, ...],
-    unix: str | None,
-    no_http: bool,
-    no_grpc: bool,
-    no_ipc: bool,
-    max_request_bytes: int | None,
-    idle_timeout: float | None,
-    memory_budget: int | None,
-    as_json: bool,
-    watch_stdin: bool,
-    allow_remote: bool,
-    token: str | None,
-    allow_other_users: bool,
-    tls_cert: str | None,
-    tls_key: str | None,
-    bench_echo: str | None,
-) -> None:
-    """Serve the core over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
-    from .serve import run_server
-
-    if (tls_cert is None) != (tls_key is None):
-        raise click.UsageError("--tls-cert and --tls-key go together")
-
-    def addrs(values: tuple[str, ...], off: bool) -> list[str] | None:
-        flat = [a.strip() for v in values for a in v.split(",") if a.strip()]
-        return [] if off else (flat or None)
-
-    run_server(
-        http=addrs(http, no_http),
-        grpc=addrs(grpc, no_grpc),
-        unix="" if no_ipc else unix,
-        max_request_bytes=max_request_bytes,
-        idle_timeout=idle_timeout,
-        memory_budget=memory_budget,
-        as_json=as_json,
-        watch_stdin=watch_stdin,
-        echo_unix=bench_echo,
-        allow_remote=allow_remote,
-        token=token,
-        allow_other_users=allow_other_users,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-    )
+cli.add_command(serve_command(CALCULATOR))
 
 
 def _fail(message: str, code: int) -> NoReturn:

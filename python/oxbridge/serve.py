@@ -7,13 +7,18 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from . import _native
 
+if TYPE_CHECKING:
+    from ._library import Library
+
 
 def run_server(
+    library: Library,
     *,
     http: list[str] | None,
     grpc: list[str] | None,
@@ -41,7 +46,7 @@ def run_server(
     # click's "aborted".
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = _native.Server(
+        server = library.native.Server(
             http=http,
             grpc=grpc,
             unix=unix,
@@ -93,3 +98,158 @@ def _serve(
         click.echo("press Ctrl-C to stop")
     while not stop.is_set() and not server.wait(0.2):
         pass
+
+
+def serve_command(library: Library) -> click.Command:
+    """The ``serve`` command of ``library``: ``oxbridge serve``, or a library
+    package's ``python -m PACKAGE serve``; its environment variables are
+    named after the package (``OXBRIDGE_HTTP``, ``PYSTD_HTTP``...)."""
+
+    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option(
+        "--http",
+        "http",
+        multiple=True,
+        metavar="ADDR",
+        envvar=library.env("HTTP"),
+        help="HTTP address, HOST:PORT (repeatable). Default: localhost:3000.",
+    )
+    @click.option(
+        "--grpc",
+        "grpc",
+        multiple=True,
+        metavar="ADDR",
+        envvar=library.env("GRPC"),
+        help="gRPC address, HOST:PORT (repeatable). Default: localhost:50051.",
+    )
+    @click.option(
+        "--unix",
+        "unix",
+        metavar="PATH",
+        envvar=library.env("UNIX"),
+        help="IPC socket path. Default: a private per-user directory.",
+    )
+    @click.option("--no-http", is_flag=True, help="Do not serve HTTP.")
+    @click.option("--no-grpc", is_flag=True, help="Do not serve gRPC.")
+    @click.option("--no-ipc", is_flag=True, help="Do not serve IPC.")
+    @click.option("--max-request-bytes", type=click.IntRange(min=1), help="Largest request.")
+    @click.option(
+        "--idle-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds an idle connection is kept.",
+    )
+    @click.option(
+        "--memory-budget",
+        type=click.IntRange(min=1),
+        envvar=library.env("MEMORY_BUDGET"),
+        help="Bytes held at once for requests and replies in flight, all bridges together"
+        " (default 512 MiB); beyond it a request waits briefly, then is refused as busy.",
+    )
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the bound addresses as one JSON line on stdout.",
+    )
+    @click.option(
+        "--watch-stdin", is_flag=True, help="Stop when stdin closes (for a parent process)."
+    )
+    @click.option(
+        "--allow-remote",
+        is_flag=True,
+        help="Serve HTTP/gRPC on non-loopback addresses (other hosts can connect).",
+    )
+    @click.option(
+        "--token",
+        envvar=library.env("TOKEN"),
+        metavar="TOKEN",
+        help="Require 'Authorization: Bearer TOKEN' on HTTP and gRPC calls.",
+    )
+    @click.option(
+        "--allow-other-users", is_flag=True, help="Accept IPC connections from other users."
+    )
+    @click.option(
+        "--tls-cert",
+        envvar=library.env("TLS_CERT"),
+        metavar="PEM",
+        help="Serve HTTP and gRPC over TLS with this certificate chain.",
+    )
+    @click.option(
+        "--tls-key",
+        envvar=library.env("TLS_KEY"),
+        metavar="PEM",
+        help="The private key of --tls-cert.",
+    )
+    @click.option(
+        "--bench-echo",
+        metavar="PATH",
+        hidden=True,
+        help="Also serve a raw echo socket at PATH: the benchmark's IPC floor.",
+    )
+    def serve(
+        http: tuple[str, ...],
+        grpc: tuple[str, ...],
+        unix: str | None,
+        no_http: bool,
+        no_grpc: bool,
+        no_ipc: bool,
+        max_request_bytes: int | None,
+        idle_timeout: float | None,
+        memory_budget: int | None,
+        as_json: bool,
+        watch_stdin: bool,
+        allow_remote: bool,
+        token: str | None,
+        allow_other_users: bool,
+        tls_cert: str | None,
+        tls_key: str | None,
+        bench_echo: str | None,
+    ) -> None:
+        """Serve the library over HTTP, IPC and gRPC until Ctrl-C or SIGTERM."""
+        if (tls_cert is None) != (tls_key is None):
+            raise click.UsageError("--tls-cert and --tls-key go together")
+
+        def addrs(values: tuple[str, ...], off: bool) -> list[str] | None:
+            flat = [a.strip() for v in values for a in v.split(",") if a.strip()]
+            return [] if off else (flat or None)
+
+        run_server(
+            library,
+            http=addrs(http, no_http),
+            grpc=addrs(grpc, no_grpc),
+            unix="" if no_ipc else unix,
+            max_request_bytes=max_request_bytes,
+            idle_timeout=idle_timeout,
+            memory_budget=memory_budget,
+            as_json=as_json,
+            watch_stdin=watch_stdin,
+            echo_unix=bench_echo,
+            allow_remote=allow_remote,
+            token=token,
+            allow_other_users=allow_other_users,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+
+    return serve
+
+
+def main(library: Library, argv: list[str] | None = None) -> None:
+    """``python -m PACKAGE`` of a library package: its commands (``serve``),
+    with one line on stderr for any error."""
+
+    @click.group(
+        invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+    )
+    @click.pass_context
+    def group(ctx: click.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            click.echo(ctx.get_help())
+
+    group.help = f"The {library.name} library of exported Rust functions, as a server."
+    group.add_command(serve_command(library))
+    try:
+        group.main(args=argv, prog_name=library.package, standalone_mode=False)
+    except click.ClickException as e:
+        click.echo(f"{library.package}: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)

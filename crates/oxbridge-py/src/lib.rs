@@ -154,6 +154,15 @@ macro_rules! python_module {
 macro_rules! extension {
     ($library:ident, $signatures:ident) => {
         $crate::python_module!($library);
-        $signatures!(oxbridge_py::oxbridge_ffi::c_symbols, $library);
+
+        /// The library's C symbols, `oxb_<name>` and `oxb_many`.
+        #[doc(hidden)]
+        pub mod __oxbridge_c_symbols {
+            // The signatures name types as the definitions do.
+            #[allow(unused_imports)]
+            use super::*;
+
+            $signatures!(oxbridge_py::oxbridge_ffi::c_symbols, super::$library);
+        }
     };
 }

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .._client import Client
+from .._library import CALCULATOR, Library
 from ..errors import UnknownBridgeError
 
 __all__ = ["BRIDGES", "connect"]
 
 #: Registered bridge names, in the order they are shown, with the module that
-#: implements each. A module exposes ``open(address, **options) -> Client``.
+#: implements each. A module exposes ``open(address, library, **options) -> Client``.
 BRIDGES: dict[str, str] = {
     "pyo3": "oxbridge.bridges.pyo3",
     "ctypes": "oxbridge.bridges.ctypes",
@@ -42,17 +43,19 @@ def _factory(name: str) -> Callable[..., Client]:
     return opener
 
 
-def connect(target: str = "pyo3", **options: Any) -> Client:
+def connect(target: str = "pyo3", *, library: Library | None = None, **options: Any) -> Client:
     """Open a client over the bridge ``target``.
 
     ``target`` is a bridge name (see :data:`BRIDGES`) or a URL whose scheme
     names a network bridge. Raises :class:`~oxbridge.UnknownBridgeError` for
-    anything else.
+    anything else. ``library`` is the library to call (oxbridge's calculator
+    unless given; see :class:`~oxbridge.Library`).
     """
+    library = library or CALCULATOR
     if target in BRIDGES:
-        return _factory(target)(None, **options)
+        return _factory(target)(None, library, **options)
     scheme, sep, _ = target.partition("://")
     if sep and scheme in SCHEMES:
-        return _factory(SCHEMES[scheme])(target, **options)
+        return _factory(SCHEMES[scheme])(target, library, **options)
     known = ", ".join([*BRIDGES, *(f"{s}://..." for s in SCHEMES)])
     raise UnknownBridgeError(f"unknown bridge {target!r}: expected one of {known}")

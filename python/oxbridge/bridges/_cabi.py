@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import numpy as np
 
-from .. import _native
 from .._args import text_arg
 from .._arrays import DTYPES, Array, Operand
 from .._functions import FunctionInfo, checker, named
 from ..errors import AbiMismatchError
 
+if TYPE_CHECKING:
+    from .._library import Library
+
 #: The ABI this Python code was written for; ``oxb_abi_version()`` must match.
 ABI_VERSION = 4
-
-#: The shared library that exports the ``oxb_*`` symbols.
-LIBRARY_PATH: str = _native.__file__
 
 #: Status codes, as in ``include/oxbridge.h``.
 OXB_OK = 0
@@ -56,22 +56,43 @@ FLAT_COMPLEX = sys.platform != "win32" and platform.machine().lower() in (
 )
 
 
-def check_abi(loaded_version: int) -> None:
+T = TypeVar("T")
+
+
+class Loader(Generic[T]):
+    """Loads each library once per process (``make(library)``), by its path."""
+
+    def __init__(self, make: Callable[[Library], T]) -> None:
+        self._make = make
+        self._loaded: dict[str, T] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, library: Library) -> T:
+        found = self._loaded.get(library.path)
+        if found is None:
+            with self._lock:
+                found = self._loaded.get(library.path)
+                if found is None:
+                    found = self._loaded[library.path] = self._make(library)
+        return found
+
+
+def check_abi(loaded_version: int, path: str) -> None:
     """Fail loudly if the library speaks another ABI than this package."""
     if loaded_version != ABI_VERSION:
         raise AbiMismatchError(
-            f"{LIBRARY_PATH} has C ABI version {loaded_version}, but this oxbridge "
+            f"{path} has C ABI version {loaded_version}, but this oxbridge "
             f"package needs version {ABI_VERSION}: reinstall oxbridge so that its "
             "Python code and native library come from the same build"
         )
 
 
-def cdef() -> str:
-    """The declarations cffi needs: the generated header itself (shipped in
-    the extension as ``C_HEADER``), without its preprocessor lines and C++ guards."""
+def cdef(header: str) -> str:
+    """The declarations cffi needs: the library's generated header (shipped in
+    its extension as ``C_HEADER``), without its preprocessor lines and C++ guards."""
     lines = [
         line
-        for line in _native.C_HEADER.splitlines()
+        for line in header.splitlines()
         if not line.lstrip().startswith("#") and 'extern "C"' not in line
     ]
     return "\n".join(lines)

@@ -3,8 +3,9 @@
 A network bridge opened with no address first looks for a server at the
 default address (or the one in ``OXBRIDGE_HTTP`` / ``OXBRIDGE_GRPC`` /
 ``OXBRIDGE_UNIX``). When none answers, it starts ``python -m oxbridge serve``
-in a child process, on free loopback ports and a private socket, shared by
-every bridge of this process and stopped when the process exits (the child
+(``python -m PACKAGE serve`` for another library) in a child process, on free
+loopback ports and a private socket, shared by every bridge of this process
+and stopped when the process exits (the child
 also stops by itself when its stdin closes, so it never outlives a killed
 parent).
 """
@@ -21,8 +22,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import StartupError
+
+if TYPE_CHECKING:
+    from .._library import Library
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,10 @@ START_TIMEOUT = 30.0
 
 
 class _Embedded:
-    """The one embedded server of this process, if started."""
+    """The one embedded server of a library in this process, if started."""
 
-    def __init__(self) -> None:
+    def __init__(self, package: str) -> None:
+        self.package = package
         self.lock = threading.Lock()
         self.child: subprocess.Popen[bytes] | None = None
         self.addresses: Addresses | None = None
@@ -57,7 +63,7 @@ class _Embedded:
             unix = os.path.join(self.tmpdir.name, "oxbridge.sock")
             echo = os.path.join(self.tmpdir.name, "echo.sock")
             cmd = [
-                sys.executable, "-m", "oxbridge", "serve",
+                sys.executable, "-m", self.package, "serve",
                 "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--unix", unix,
                 "--json", "--watch-stdin", "--bench-echo", echo,
             ]  # fmt: skip
@@ -80,17 +86,24 @@ class _Embedded:
             child.wait()
 
 
-_embedded = _Embedded()
+#: Each library's embedded server, by its Python package.
+_embedded: dict[str, _Embedded] = {}
+_embedded_lock = threading.Lock()
 
 
-def addresses() -> Addresses:
-    """The embedded server's addresses, starting it on first use."""
-    return _embedded.start()
+def addresses(library: Library) -> Addresses:
+    """The embedded server's addresses of ``library``, starting it on first use."""
+    with _embedded_lock:
+        server = _embedded.setdefault(library.package, _Embedded(library.package))
+    return server.start()
 
 
 def stop() -> None:
-    """Stop the embedded server, if this process started one."""
-    _embedded.stop()
+    """Stop every embedded server this process started."""
+    with _embedded_lock:
+        servers = list(_embedded.values())
+    for server in servers:
+        server.stop()
 
 
 def _read_ready_line(child: subprocess.Popen[bytes], echo: str) -> Addresses:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .. import _native
 from ..errors import UnknownBridgeError
 from . import _embedded
+
+if TYPE_CHECKING:
+    from .._library import Library
 
 #: Seconds a network call may take before it raises BridgeTimeoutError.
 DEFAULT_TIMEOUT = 10.0
@@ -45,18 +48,21 @@ def split_hostport(text: str, where: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def tcp_address(bridge: str, url: str | None, env: str, default_port: int) -> tuple[str, int]:
+def tcp_address(
+    bridge: str, url: str | None, env: str, default_port: int, library: Library
+) -> tuple[str, int]:
     """(host, port) for a TCP bridge: the URL, ``$env``, a server on the
-    default port, or else the embedded server."""
+    default port (oxbridge's own library only: another library's server has
+    no address of its own to be found at), or else the embedded server."""
     if url is not None:
         parts = urlsplit(url)
         return split_hostport(parts.netloc, f"{bridge} URL {url!r}")
     configured = os.environ.get(env)
     if configured:
         return split_hostport(configured.split(",")[0].strip(), f"${env}")
-    if _reachable_tcp("127.0.0.1", default_port):
+    if library.is_calculator and _reachable_tcp("127.0.0.1", default_port):
         return "127.0.0.1", default_port
-    embedded = getattr(_embedded.addresses(), bridge)
+    embedded = getattr(_embedded.addresses(library), bridge)
     return split_hostport(embedded, "embedded server")
 
 
@@ -82,6 +88,7 @@ def tcp_target(
     token: str | None,
     ca: str | None,
     options: dict[str, object],
+    library: Library,
 ) -> TcpTarget:
     """What a TCP bridge's ``open()`` needs.
 
@@ -93,13 +100,13 @@ def tcp_target(
     """
     if options:
         raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
-    host, port = tcp_address(bridge, address, f"OXBRIDGE_{bridge.upper()}", default_port)
+    host, port = tcp_address(bridge, address, library.env(bridge.upper()), default_port, library)
     secure = address is not None and urlsplit(address).scheme in ("https", "grpcs")
-    ca_path = (ca or os.environ.get("OXBRIDGE_CA") or "") if secure else None
-    return TcpTarget(host, port, token or os.environ.get("OXBRIDGE_TOKEN"), ca_path)
+    ca_path = (ca or os.environ.get(library.env("CA")) or "") if secure else None
+    return TcpTarget(host, port, token or os.environ.get(library.env("TOKEN")), ca_path)
 
 
-def unix_path(url: str | None) -> str:
+def unix_path(url: str | None, library: Library) -> str:
     """The socket path: the URL, ``$OXBRIDGE_UNIX``, a live default socket,
     or else the embedded server's."""
     if url is not None:
@@ -107,10 +114,10 @@ def unix_path(url: str | None) -> str:
         if not path:
             raise UnknownBridgeError(f"ipc URL {url!r} has no path: write unix:///path/to/socket")
         return path
-    configured = os.environ.get("OXBRIDGE_UNIX")
+    configured = os.environ.get(library.env("UNIX"))
     if configured:
         return configured
-    default = _native.default_socket_path()
-    if _reachable_unix(default):
+    default: str = library.native.default_socket_path()
+    if library.is_calculator and _reachable_unix(default):
         return default
-    return _embedded.addresses().unix
+    return _embedded.addresses(library).unix

@@ -25,12 +25,13 @@ from ctypes import (
 from typing import TYPE_CHECKING, Any
 
 from .._client import Client
-from .._functions import FUNCTIONS, FunctionInfo, checked, named
+from .._functions import FunctionInfo, checked, named
 from ..errors import error_for_status
 from . import _cabi
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
+    from .._library import Library
 
 
 class OxbString(Structure):
@@ -82,36 +83,11 @@ _OUT: dict[str, Any] = {
 _ARRAY_FREE = {"f64[]": "oxb_f64_array_free", "i64[]": "oxb_i64_array_free",
                "complex[]": "oxb_complex_array_free"}  # fmt: skip
 
-_lib = ctypes.PyDLL(_cabi.LIBRARY_PATH)
-# Batches run for milliseconds: call them through a handle that releases the GIL.
-_batch_lib = ctypes.CDLL(_cabi.LIBRARY_PATH)
-_batch_lib.oxb_many.argtypes = (
-    _ARG["str"], POINTER(OxbColumn), c_size_t, c_void_p, c_size_t, POINTER(OxbString),
-)  # fmt: skip
-_lib.oxb_abi_version.restype = c_uint32
-_cabi.check_abi(_lib.oxb_abi_version())
-_lib.oxb_string_free.argtypes = (OxbString,)
-_lib.oxb_string_free.restype = None
-for _type, _free in _ARRAY_FREE.items():
-    _lib[_free].argtypes = (_OUT[_type],)
-    _lib[_free].restype = None
+_Out = c_double * 2
 
-
-def _take_bytes(s: OxbString) -> bytes:
-    """Copy and free a byte string the library returned."""
-    try:
-        return ctypes.string_at(s.ptr, s.len) if s.len else b""
-    finally:
-        _lib.oxb_string_free(s)
-
-
-def _take(s: OxbString) -> str:
-    """Decode and free a string the library returned."""
-    return _take_bytes(s).decode("utf-8")
-
-
-def _raise(status: int, err: OxbString) -> None:
-    raise error_for_status(status, _take(err))
+#: ctypes types of the flattened C parameters (``_cabi.flat_declaration``).
+_FLAT: dict[str, Any] = {"double": c_double, "const char *": ctypes.c_char_p, "size_t": c_size_t,
+         "int64_t": c_int64, "bool": c_bool}  # fmt: skip
 
 
 def _to_c(type_name: str, value: Any) -> Any:
@@ -127,111 +103,157 @@ def _to_c(type_name: str, value: Any) -> Any:
     return c_type(value)
 
 
-def _from_c(type_name: str, out: Any) -> Any:
-    """The result in ``out``, released when the library owns it."""
-    if type_name == "complex":
-        return complex(out.re, out.im)
-    if type_name == "str":
-        return _take(out)
-    if type_name == "bytes":
-        return _take_bytes(out)
-    if type_name.endswith("[]"):
-        import numpy as np
+class _Loaded:
+    """One library's ``oxb_*`` symbols, loaded once, and a method per function."""
 
+    def __init__(self, library: Library) -> None:
+        self.lib = lib = ctypes.PyDLL(library.path)
+        # Batches run for milliseconds: call them through a handle that releases the GIL.
+        self.batch_lib = ctypes.CDLL(library.path)
+        self.batch_lib.oxb_many.argtypes = (
+            _ARG["str"], POINTER(OxbColumn), c_size_t, c_void_p, c_size_t, POINTER(OxbString),
+        )  # fmt: skip
+        lib.oxb_abi_version.restype = c_uint32
+        _cabi.check_abi(lib.oxb_abi_version(), library.path)
+        lib.oxb_string_free.argtypes = (OxbString,)
+        lib.oxb_string_free.restype = None
+        for type_name, free in _ARRAY_FREE.items():
+            lib[free].argtypes = (_OUT[type_name],)
+            lib[free].restype = None
+        self.methods = {f.name: self._method(f) for f in library.functions.values()}
+
+    def take_bytes(self, s: OxbString) -> bytes:
+        """Copy and free a byte string the library returned."""
         try:
-            dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}[type_name]
-            size = np.dtype(dtype).itemsize * out.len
-            raw = ctypes.string_at(out.ptr, size) if out.len else b""
-            return np.frombuffer(raw, dtype=dtype).copy()
+            return ctypes.string_at(s.ptr, s.len) if s.len else b""
         finally:
-            _lib[_ARRAY_FREE[type_name]](out)
-    return out.value
+            self.lib.oxb_string_free(s)
 
+    def take(self, s: OxbString) -> str:
+        """Decode and free a string the library returned."""
+        return self.take_bytes(s).decode("utf-8")
 
-_Out = c_double * 2
+    def raise_for(self, status: int, err: OxbString) -> None:
+        raise error_for_status(status, self.take(err))
 
+    def from_c(self, type_name: str, out: Any) -> Any:
+        """The result in ``out``, released when the library owns it."""
+        if type_name == "complex":
+            return complex(out.re, out.im)
+        if type_name == "str":
+            return self.take(out)
+        if type_name == "bytes":
+            return self.take_bytes(out)
+        if type_name.endswith("[]"):
+            import numpy as np
 
-def _complex_pair(f: FunctionInfo) -> Callable[..., complex]:
-    """The calculator's shape, two complex in and one out: no object per argument."""
-    fn = _lib[f"oxb_{f.name}"]
-    fn.argtypes = (c_double, c_double, c_double, c_double, c_void_p, c_void_p)
-    out_t, argument_error, byref = _Out, ctypes.ArgumentError, ctypes.byref
+            try:
+                dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}
+                size = np.dtype(dtype[type_name]).itemsize * out.len
+                raw = ctypes.string_at(out.ptr, size) if out.len else b""
+                return np.frombuffer(raw, dtype=dtype[type_name]).copy()
+            finally:
+                self.lib[_ARRAY_FREE[type_name]](out)
+        return out.value
 
-    def slow(*args: object, **kwargs: object) -> complex:
-        a, b = checked(f, args, kwargs)
-        out, err = out_t(), OxbString()
-        status = fn(a.real, a.imag, b.real, b.imag, out, byref(err))
+    def _complex_pair(self, f: FunctionInfo) -> Callable[..., complex]:
+        """The calculator's shape, two complex in and one out: no object per argument."""
+        fn = self.lib[f"oxb_{f.name}"]
+        fn.argtypes = (c_double, c_double, c_double, c_double, c_void_p, c_void_p)
+        out_t, argument_error, byref, raise_for = (
+            _Out,
+            ctypes.ArgumentError,
+            ctypes.byref,
+            self.raise_for,
+        )
+
+        def slow(*args: object, **kwargs: object) -> complex:
+            a, b = checked(f, args, kwargs)
+            out, err = out_t(), OxbString()
+            status = fn(a.real, a.imag, b.real, b.imag, out, byref(err))
+            if status:
+                raise_for(status, err)
+            return complex(out[0], out[1])
+
+        def op(a: Any, b: Any) -> complex:
+            out = out_t()
+            try:
+                status = fn(a.real, a.imag, b.real, b.imag, out, None)
+            except (AttributeError, argument_error):
+                return slow(a, b)
+            if status:
+                # Rare: call again asking for the message (the function is pure).
+                return slow(a, b)
+            return complex(out[0], out[1])
+
+        return named(op, f)
+
+    def _general(self, f: FunctionInfo) -> Callable[..., Any]:
+        """Any signature: arguments checked and converted by type."""
+        fn = self.lib[f"oxb_{f.name}"]
+        fn.argtypes = (*(_ARG[p.type] for p in f.params), c_void_p, c_void_p)
+        out_t, byref = _OUT[f.returns], ctypes.byref
+
+        def call(*args: object, **kwargs: object) -> Any:
+            values = checked(f, args, kwargs)
+            c_args = [_to_c(p.type, v) for v, p in zip(values, f.params, strict=True)]
+            out, err = out_t(), OxbString()
+            status = fn(*c_args, byref(out), byref(err))
+            if status:
+                self.raise_for(status, err)
+            return self.from_c(f.returns, out)
+
+        return call
+
+    def _fast(self, f: FunctionInfo) -> Callable[..., Any]:
+        """The generated fast path (``_cabi.fast_source``) over ctypes."""
+        fn = self.lib[f"oxb_{f.name}"]
+        flat = [c for p in f.params for c in _cabi.FLAT_C[p.type]]
+        fn.argtypes = (*(_FLAT[c] for c in flat), c_void_p, c_void_p)
+        out_t, result = self._fast_out(f.returns)
+        return _cabi.generate(
+            f,
+            {"_fn": fn, "_out": out_t, "_err": OxbString, "_pass": ctypes.byref,
+             "_result": result, "_raise": self.raise_for},
+        )  # fmt: skip
+
+    def _fast_out(self, type_name: str) -> tuple[Any, Callable[[Any], Any]]:
+        return {
+            "complex": (_Out, lambda o: complex(o[0], o[1])),
+            "str": (OxbString, self.take),
+            "bytes": (OxbString, self.take_bytes),
+            "f64": (c_double, lambda o: o.value),
+            "i64": (c_int64, lambda o: o.value),
+            "bool": (c_bool, lambda o: o.value),
+        }[type_name]
+
+    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
+        if _cabi.FLAT_COMPLEX and f.all_complex and len(f.params) == 2:
+            return self._complex_pair(f)
+        if _cabi.has_fast_path(f):
+            return self._fast(f)
+        method = self._general(f)
+        method.__name__ = method.__qualname__ = f.name
+        method.__doc__ = f.doc
+        return method
+
+    def fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        """``oxb_many``: ``f`` elementwise into ``out``."""
+        columns, keep = _cabi.many_columns(f, operands)
+        array = (OxbColumn * len(columns))(*(OxbColumn(*c) for c in columns))
+        name = f.name.encode()
+        function = _ARG["str"](ctypes.cast(ctypes.c_char_p(name), POINTER(c_uint8)), len(name))
+        err = OxbString()
+        status = self.batch_lib.oxb_many(
+            function, array, len(columns), out.ctypes.data, len(out), ctypes.byref(err)
+        )
+        del keep
         if status:
-            _raise(status, err)
-        return complex(out[0], out[1])
-
-    def op(a: Any, b: Any) -> complex:
-        out = out_t()
-        try:
-            status = fn(a.real, a.imag, b.real, b.imag, out, None)
-        except (AttributeError, argument_error):
-            return slow(a, b)
-        if status:
-            # Rare: call again asking for the message (the function is pure).
-            return slow(a, b)
-        return complex(out[0], out[1])
-
-    return named(op, f)
+            self.raise_for(status, err)
 
 
-def _general(f: FunctionInfo) -> Callable[..., Any]:
-    """Any signature: arguments checked and converted by type."""
-    fn = _lib[f"oxb_{f.name}"]
-    fn.argtypes = (*(_ARG[p.type] for p in f.params), c_void_p, c_void_p)
-    out_t, byref = _OUT[f.returns], ctypes.byref
-
-    def call(*args: object, **kwargs: object) -> Any:
-        values = checked(f, args, kwargs)
-        c_args = [_to_c(p.type, v) for v, p in zip(values, f.params, strict=True)]
-        out, err = out_t(), OxbString()
-        status = fn(*c_args, byref(out), byref(err))
-        if status:
-            _raise(status, err)
-        return _from_c(f.returns, out)
-
-    return call
-
-
-#: ctypes types of the flattened C parameters (``_cabi.flat_declaration``).
-_FLAT: dict[str, Any] = {"double": c_double, "const char *": ctypes.c_char_p, "size_t": c_size_t,
-         "int64_t": c_int64, "bool": c_bool}  # fmt: skip
-_FAST_OUT: dict[str, tuple[Any, Callable[[Any], Any]]] = {
-    "complex": (_Out, lambda o: complex(o[0], o[1])),
-    "str": (OxbString, _take),
-    "bytes": (OxbString, _take_bytes),
-    "f64": (c_double, lambda o: o.value),
-    "i64": (c_int64, lambda o: o.value),
-    "bool": (c_bool, lambda o: o.value),
-}
-
-
-def _fast(f: FunctionInfo) -> Callable[..., Any]:
-    """The generated fast path (``_cabi.fast_source``) over ctypes."""
-    fn = _lib[f"oxb_{f.name}"]
-    flat = [c for p in f.params for c in _cabi.FLAT_C[p.type]]
-    fn.argtypes = (*(_FLAT[c] for c in flat), c_void_p, c_void_p)
-    out_t, result = _FAST_OUT[f.returns]
-    return _cabi.generate(
-        f,
-        {"_fn": fn, "_out": out_t, "_err": OxbString, "_pass": ctypes.byref,
-         "_result": result, "_raise": _raise},
-    )  # fmt: skip
-
-
-def _method(f: FunctionInfo) -> Callable[..., Any]:
-    if _cabi.FLAT_COMPLEX and f.all_complex and len(f.params) == 2:
-        return _complex_pair(f)
-    if _cabi.has_fast_path(f):
-        return _fast(f)
-    method = _general(f)
-    method.__name__ = method.__qualname__ = f.name
-    method.__doc__ = f.doc
-    return method
+#: Each library loaded, by its shared library's path.
+_load = _cabi.Loader(_Loaded)
 
 
 class CtypesClient(Client):
@@ -239,28 +261,17 @@ class CtypesClient(Client):
 
     bridge = "ctypes"
 
-    def __init__(self) -> None:
-        for name, method in _METHODS.items():
+    def __init__(self, library: Library) -> None:
+        super().__init__(library)
+        self._loaded = loaded = _load(library)
+        for name, method in loaded.methods.items():
             setattr(self, name, method)
 
     def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
-        columns, keep = _cabi.many_columns(f, operands)
-        array = (OxbColumn * len(columns))(*(OxbColumn(*c) for c in columns))
-        name = f.name.encode()
-        function = _ARG["str"](ctypes.cast(ctypes.c_char_p(name), POINTER(c_uint8)), len(name))
-        err = OxbString()
-        status = _batch_lib.oxb_many(
-            function, array, len(columns), out.ctypes.data, len(out), ctypes.byref(err)
-        )
-        del keep
-        if status:
-            _raise(status, err)
+        self._loaded.fill(f, operands, out)
 
 
-_METHODS = {f.name: _method(f) for f in FUNCTIONS.values()}
-
-
-def open(address: str | None, **options: Any) -> Client:
+def open(address: str | None, library: Library, **options: Any) -> Client:
     """The ctypes bridge takes no address or options."""
     del address, options
-    return CtypesClient()
+    return CtypesClient(library)

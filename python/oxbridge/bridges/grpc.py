@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import numpy as np
 
-from .. import _frames, _native
+from .. import _frames
 from .._args import complex_arg
 from .._client import Client
-from .._functions import FUNCTIONS, FunctionInfo, checked, named
+from .._functions import FunctionInfo, checked, named
 from ..errors import (
     BridgeTimeoutError,
     InternalError,
@@ -30,6 +30,7 @@ from ._protobuf import decode_many_reply, decode_reply, encode_many_request, enc
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
+    from .._library import Library
 
 #: Metadata key the server uses for the exact error kind.
 ERROR_KIND_KEY = "oxbridge-error-kind"
@@ -85,7 +86,10 @@ class GrpcClient(Client):
 
     bridge = "grpc"
 
-    def __init__(self, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, library: Library, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(library)
         self.target = target = where.netloc
         self._host, self._port = where.host, where.port
         self._frames = _frames.FrameSize()
@@ -97,7 +101,8 @@ class GrpcClient(Client):
             roots = Path(where.ca).read_bytes() if where.ca else None
             credentials = grpc.ssl_channel_credentials(root_certificates=roots)
             self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
-        for f in FUNCTIONS.values():
+        self._service = f"/{library.name}.v1.Functions"
+        for f in library.functions.values():
             setattr(self, f.name, self._method(f))
 
     def call(self, method: Any, request: Any) -> Any:
@@ -134,7 +139,7 @@ class GrpcClient(Client):
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
         """``f`` as ``/<library>.v1.Functions/<Name>``, its messages written and
         read from its signature (``_protobuf``)."""
-        rpc = self._channel.unary_unary(f"/{_native.LIBRARY}.v1.Functions/{method_name(f.name)}")
+        rpc = self._channel.unary_unary(f"{self._service}/{method_name(f.name)}")
         where = f"grpc://{self.target}"
         if f.all_complex and len(f.params) == 2:
             pair = _PAIR
@@ -158,7 +163,7 @@ class GrpcClient(Client):
         return call
 
     def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
-        method = f"/{_native.LIBRARY}.v1.Functions/{method_name(f.name)}Many"
+        method = f"{self._service}/{method_name(f.name)}Many"
         rpc = self._channel.unary_unary(method)
         where = f"grpc://{self.target}"
 
@@ -173,11 +178,12 @@ class GrpcClient(Client):
         self._channel.close()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='grpc' target={self.target!r}>"
+        return f"<oxbridge.Client bridge='grpc' target={self.target!r}{self._library_note()}>"
 
 
 def open(
     address: str | None,
+    library: Library,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     token: str | None = None,
@@ -187,4 +193,5 @@ def open(
     """``connect("grpc")``, ``connect("grpc://host:port")`` or
     ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    return GrpcClient(tcp_target("grpc", address, 50051, token, ca, options), timeout)
+    where = tcp_target("grpc", address, 50051, token, ca, options, library)
+    return GrpcClient(library, where, timeout)

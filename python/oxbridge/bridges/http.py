@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._arrays import byte_view
 from .._client import Client
-from .._functions import FUNCTIONS, FunctionInfo
+from .._functions import FunctionInfo
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._socket import MAX_HEAD, MAX_REPLY, SPINS, BadReply, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
+    from .._library import Library
 
 
 def read_head(stream: Stream, spins: int = SPINS) -> tuple[int, int | None, bool, bytearray]:
@@ -117,7 +118,10 @@ class HttpClient(Client):
 
     bridge = "http"
 
-    def __init__(self, target: TcpTarget, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, library: Library, target: TcpTarget, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(library)
         self.host, self.port = target.host, target.port
         self._auth = f"Authorization: Bearer {target.token}\r\n" if target.token else ""
         netloc = target.netloc
@@ -138,7 +142,7 @@ class HttpClient(Client):
         self._conn = Connection(opener, self.url, timeout)
         self._frames = _frames.FrameSize()
         self._host_header = netloc
-        for f in FUNCTIONS.values():
+        for f in library.functions.values():
             setattr(self, f.name, self._method(f))
 
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> bytes:
@@ -185,11 +189,12 @@ class HttpClient(Client):
         self._conn.close()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='http' url={self.url!r}>"
+        return f"<oxbridge.Client bridge='http' url={self.url!r}{self._library_note()}>"
 
 
 def open(
     address: str | None,
+    library: Library,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     token: str | None = None,
@@ -199,4 +204,5 @@ def open(
     """``connect("http")``, ``connect("http://host:port")`` or
     ``connect("https://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    return HttpClient(tcp_target("http", address, 3000, token, ca, options), timeout)
+    where = tcp_target("http", address, 3000, token, ca, options, library)
+    return HttpClient(library, where, timeout)

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._arrays import byte_view
 from .._client import Client
-from .._functions import FUNCTIONS, FunctionInfo
+from .._functions import FunctionInfo
 from ._network import DEFAULT_TIMEOUT, unix_path
 from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
+    from .._library import Library
 
 
 def read_line(stream: Stream, spins: int = SPINS) -> bytes:
@@ -53,7 +54,8 @@ class IpcClient(Client):
 
     bridge = "ipc"
 
-    def __init__(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, library: Library, path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(library)
         self.path = path
 
         def opener(t: float) -> socket.socket:
@@ -69,7 +71,7 @@ class IpcClient(Client):
         self.where = f"unix://{path}"
         self._conn = Connection(opener, self.where, timeout)
         self._frames = _frames.FrameSize()
-        for f in FUNCTIONS.values():
+        for f in library.functions.values():
             setattr(self, f.name, self._method(f))
 
     def request(self, fields: str) -> dict[str, Any]:
@@ -110,11 +112,13 @@ class IpcClient(Client):
         self._conn.close()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='ipc' path={self.path!r}>"
+        return f"<oxbridge.Client bridge='ipc' path={self.path!r}{self._library_note()}>"
 
 
-def open(address: str | None, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Client:
+def open(
+    address: str | None, library: Library, *, timeout: float = DEFAULT_TIMEOUT, **options: Any
+) -> Client:
     """``connect("ipc")`` or ``connect("unix:///path/to/socket")``."""
     if options:
         raise TypeError(f"unexpected options for the ipc bridge: {', '.join(options)}")
-    return IpcClient(unix_path(address), timeout)
+    return IpcClient(library, unix_path(address, library), timeout)

@@ -1,0 +1,70 @@
+"""An exported Rust library, as Python reaches it.
+
+A library is a crate that defines its functions once (``export!``) and
+makes itself an extension module with ``oxbridge_py::extension!``. Its
+extension module hands over the catalogue; a :class:`Library` around it
+opens clients on any of the six bridges with the same API as oxbridge's own
+calculator, :data:`CALCULATOR`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from . import _native
+from ._functions import FUNCTIONS, FunctionInfo, catalogue
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["CALCULATOR", "Library"]
+
+
+class Library:
+    """A library of exported functions and the extension module that holds it.
+
+    ``package`` is the Python package that ships the extension (its
+    ``python -m PACKAGE serve`` starts the library's server, which the network
+    bridges start on demand); it also names the environment variables a
+    network bridge reads (``PACKAGE_HTTP``, ``PACKAGE_GRPC``,
+    ``PACKAGE_UNIX``, ``PACKAGE_TOKEN``).
+    """
+
+    def __init__(self, native: ModuleType, package: str | None = None) -> None:
+        self.native = native
+        #: The library's name: its gRPC package is ``<name>.v1``.
+        self.name: str = native.LIBRARY
+        self.package = package or native.__name__.rpartition(".")[0]
+        #: The exported functions, by name.
+        self.functions: dict[str, FunctionInfo] = (
+            FUNCTIONS if native is _native else catalogue(native)
+        )
+        #: The shared library that exports the ``oxb_*`` symbols.
+        self.path: str = native.__file__ or ""
+        #: Its C header, which the cffi bridge declares.
+        self.c_header: str = native.C_HEADER
+        self.env_prefix = self.package.upper()
+
+    def env(self, what: str) -> str:
+        """The environment variable for ``what``: ``OXBRIDGE_HTTP``, ``PYSTD_HTTP``..."""
+        return f"{self.env_prefix}_{what}"
+
+    @property
+    def is_calculator(self) -> bool:
+        """Whether this is oxbridge's own library, whose server may already run
+        on the default addresses."""
+        return self.native is _native
+
+    def connect(self, target: str = "pyo3", **options: Any) -> Client:
+        """A client of this library over ``target`` (see :func:`oxbridge.connect`)."""
+        from .bridges import connect
+
+        return connect(target, library=self, **options)
+
+    def __repr__(self) -> str:
+        return f"<oxbridge.Library {self.name!r} from {self.package}>"
+
+
+#: oxbridge's own library: the articles' calculator and greeter.
+CALCULATOR = Library(_native, "oxbridge")
