@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import oxbridge
 import pytest
@@ -69,3 +70,28 @@ def test_bad_input_is_one_line_on_stderr(args: list[str], message: str) -> None:
     assert done.stderr.startswith("oxbridge: error: ")
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_options_are_the_servers_one_definition() -> None:
+    """``oxbridge serve``, the ``oxbridge-server`` binary and a library's
+    ``python -m PACKAGE serve`` parse the same options (the Rust server's
+    ``ServeOptions``): the same help, environment variables named after
+    each package, defaults shown, the same refusals."""
+    root = Path(__file__).resolve().parents[1]
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+    py = run(sys.executable, "-m", "oxbridge", "serve", "--help")
+    binary = run(str(root / "target" / "release" / "oxbridge-server"), "--help")
+    pystd = run(sys.executable, "-m", "pystd", "serve", "--help")
+    assert py.returncode == binary.returncode == pystd.returncode == 0, py.stderr
+    assert py.stdout.replace("oxbridge serve", "oxbridge-server") == binary.stdout
+    assert pystd.stdout.replace("PYSTD_", "OXBRIDGE_").replace("pystd serve", "oxbridge serve") == (
+        py.stdout
+    )
+    for shown in ("[env: OXBRIDGE_MEMORY_BUDGET=]", "[default: 60]", "--idle-timeout <SECONDS>"):
+        assert shown in py.stdout, shown
+    bad = run(sys.executable, "-m", "oxbridge", "serve", "--idle-timeout", "-1")
+    assert bad.returncode == 2
+    assert "not a positive number of seconds" in bad.stderr

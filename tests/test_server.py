@@ -175,3 +175,25 @@ def test_nothing_listening_is_a_transport_error(url: str) -> None:
 def test_unknown_url_scheme() -> None:
     with pytest.raises(oxbridge.UnknownBridgeError, match="unknown bridge 'ftp://x'"):
         oxbridge.connect("ftp://x")
+
+
+def test_each_failed_call_is_logged_once_by_its_bridges_layer(tmp_path: Path) -> None:
+    """Errors are converted without logging and logged once, after the reply,
+    by each bridge's logging layer: one line per failed call, with its kind."""
+    s = start(*ephemeral(tmp_path), env={"RUST_LOG": "oxbridge_server=debug"})
+    try:
+        for bridge in ("http", "grpc"):
+            with oxbridge.connect(s.url(bridge)) as c, pytest.raises(oxbridge.OxbridgeError):
+                c.div(1, 0)
+    finally:
+        assert s.stop() == 0
+    assert s.process.stderr is not None
+    log = s.process.stderr.read().decode(errors="replace")
+    for bridge in ("http", "grpc"):
+        lines = [
+            line
+            for line in log.splitlines()
+            if "complex division by zero" in line and f'bridge="{bridge}"' in line
+        ]
+        assert len(lines) == 1, (bridge, log[-3000:])
+        assert "zero_division" in lines[0]

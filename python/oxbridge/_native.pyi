@@ -84,6 +84,20 @@ def default_socket_path() -> str:
     """The default IPC socket path, the one `Server(unix=None)` binds."""
 
 @final
+class ServeOptions:
+    """A `serve` command line, parsed by the server's one definition of its options."""
+
+    @property
+    def json(self) -> bool: ...
+    @property
+    def watch_stdin(self) -> bool: ...
+    @property
+    def tls(self) -> bool: ...
+
+def parse_serve_args(
+    prog: str, env_prefix: str, args: list[str]
+) -> tuple[ServeOptions | None, str, int]: ...
+
 class Server:
     """A running oxbridge server (HTTP, IPC and gRPC on one tokio runtime)."""
 
@@ -95,22 +109,7 @@ class Server:
     def unix(self) -> str | None: ...
     @property
     def running(self) -> bool: ...
-    def __new__(
-        cls,
-        *,
-        http: list[str] | None = None,
-        grpc: list[str] | None = None,
-        unix: str | None = None,
-        max_request_bytes: int | None = None,
-        idle_timeout: float | None = None,
-        memory_budget: int | None = None,
-        echo_unix: str | None = None,
-        allow_remote: bool = False,
-        token: str | None = None,
-        allow_other_users: bool = False,
-        tls_cert: str | None = None,
-        tls_key: str | None = None,
-    ) -> Server: ...
+    def __new__(cls, options: ServeOptions) -> Server: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...
     def __enter__(self) -> Server: ...

@@ -116,6 +116,8 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     callables::register(m)?;
     batch::register(m)?;
     m.add_class::<server::Server>()?;
+    m.add_class::<server::ServeOptions>()?;
+    m.add_function(wrap_pyfunction!(server::parse_serve_args, m)?)?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
     Ok(())
 }

@@ -5,36 +5,60 @@
 //! included) while Rust serves.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oxbridge_server::{config, Config, Limits, Listen, StartError};
+use oxbridge_server::{config, Config, StartError};
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors;
 
-fn listen(addrs: Option<Vec<String>>, port: u16, bridge: &str) -> PyResult<Listen> {
-    let Some(addrs) = addrs else {
-        return Ok(Listen::Loopback(port));
-    };
-    if addrs.is_empty() {
-        return Ok(Listen::Off);
+/// A `serve` command line, parsed by the server's one definition of its
+/// options ([`oxbridge_server::ServeOptions`]).
+#[pyclass(module = "oxbridge._native", frozen)]
+pub struct ServeOptions {
+    options: oxbridge_server::ServeOptions,
+}
+
+#[pymethods]
+impl ServeOptions {
+    /// `--json`: print the bound addresses as one JSON line.
+    #[getter]
+    fn json(&self) -> bool {
+        self.options.json
     }
-    let parsed = addrs
-        .iter()
-        .map(|a| {
-            a.parse::<SocketAddr>().map_err(|_| {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "{bridge} address {a:?} is not HOST:PORT (e.g. 127.0.0.1:3000 or [::1]:3000)"
-                ))
-            })
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok(Listen::Addrs(parsed))
+
+    /// `--watch-stdin`: stop when stdin closes.
+    #[getter]
+    fn watch_stdin(&self) -> bool {
+        self.options.watch_stdin
+    }
+
+    /// Whether HTTP and gRPC are served over TLS.
+    #[getter]
+    fn tls(&self) -> bool {
+        self.options.tls_cert.is_some()
+    }
+}
+
+/// Parses a `serve` command line (`args`, without the program's name) for
+/// the program `prog`, whose environment variables start with `env_prefix`:
+/// `(options, "", 0)`, or `(None, text, exit status)` for `--help`,
+/// `--version` (status 0, text for stdout) or a mistake (status 2, text for
+/// stderr), every word of it clap's.
+#[pyfunction]
+pub fn parse_serve_args(
+    prog: &str,
+    env_prefix: &str,
+    args: Vec<String>,
+) -> (Option<ServeOptions>, String, i32) {
+    match oxbridge_server::ServeOptions::parse(prog, env_prefix, &args) {
+        Ok(options) => (Some(ServeOptions { options }), String::new(), 0),
+        Err(e) => (None, e.render().to_string(), e.exit_code()),
+    }
 }
 
 /// A running oxbridge server (HTTP, IPC and gRPC on one tokio runtime).
@@ -54,76 +78,11 @@ pub struct Server {
 
 #[pymethods]
 impl Server {
-    /// Binds every listener and starts serving in the background.
-    ///
-    /// `http`/`grpc`: `None` for the loopback defaults, `[]` for off, or a
-    /// list of `HOST:PORT`. `unix`: `None` for the default private socket,
-    /// `""` for off, or a path.
+    /// Binds every listener of `options` and starts serving this module's
+    /// library in the background.
     #[new]
-    // One keyword argument per server setting, as Python callers expect.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (
-        *, http=None, grpc=None, unix=None, max_request_bytes=None, idle_timeout=None,
-        memory_budget=None,
-        echo_unix=None, allow_remote=false, token=None, allow_other_users=false,
-        tls_cert=None, tls_key=None,
-    ))]
-    fn new(
-        py: Python<'_>,
-        http: Option<Vec<String>>,
-        grpc: Option<Vec<String>>,
-        unix: Option<String>,
-        max_request_bytes: Option<usize>,
-        idle_timeout: Option<f64>,
-        memory_budget: Option<usize>,
-        echo_unix: Option<PathBuf>,
-        allow_remote: bool,
-        token: Option<String>,
-        allow_other_users: bool,
-        tls_cert: Option<PathBuf>,
-        tls_key: Option<PathBuf>,
-    ) -> PyResult<Self> {
-        let defaults = Limits::default();
-        let idle_timeout = match idle_timeout {
-            Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
-            Some(_) => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "idle_timeout must be a positive number of seconds",
-                ))
-            }
-            None => defaults.idle_timeout,
-        };
-        let config = Config {
-            library: crate::library(),
-            http: listen(http, config::DEFAULT_HTTP_PORT, "http")?,
-            grpc: listen(grpc, config::DEFAULT_GRPC_PORT, "grpc")?,
-            unix: match unix.as_deref() {
-                None => Some(config::default_socket_path()),
-                Some("") => None,
-                Some(path) => Some(PathBuf::from(path)),
-            },
-            limits: Limits {
-                max_request_bytes: max_request_bytes.unwrap_or(defaults.max_request_bytes),
-                idle_timeout,
-                memory_budget: memory_budget.unwrap_or(defaults.memory_budget),
-                ..defaults
-            },
-            echo_unix,
-            access: oxbridge_server::Access {
-                allow_remote,
-                token: token.filter(|t| !t.is_empty()),
-                allow_other_users,
-            },
-            tls: match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(oxbridge_server::TlsFiles { cert, key }),
-                (None, None) => None,
-                _ => {
-                    return Err(pyo3::exceptions::PyValueError::new_err(
-                        "tls_cert and tls_key go together: give both or neither",
-                    ))
-                }
-            },
-        };
+    fn new(py: Python<'_>, options: &ServeOptions) -> PyResult<Self> {
+        let config = options.options.config(crate::library());
         oxbridge_server::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();
         let done = Arc::new((Mutex::new(false), Condvar::new()));

@@ -29,9 +29,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("oxbr
 pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
 
 /// The gRPC face of [`CallError`]: a status code, the message, and the kind.
+/// It does not log: [`log_failures`] does, once, from the response.
 #[must_use]
 pub fn status(e: &CallError) -> Status {
-    crate::log_call_error("grpc", e);
     let kind = e.kind();
     let code = tonic::Code::from_i32(kind.grpc_code());
     let mut status = Status::new(code, e.to_string());
@@ -248,8 +248,53 @@ pub async fn routes(
             }),
         )
     });
-    let router = router.layer(axum::middleware::from_fn(name_unimplemented));
+    let router = router
+        .layer(axum::middleware::from_fn(name_unimplemented))
+        .layer(axum::middleware::from_fn(log_failures));
     Ok(tonic::service::Routes::from(router))
+}
+
+/// Logs each failed call once, from the error kind and message its
+/// response carries (every error of ours has its kind in the metadata).
+async fn log_failures(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    let headers = response.headers();
+    let kind = headers
+        .get(ERROR_KIND_KEY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(oxbridge_core::ErrorKind::from_name);
+    if let Some(kind) = kind {
+        let message = headers
+            .get("grpc-message")
+            .map(|v| percent_decoded(v.as_bytes()))
+            .unwrap_or_default();
+        crate::log_failure("grpc", kind, &message);
+    }
+    response
+}
+
+/// A `grpc-message` as text: `%XX` escapes decoded.
+fn percent_decoded(value: &[u8]) -> String {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let escaped = (value[i] == b'%')
+            .then(|| value.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(value[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn name_unimplemented(

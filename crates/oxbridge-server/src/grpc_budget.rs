@@ -100,6 +100,9 @@ where
                 match budget.hold(size).await {
                     Ok(held) => Some(held),
                     Err(busy) => {
+                        // Refused before the router: its logging layer
+                        // never sees this call.
+                        crate::log_call_error("grpc", &busy);
                         let refusal = crate::grpc::status(&busy).into_http::<Body>();
                         return Ok(refusal.map(|body| HeldBody::new(body, None)));
                     }

@@ -63,7 +63,10 @@ pub fn app_with_access(limits: &Limits, access: &Access, budget: &Budget) -> Rou
         },
     );
     // The token is checked first: a refused caller holds no memory.
-    routes(limits).layer(within_budget).layer(guard)
+    routes(limits)
+        .layer(within_budget)
+        .layer(guard)
+        .layer(axum::middleware::from_fn(log_failures))
 }
 
 /// Runs a request with a body only once its share of the memory budget is
@@ -159,7 +162,6 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        crate::log_call_error("http", &self.0);
         let kind = self.0.kind().name();
         let problem = Problem {
             type_: format!("urn:oxbridge:error:{kind}"),
@@ -169,13 +171,29 @@ impl IntoResponse for AppError {
             kind,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        // Not logged here: `log_failures` logs it once, from the response.
+        response.extensions_mut().insert(Failed(Arc::new(self.0)));
+        response
     }
+}
+
+/// A failed call's error, carried by its response to the logging layer.
+#[derive(Clone)]
+struct Failed(Arc<CallError>);
+
+/// Logs each failed call once, after its response is made.
+async fn log_failures(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(Failed(e)) = response.extensions().get::<Failed>() {
+        crate::log_call_error("http", e);
+    }
+    response
 }
 
 /// `POST /<function>`: its arguments as one JSON object, its result as

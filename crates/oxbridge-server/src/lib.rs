@@ -30,12 +30,14 @@ pub mod ipc;
 pub mod json_call;
 mod linger;
 mod openapi;
+pub mod options;
 pub mod rate_limit;
 pub mod wire;
 mod write_timeout;
 
 pub use config::{Access, Config, Limits, Listen, TlsFiles};
 pub use error::CallError;
+pub use options::ServeOptions;
 
 /// The library this process serves, chosen by the first [`start`].
 static SERVED: std::sync::OnceLock<&'static Library> = std::sync::OnceLock::new();
@@ -115,18 +117,25 @@ pub fn init_tracing(default_filter: &str) {
 /// Logs a failed call: a client's mistake at DEBUG (WARN for a limit hit),
 /// a fault of ours at ERROR. Never the request body.
 pub fn log_call_error(bridge: &'static str, e: &CallError) {
-    match e {
-        CallError::Internal(_) => tracing::error!(bridge, kind = e.kind().name(), "{e}"),
-        CallError::TooLarge { .. }
-        | CallError::PermissionDenied(_)
-        | CallError::Timeout(_)
-        | CallError::Unavailable(_) => {
+    log_failure(bridge, e.kind(), &e.to_string());
+}
+
+/// Logs a failure of `kind` with its message, as [`log_call_error`]: what the
+/// bridges' logging layers call once per failed call, after its reply.
+pub fn log_failure(bridge: &'static str, kind: oxbridge_core::ErrorKind, message: &str) {
+    use oxbridge_core::ErrorKind;
+    match kind {
+        ErrorKind::Internal => tracing::error!(bridge, kind = kind.name(), "{message}"),
+        ErrorKind::PayloadTooLarge
+        | ErrorKind::PermissionDenied
+        | ErrorKind::Timeout
+        | ErrorKind::Unavailable => {
             // A client can cause these at will: at most one line a second.
-            if let Some(left_out) = rate_limit::admit(e.kind().name()) {
-                tracing::warn!(bridge, kind = e.kind().name(), left_out, "{e}");
+            if let Some(left_out) = rate_limit::admit(kind.name()) {
+                tracing::warn!(bridge, kind = kind.name(), left_out, "{message}");
             }
         }
-        _ => tracing::debug!(bridge, kind = e.kind().name(), "{e}"),
+        _ => tracing::debug!(bridge, kind = kind.name(), "{message}"),
     }
 }
 
