@@ -15,6 +15,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "LIBRARY",
     "PARALLEL_THRESHOLD",
     "RUSTC_VERSION",
+    "ServeOptions",
     "Server",
     "__version__",
     "bare",
@@ -22,6 +23,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "error_kinds",
     "functions",
     "many",
+    "parse_serve_args",
 ]
 
 from types import TracebackType
@@ -76,7 +78,7 @@ def functions() -> list[tuple[str, str, list[tuple[str, str]], str, str, list[st
     Python bridge, the stubs and the CLI are derived from it."""
 
 def default_socket_path() -> str:
-    """The default IPC socket path, the one `Server(unix=None)` binds."""
+    """The default IPC socket path, the one `serve` binds without `--unix`."""
 
 @final
 class ServeOptions:
@@ -93,6 +95,7 @@ def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]
 ) -> tuple[ServeOptions | None, str, int]: ...
 
+@final
 class Server:
     """A running oxbridge server (HTTP, IPC and gRPC on one tokio runtime)."""
 
