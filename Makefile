@@ -115,7 +115,7 @@ protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from th
 	$(PY) tools/gen_protos.py
 
 .PHONY: stubs
-stubs: build ## Regenerate the exported functions' part of python/oxbridge/_native.pyi
+stubs: build ## Regenerate the generated parts of the stubs and Client annotations (oxbridge and examples/pystd)
 	$(PY) tools/gen_stubs.py
 
 .PHONY: serve

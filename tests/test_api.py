@@ -139,8 +139,8 @@ def test_native_library_exports_the_c_abi() -> None:
 
 def test_article_ctypes_client_works_unchanged() -> None:
     """The article's code, as printed, against the installed library."""
-    from ctypes import Structure, c_double
-    from typing import Any
+    from ctypes import Structure, c_double  # noqa: PLC0415 - deliberately local
+    from typing import Any  # noqa: PLC0415 - deliberately local
 
     rust = ctypes.CDLL(CALCULATOR.path)
 

@@ -73,7 +73,7 @@ def test_numpy_is_not_the_reference_cpython_is() -> None:
 
 @pytest.mark.parametrize("bridge", ["pyo3", "ctypes", "cffi"])
 def test_in_process_batches_allocate_only_the_output(bridge: str) -> None:
-    import tracemalloc
+    import tracemalloc  # noqa: PLC0415 - deliberately local
 
     n = 1_000_000
     a = np.arange(n, dtype=np.complex128)

@@ -10,6 +10,8 @@ import functools
 import hashlib
 import json
 import math
+import subprocess
+import sys
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
@@ -205,9 +207,6 @@ def test_every_function_is_everywhere_its_definition_says(
 
 
 def test_python_m_pystd_shows_its_commands() -> None:
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-m", "pystd"], capture_output=True, text=True, timeout=60, check=False
     )

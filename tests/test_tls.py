@@ -113,7 +113,7 @@ def test_plaintext_to_a_tls_port_fails_cleanly(
 
 
 def test_a_bad_certificate_is_a_startup_error(tmp_path: Path) -> None:
-    from .servers import start
+    from .servers import start  # noqa: PLC0415 - deliberately local
 
     (tmp_path / "cert.pem").write_text("not a certificate")
     (tmp_path / "key.pem").write_text("not a key")

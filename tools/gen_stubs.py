@@ -12,6 +12,7 @@ checks the bridges and their callers against the annotations.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 import textwrap
@@ -45,8 +46,6 @@ NUMPY_TYPE = {"i64": "np.int64", "f64": "np.float64", "complex": "np.complex128"
 def _catalogue(
     package: str = "oxbridge",
 ) -> list[tuple[str, str, list[tuple[str, str]], str, bool]]:
-    import importlib
-
     sys.path.insert(0, str(ROOT / "python"))
     native = importlib.import_module(f"{package}._native")
     return sorted(

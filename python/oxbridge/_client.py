@@ -64,9 +64,9 @@ class Client:
     # END exported functions
 
     def _many(self, f: FunctionInfo, args: tuple[object, ...], kwargs: dict[str, object]) -> Array:
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
-        from ._arrays import DTYPES, prepare
+        from ._arrays import DTYPES, prepare  # noqa: PLC0415 - its module imports numpy
 
         operands, n = prepare(f, bind(f, args, kwargs))
         out = np.empty(n, dtype=DTYPES[f.returns])

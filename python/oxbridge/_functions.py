@@ -149,7 +149,7 @@ def _instance(expected: type, label: str) -> Callable[[object, str], Any]:
 
 def _array(dtype: str) -> Callable[[object, str], Any]:
     def checked(value: object, name: str) -> Any:
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
         if not (isinstance(value, np.ndarray) and value.dtype == dtype and value.ndim == 1):
             raise argument_type_error(name, value, f"a 1-D {dtype} array")

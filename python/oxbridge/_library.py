@@ -58,7 +58,7 @@ class Library:
 
     def connect(self, target: str = "pyo3", **options: Any) -> Client:
         """A client of this library over ``target`` (see :func:`oxbridge.connect`)."""
-        from .bridges import connect
+        from .bridges import connect  # noqa: PLC0415 - bridges imports this module
 
         return connect(target, library=self, **options)
 

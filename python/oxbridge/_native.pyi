@@ -12,6 +12,8 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     # END exported functions
     "ABI_VERSION",
     "C_HEADER",
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HTTP_PORT",
     "LIBRARY",
     "PARALLEL_THRESHOLD",
     "RUSTC_VERSION",
@@ -32,6 +34,9 @@ from typing import Any, final
 __version__: str
 ABI_VERSION: int
 C_HEADER: str
+#: Where `serve` listens without --http / --grpc (and where clients look first).
+DEFAULT_HTTP_PORT: int
+DEFAULT_GRPC_PORT: int
 LIBRARY: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int

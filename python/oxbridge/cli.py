@@ -106,7 +106,7 @@ def greet(via: str, greeting: str, name: str) -> None:
 @click.option("--calls", default=20_000, show_default=True, help="Calls timed per bridge.")
 def demo(calls: int) -> None:
     """The article's example, (1+3j) + (-5j), through every bridge, with its cost."""
-    from .bench import run_demo
+    from .bench import run_demo  # noqa: PLC0415 - the benchmark loads only for its command
 
     run_demo(calls)
 
@@ -129,7 +129,7 @@ def demo(calls: int) -> None:
 )
 def bench(quick: bool, chosen: str, output: Path | None) -> None:
     """Measure every bridge side by side against Python, its floor and the articles."""
-    from .bench import iter_names, run_bench
+    from .bench import iter_names, run_bench  # noqa: PLC0415
 
     names = list(iter_names(chosen))
     unknown = [n for n in names if n not in bridges.BRIDGES]

@@ -28,7 +28,7 @@ def decode(value: Any) -> Any:
         return complex(float.fromhex(value[0]), float.fromhex(value[1]))
     if isinstance(value, list):
         # A batch operand: a list of complex pairs.
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
         return np.array([decode(v) for v in value], dtype=np.complex128)
     if isinstance(value, dict):
@@ -64,7 +64,7 @@ def same_complex(x: complex, y: complex) -> bool:
 
 def ramp(n: int, scale: float, zero_at: int | None = None) -> Any:
     """A deterministic complex128 array of ``n`` varied, non-zero values."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
     i = np.arange(n, dtype=np.float64)
     values = (i * scale + 1.0) + 1j * (np.sin(i) * scale - 0.5)
@@ -75,9 +75,9 @@ def ramp(n: int, scale: float, zero_at: int | None = None) -> Any:
 
 def assert_raises_like(expected: dict[str, str], call: Any, *args: Any) -> None:
     """``call(*args)`` raises exactly the class and message of a vector's error."""
-    import oxbridge
-    import pytest
-    from oxbridge.errors import error_for
+    import oxbridge  # noqa: PLC0415 - deliberately local
+    import pytest  # noqa: PLC0415 - deliberately local
+    from oxbridge.errors import error_for  # noqa: PLC0415 - deliberately local
 
     want = error_for(expected["kind"], expected["message"])
     with pytest.raises(oxbridge.OxbridgeError) as info:

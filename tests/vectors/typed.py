@@ -24,7 +24,7 @@ def decode_typed(type_name: str, value: Any) -> Any:
     if type_name == "bytes":
         return base64.b64decode(value["base64"])
     if type_name.endswith("[]"):
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
         element = type_name[:-2]
         dtype = {"f64": np.float64, "i64": np.int64, "complex": np.complex128}[element]
@@ -59,7 +59,7 @@ def same_typed(type_name: str, got: Any, want: Any) -> bool:
     """Exact equality by type: floats bit for bit (NaNs folded), arrays element
     by element, and the result of the declared Python type."""
     if type_name.endswith("[]"):
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
         element = type_name[:-2]
         g, w = list(np.asarray(got)), list(np.asarray(want))

@@ -108,6 +108,14 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     m.add("ABI_VERSION", oxbridge_ffi::OXB_ABI_VERSION)?;
     m.add("C_HEADER", oxbridge_ffi::exported::header(library))?;
     m.add("LIBRARY", library.name)?;
+    m.add(
+        "DEFAULT_HTTP_PORT",
+        oxbridge_server::config::DEFAULT_HTTP_PORT,
+    )?;
+    m.add(
+        "DEFAULT_GRPC_PORT",
+        oxbridge_server::config::DEFAULT_GRPC_PORT,
+    )?;
     m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;

@@ -24,8 +24,10 @@ pub mod grpc;
 pub mod grpc_budget;
 pub mod grpc_functions;
 pub mod grpc_many;
+mod grpc_serve;
 pub mod http;
 mod http_serve;
+mod https;
 pub mod ipc;
 pub mod json_call;
 mod linger;
@@ -190,63 +192,6 @@ fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// Reads the certificate and key, so that a bad file stops the start.
-fn load_tls(files: &TlsFiles) -> Result<(Vec<u8>, Vec<u8>), StartError> {
-    let read = |path: &PathBuf, what: &str| {
-        std::fs::read(path).map_err(|e| {
-            StartError::Io(
-                format!("cannot read the TLS {what} {}: {e}", path.display()),
-                e.kind(),
-            )
-        })
-    };
-    Ok((read(&files.cert, "certificate")?, read(&files.key, "key")?))
-}
-
-fn tls_error(e: impl std::fmt::Display) -> StartError {
-    StartError::Io(
-        format!("invalid TLS certificate or key: {e}"),
-        io::ErrorKind::InvalidData,
-    )
-}
-
-/// Serves HTTPS on `listeners` (axum over rustls), draining on shutdown.
-async fn serve_https(
-    running: &Running,
-    listeners: Vec<TcpListener>,
-    app: &axum::Router,
-    cert: &[u8],
-    key: &[u8],
-) -> Result<(), StartError> {
-    let rustls_config =
-        axum_server::tls_rustls::RustlsConfig::from_pem(cert.to_vec(), key.to_vec())
-            .await
-            .map_err(tls_error)?;
-    let listener_error = |e: io::Error| StartError::Io(format!("https listener: {e}"), e.kind());
-    for listener in listeners {
-        let std_listener = listener.into_std().map_err(listener_error)?;
-        let server = axum_server::from_tcp_rustls(std_listener, rustls_config.clone())
-            .map_err(listener_error)?;
-        let handle = axum_server::Handle::new();
-        let (token, drain, stopper) = (
-            running.shutdown.clone(),
-            running.limits.drain_timeout,
-            handle.clone(),
-        );
-        running.tracker.spawn(async move {
-            token.cancelled().await;
-            stopper.graceful_shutdown(Some(drain));
-        });
-        let app = app.clone();
-        running.tracker.spawn(async move {
-            if let Err(e) = server.handle(handle).serve(app.into_make_service()).await {
-                tracing::error!(error = %e, "https server failed");
-            }
-        });
-    }
-    Ok(())
-}
-
 /// Binds everything in `config`, then serves it in the background.
 ///
 /// # Errors
@@ -277,7 +222,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let limits = &config.limits;
 
-    let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let tls = config.tls.as_ref().map(https::load_tls).transpose()?;
     if tls.is_some() {
         // One crypto provider for rustls, chosen here rather than by features.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -287,7 +232,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let app = http::app_with_access(limits, &config.access, &budget);
     let http_listeners = match &tls {
         Some((cert, key)) => {
-            serve_https(&running, http_listeners, &app, cert, key).await?;
+            https::serve(&running, http_listeners, &app, cert, key).await?;
             Vec::new()
         }
         None => http_listeners,
@@ -306,35 +251,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     if !grpc_listeners.is_empty() {
         let routes = grpc::routes(limits, &config.access).await?;
-        for listener in grpc_listeners {
-            let (routes, token) = (routes.clone(), running.shutdown.clone());
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            let mut builder = tonic::transport::Server::builder();
-            if let Some((cert, key)) = &tls {
-                let identity = tonic::transport::Identity::from_pem(cert, key);
-                builder = builder
-                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-                    .map_err(tls_error)?;
-            }
-            let mut builder = builder
-                .concurrency_limit_per_connection(limits.max_in_flight)
-                .http2_keepalive_interval(Some(limits.idle_timeout))
-                .http2_keepalive_timeout(Some(limits.idle_timeout))
-                .layer(grpc_budget::BudgetLayer::new(
-                    budget.clone(),
-                    limits.max_request_bytes,
-                ));
-            running.tracker.spawn(async move {
-                let served = builder
-                    .add_routes(routes)
-                    .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "grpc server failed");
-                }
-            });
-        }
+        grpc_serve::serve(&running, grpc_listeners, routes, tls.as_ref(), &budget)?;
     }
 
     if let Some(listener) = unix_listener {

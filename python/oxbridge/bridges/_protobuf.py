@@ -156,7 +156,7 @@ def _complex_result(values: list[tuple[int, Any]]) -> complex:
 
 
 def _i64s(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
     items: list[int] = []
     for wire, raw in values:
@@ -170,13 +170,13 @@ def _i64s(values: list[tuple[int, Any]]) -> Any:
 
 
 def _f64s(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
     return np.frombuffer(b"".join(v for w, v in values if w == 2), dtype="<f8").astype(np.float64)
 
 
 def _complexes(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
     return np.array([_read_complex(v) for w, v in values if w == 2], dtype=np.complex128)
 

@@ -137,7 +137,7 @@ def _bytes_result(value: object) -> bytes:
 
 def _array_result(element: str, dtype: str) -> Callable[[object], Any]:
     def read(value: object) -> Any:
-        import numpy as np
+        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
         if type(value) is not list:
             raise ValueError(value)

@@ -88,7 +88,7 @@ class _Loaded:
         if type_name == "bytes":
             return self.take_bytes(out[0])
         if type_name.endswith("[]"):
-            import numpy as np
+            import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
             array = out[0]
             try:

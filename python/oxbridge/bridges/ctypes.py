@@ -145,7 +145,7 @@ class _Loaded:
         if type_name == "bytes":
             return self.take_bytes(out)
         if type_name.endswith("[]"):
-            import numpy as np
+            import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
 
             try:
                 dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}

@@ -193,5 +193,6 @@ def open(
     """``connect("grpc")``, ``connect("grpc://host:port")`` or
     ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    where = tcp_target("grpc", address, 50051, token, ca, options, library)
+    port = library.native.DEFAULT_GRPC_PORT
+    where = tcp_target("grpc", address, port, token, ca, options, library)
     return GrpcClient(library, where, timeout)

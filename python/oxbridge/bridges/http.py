@@ -204,5 +204,6 @@ def open(
     """``connect("http")``, ``connect("http://host:port")`` or
     ``connect("https://host:port", ca="ca.pem")``; ``token`` (or
     ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    where = tcp_target("http", address, 3000, token, ca, options, library)
+    port = library.native.DEFAULT_HTTP_PORT
+    where = tcp_target("http", address, port, token, ca, options, library)
     return HttpClient(library, where, timeout)

@@ -1,0 +1,53 @@
+//! Serving the gRPC routes (tonic) on each listener: TLS when configured,
+//! HTTP/2 keep-alive as the idle timeout, a per-connection limit of
+//! concurrent streams, every large call within the memory budget, and a
+//! graceful drain on shutdown.
+
+use tokio::net::TcpListener;
+
+use crate::budget::Budget;
+use crate::{grpc_budget, Running, StartError};
+
+/// Serves `routes` on every listener in the background of `running`.
+///
+/// # Errors
+/// An invalid TLS certificate or key.
+pub(crate) fn serve(
+    running: &Running,
+    listeners: Vec<TcpListener>,
+    routes: tonic::service::Routes,
+    tls: Option<&(Vec<u8>, Vec<u8>)>,
+    budget: &Budget,
+) -> Result<(), StartError> {
+    let limits = &running.limits;
+    for listener in listeners {
+        let (routes, token) = (routes.clone(), running.shutdown.clone());
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let mut builder = tonic::transport::Server::builder();
+        if let Some((cert, key)) = tls {
+            let identity = tonic::transport::Identity::from_pem(cert, key);
+            builder = builder
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .map_err(crate::https::tls_error)?;
+        }
+        let mut builder = builder
+            .concurrency_limit_per_connection(limits.max_in_flight)
+            .http2_keepalive_interval(Some(limits.idle_timeout))
+            .http2_keepalive_timeout(Some(limits.idle_timeout))
+            .layer(grpc_budget::BudgetLayer::new(
+                budget.clone(),
+                limits.max_request_bytes,
+            ));
+        running.tracker.spawn(async move {
+            let served = builder
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "grpc server failed");
+            }
+        });
+    }
+    Ok(())
+}

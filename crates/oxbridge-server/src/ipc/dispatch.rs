@@ -1,0 +1,61 @@
+//! One JSON request answered: the command found by name in the served
+//! library, its arguments decoded by the function's signature.
+
+use crate::error::CallError;
+use crate::json_call;
+use crate::wire;
+
+/// Answers one JSON request with one line of JSON (public for the
+/// benchmarks and the fuzzer, which drive it without a socket).
+#[must_use]
+pub fn answer_request(frame: &[u8]) -> Vec<u8> {
+    let mut out = match answer(frame) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            crate::log_call_error("ipc", &e);
+            return error_reply(&e);
+        }
+    };
+    out.push(b'\n');
+    out
+}
+
+/// One IPC request: the article's `{"command": "add", "a": ..., "b": ...}`,
+/// any exported function by name with its arguments as fields, or
+/// `{"command": "health"}`.
+fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
+    let mut fields: json_call::Fields<'_> = wire::decode(frame)?;
+    let command = fields
+        .remove("command")
+        .ok_or_else(|| CallError::BadRequest("the request needs field \"command\"".into()))?;
+    let command: std::borrow::Cow<'_, str> = serde_json::from_str(command.get())
+        .map_err(|_| CallError::BadRequest("field \"command\" must be a string".into()))?;
+    if command == "health" {
+        return Ok(to_json(
+            &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),
+        ));
+    }
+    let f = crate::library().get(&command).ok_or_else(|| {
+        let known: Vec<&str> = crate::library().functions.iter().map(|f| f.name).collect();
+        CallError::NotFound(format!(
+            "unknown command {command:?}: expected {} or health",
+            known.join(", ")
+        ))
+    })?;
+    json_call::call(f, &fields)
+}
+
+/// `{"error": {"kind": ..., "message": ...}}` and a newline.
+pub(super) fn error_reply(e: &CallError) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&serde_json::json!({
+        "error": {"kind": e.kind().name(), "message": e.to_string()}
+    }))
+    .unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// A reply as JSON bytes; our replies are plain data, so this cannot fail.
+fn to_json<T: serde::Serialize>(reply: &T) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_default()
+}

@@ -1,0 +1,116 @@
+"""``oxbridge bench``: every bridge measured side by side, against real baselines.
+
+Every figure is measured in the same run as what it is compared with, and the
+cases are interleaved round by round, so a noisy neighbour slows all of them
+alike. A *sample* is ``k`` calls timed together, with ``k`` chosen so that a
+sample lasts a few tens of microseconds (``k = 1`` for anything slower): the
+median and p99 are over samples, per call; ``min`` is the fastest sample.
+
+Kinds of case:
+  oxbridge  the bridge's own client (``client.add``, ``client.mul_many``...)
+  floor     the least the same transport can cost (a bare call, a raw echo)
+  article   the articles' own approach for that bridge
+  python    Python's or numpy's own operation
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import timeit
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import bridges
+from .cases import batch_cases, scalar_cases
+from .measure import concurrency, measure, settings
+from .report import evaluate, human, machine, plots, tables
+
+__all__ = ["iter_names", "run_bench", "run_demo"]
+
+
+def run_bench(
+    *, quick: bool = False, chosen: list[str] | None = None, output: Path | None = None
+) -> list[dict[str, Any]]:
+    """``oxbridge bench``: measure, print, and optionally write the report."""
+    chosen = list(chosen or bridges.BRIDGES)
+    s = settings(quick, chosen)
+    started = time.perf_counter()
+    results = measure(scalar_cases(chosen), s, "single calls")
+    results += measure(batch_cases(chosen, s.batch_sizes), s, "batches")
+    for r in results:
+        if r.size:
+            r.extra = {
+                "elements_per_second": r.size / r.median,
+                # Bytes that cross the bridge: two operands in, one result out.
+                "gb_per_second": 48 * r.size / r.median / 1e9,
+            }
+    conc = concurrency(chosen, s)
+    verdicts = evaluate(results, s.batch_sizes[-1])
+    lines = tables(results, conc, verdicts)
+    click.echo("\n".join(lines))
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"\n{len(results)} cases in {elapsed:.0f} s on {machine()['cpu']} ({os.cpu_count()} cores)"
+    )
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        images = plots(results, output, chosen)
+        doc = {
+            "machine": machine(),
+            "settings": asdict(s),
+            "elapsed_seconds": elapsed,
+            "cases": [asdict(r) for r in results],
+            "concurrency": conc,
+            "targets": verdicts,
+        }
+        (output / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+        m = machine()
+        head = [
+            "# oxbridge benchmark",
+            "",
+            f"{m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['rust']}; "
+            f"oxbridge {m['oxbridge']}.",
+            f"Settings: {'quick' if quick else 'full'}, bridges {', '.join(chosen)}. "
+            "Medians and p99 are per call over interleaved samples.",
+            "",
+            *[f"![{i}]({i})" for i in images],
+            "",
+        ]
+        (output / "report.md").write_text("\n".join(head + lines) + "\n")
+        click.echo(
+            f"wrote {output / 'results.json'}, {output / 'report.md'} and {len(images)} plots"
+        )
+    return verdicts
+
+
+def run_demo(calls: int) -> None:
+    """``make run``: the article's example through every bridge, with its cost per call."""
+    a, b = 1 + 3j, -5j
+    click.echo(f"{a} + {b} through every bridge:\n")
+    click.echo(f"{'bridge':<8} {'result':<10} {'cost per call':>14}")
+    for name in bridges.BRIDGES:
+        with bridges.connect(name) as client:
+            result = client.add(a, b)
+            number = max(1, calls // 5)
+            per_call = (
+                min(
+                    timeit.repeat(
+                        "add(a, b)",
+                        globals={"add": client.add, "a": a, "b": b},
+                        number=number,
+                        repeat=5,
+                    )
+                )
+                / number
+            )
+        click.echo(f"{name:<8} {result!s:<10} {human(per_call):>14}")
+
+
+def iter_names(text: str) -> Iterator[str]:
+    yield from (n.strip() for n in text.split(",") if n.strip())

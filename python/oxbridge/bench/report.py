@@ -1,0 +1,210 @@
+"""The report: the issue's targets checked as ratios of cases measured in the
+same run, the tables, the machine and the plots."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import _native
+from .measure import Result
+
+
+@dataclass(frozen=True)
+class Target:
+    """A speed target: ``case`` costs at most ``limit`` times ``baseline``."""
+
+    case: str
+    baseline: str
+    limit: float
+    what: str
+
+
+def targets(largest: int) -> list[Target]:
+    """Every speed target the issues set, as pairs of measured cases."""
+    at = f"@{largest}"
+    return [
+        Target("pyo3 add", "python a+b", 1.3, "pyo3 add vs Python's a+b"),
+        Target(
+            "ctypes add",
+            "ctypes article wrapper",
+            0.75,
+            "ctypes add vs the article's ctypes wrapper",
+        ),
+        Target(
+            "cffi add", "ctypes article wrapper", 0.75, "cffi add vs the article's ctypes wrapper"
+        ),
+        Target("ipc add", "ipc raw echo", 1.3, "ipc add vs a raw Rust echo"),
+        Target(
+            "http add", "http article requests.post", 0.2, "http add vs the article's requests.post"
+        ),
+        Target("grpc add", "grpc bare stub", 1.1, "grpc add vs a bare grpcio stub"),
+        Target(
+            f"pyo3 mul_many {at}",
+            f"numpy a*b {at}",
+            1.0,
+            f"pyo3 mul_many vs numpy a*b ({largest:.0e})",
+        ),
+        Target(
+            f"pyo3 add_many {at}",
+            f"numpy a+b {at}",
+            0.5,
+            f"pyo3 add_many vs numpy a+b ({largest:.0e})",
+        ),
+        Target(f"ctypes mul_many {at}", f"pyo3 mul_many {at}", 1.2, "ctypes mul_many vs pyo3"),
+        Target(f"cffi mul_many {at}", f"pyo3 mul_many {at}", 1.2, "cffi mul_many vs pyo3"),
+        Target(f"ipc mul_many {at}", f"pyo3 mul_many {at}", 3.0, "ipc mul_many vs in process"),
+        Target(f"http mul_many {at}", f"pyo3 mul_many {at}", 6.0, "http mul_many vs in process"),
+        Target(f"grpc mul_many {at}", f"pyo3 mul_many {at}", 6.0, "grpc mul_many vs in process"),
+    ]
+
+
+def evaluate(results: list[Result], largest: int) -> list[dict[str, Any]]:
+    by_name = {r.name: r for r in results}
+    rows = []
+    for t in targets(largest):
+        if t.case in by_name and t.baseline in by_name:
+            ratio = by_name[t.case].median / by_name[t.baseline].median
+            verdict = "met" if ratio <= t.limit else "missed"
+        else:
+            ratio, verdict = float("nan"), "not measured"
+        rows.append(
+            {
+                "target": t.what,
+                "case": t.case,
+                "baseline": t.baseline,
+                "ratio": ratio,
+                "limit": t.limit,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def human(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "rust": _native.RUSTC_VERSION,
+        "oxbridge": _native.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def tables(
+    results: list[Result], conc: list[dict[str, Any]], verdicts: list[dict[str, Any]]
+) -> list[str]:
+    """The report as Markdown lines (also what the terminal shows)."""
+    out = [
+        "## Single calls",
+        "",
+        "| case | kind | median | p99 | min | calls |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.group in ("add", "greet"):
+            times = f"{human(r.median)} | {human(r.p99)} | {human(r.min)}"
+            out.append(f"| {r.name} | {r.kind} | {times} | {r.count} |")
+    out += [
+        "",
+        "## Batches (`mul_many`)",
+        "",
+        "| case | median | elements/s | GB/s |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.group in ("batch", "batch-add"):
+            rate, gbs = r.extra["elements_per_second"], r.extra["gb_per_second"]
+            out.append(f"| {r.name} | {human(r.median)} | {rate:.3g} | {gbs:.3g} |")
+    if conc:
+        out += [
+            "",
+            "## Concurrency (`add`, one connection per thread)",
+            "",
+            "| bridge | threads | calls/s |",
+            "|---|---:|---:|",
+        ]
+        out += [f"| {c['bridge']} | {c['threads']} | {c['calls_per_second']:,.0f} |" for c in conc]
+    out += ["", "## Targets", "", "| target | measured | limit | verdict |", "|---|---:|---:|---|"]
+    for v in verdicts:
+        out.append(f"| {v['target']} | {v['ratio']:.2f}x | {v['limit']:.2f}x | {v['verdict']} |")
+    return out
+
+
+def plots(results: list[Result], out_dir: Path, chosen: list[str]) -> list[str]:
+    """``scalar_latency.png`` and ``batch_throughput.png``."""
+    try:
+        import matplotlib  # noqa: PLC0415 - the benchmark's dependencies load when it runs
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as e:
+        raise click.ClickException("plots need matplotlib: pip install 'oxbridge[bench]'") from e
+
+    kinds = [("floor", "#9ca3af"), ("oxbridge", "#2563eb"), ("article", "#dc2626")]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    width = 0.27
+    for k, (kind, color) in enumerate(kinds):
+        xs, ys = [], []
+        for i, name in enumerate(chosen):
+            match = [r for r in results if r.bridge == name and r.kind == kind and r.group == "add"]
+            if match:
+                xs.append(i + (k - 1) * width)
+                ys.append(match[0].median)
+        ax.bar(xs, ys, width, label=kind if kind != "oxbridge" else "oxbridge client", color=color)
+    py = next((r.median for r in results if r.name == "python a+b"), None)
+    if py:
+        ax.axhline(py, color="#16a34a", linestyle="--", label="Python's own a+b")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(chosen)), chosen)
+    ax.set_ylabel("seconds per add() call (median, log scale)")
+    ax.set_title("One call, per bridge: oxbridge beside its floor and the articles' approach")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "scalar_latency.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    series: list[str | None] = [None, *chosen]
+    for bridge in series:
+        pts = sorted(
+            (r.size, r.extra["elements_per_second"])
+            for r in results
+            if r.group == "batch" and r.bridge == bridge and r.size
+        )
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=bridge or "numpy a*b")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("elements per call")
+    ax.set_ylabel("elements per second (mul_many)")
+    ax.set_title("Batch throughput per bridge")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "batch_throughput.png", dpi=110)
+    plt.close(fig)
+    return ["scalar_latency.png", "batch_throughput.png"]
