@@ -69,19 +69,38 @@ def length_mismatch(first: str, first_len: int, other: str, other_len: int) -> I
     )
 
 
+def _ready(value: object, dtype: np.dtype[Any]) -> bool:
+    """Whether ``value`` is already what ``as_array`` would make of it: the
+    common case, checked without converting anything."""
+    return (
+        type(value) is np.ndarray
+        and value.dtype is dtype
+        and value.ndim == 1
+        and value.flags.c_contiguous
+    )
+
+
 def prepare(f: FunctionInfo, args: list[object]) -> tuple[list[Operand], int]:
     """The arguments of a vectorized call of ``f``, checked and converted, and
     the number of elements; lengths are checked here, before any bridge splits
     the arrays into frames."""
-    first, *rest = f.params
-    operands: list[Operand] = [as_array(args[0], first.name, first.type)]
-    n = len(cast(Array, operands[0]))
-    for value, p in zip(args[1:], rest, strict=True):
-        if _is_scalar(value):
-            item = value.item() if isinstance(value, np.ndarray | np.generic) else value
-            operands.append(check(p.type, item, p.name))
-            continue
-        arr = as_array(value, p.name, p.type)
+    params = f.params
+    first = params[0]
+    head: Any = args[0]
+    if not _ready(head, DTYPES[first.type]):
+        head = as_array(head, first.name, first.type)
+    operands: list[Operand] = [head]
+    n = len(head)
+    # An index loop: a small call is dominated by this function's own cost.
+    for i in range(1, len(params)):
+        p, value = params[i], args[i]
+        arr: Any = value
+        if not _ready(arr, DTYPES[p.type]):
+            if _is_scalar(value):
+                item = value.item() if isinstance(value, np.ndarray | np.generic) else value
+                operands.append(check(p.type, item, p.name))
+                continue
+            arr = as_array(value, p.name, p.type)
         if len(arr) != n:
             raise length_mismatch(first.name, n, p.name, len(arr))
         operands.append(arr)

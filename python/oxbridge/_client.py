@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Self
 
 from ._functions import FunctionInfo, bind
@@ -64,12 +65,9 @@ class Client:
     # END exported functions
 
     def _many(self, f: FunctionInfo, args: tuple[object, ...], kwargs: dict[str, object]) -> Array:
-        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
-        from ._arrays import DTYPES, prepare  # noqa: PLC0415 - its module imports numpy
-
-        operands, n = prepare(f, bind(f, args, kwargs))
-        out = np.empty(n, dtype=DTYPES[f.returns])
+        arrays = _arrays()
+        operands, n = arrays.prepare(f, bind(f, args, kwargs))
+        out: Array = arrays.np.empty(n, dtype=arrays.DTYPES[f.returns])
         self._fill(f, operands, out)
         return out
 
@@ -97,6 +95,18 @@ class Client:
     def _library_note(self) -> str:
         """`` library='name'`` for any library but the calculator, for ``repr``."""
         return "" if self.library.is_calculator else f" library={self.library.name!r}"
+
+
+def _arrays() -> ModuleType:
+    """``oxbridge._arrays`` (and with it numpy), imported on the first
+    vectorized call: scalar calls never import numpy."""
+    global _ARRAYS  # noqa: PLW0603 - imported once, on first use
+    if _ARRAYS is None:
+        _ARRAYS = importlib.import_module("oxbridge._arrays")
+    return _ARRAYS
+
+
+_ARRAYS: ModuleType | None = None
 
 
 def _many_method(client: Client, f: FunctionInfo) -> Callable[..., Array]:
