@@ -68,7 +68,7 @@ class _Embedded:
                 "--json", "--watch-stdin", "--bench-echo", echo,
             ]  # fmt: skip
             self.child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            self.addresses = _read_ready_line(self.child, echo)
+            self.addresses = _read_ready_line(self.child, echo, self.package)
             atexit.register(self.stop)
             return self.addresses
 
@@ -106,7 +106,7 @@ def stop() -> None:
         server.stop()
 
 
-def _read_ready_line(child: subprocess.Popen[bytes], echo: str) -> Addresses:
+def _read_ready_line(child: subprocess.Popen[bytes], echo: str, package: str) -> Addresses:
     assert child.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
     line = b""
@@ -115,12 +115,12 @@ def _read_ready_line(child: subprocess.Popen[bytes], echo: str) -> Addresses:
         if left <= 0 or not select.select([child.stdout], [], [], left)[0]:
             child.kill()
             raise StartupError(
-                f"the embedded oxbridge server did not start within {START_TIMEOUT:g} s"
+                f"the embedded {package} server did not start within {START_TIMEOUT:g} s"
             )
         chunk = os.read(child.stdout.fileno(), 4096)
         if not chunk:
             code = child.wait()
-            raise StartupError(f"the embedded oxbridge server exited at start (status {code})")
+            raise StartupError(f"the embedded {package} server exited at start (status {code})")
         line += chunk
     ready = json.loads(line)
     return Addresses(http=ready["http"][0], grpc=ready["grpc"][0], unix=ready["unix"], echo=echo)
