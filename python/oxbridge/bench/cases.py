@@ -80,7 +80,7 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
         from ..bridges import cffi as cffi_bridge  # noqa: PLC0415
 
         loaded = cffi_bridge._load(CALCULATOR)
-        out_c = loaded.ffi.new("OxbComplex *")
+        out_c = loaded.flat_ffi.new("double[2]")
         cases.append(
             Case("cffi bare call", "add", "cffi", "floor", "f(1.0, 3.0, 0.0, -5.0, out, null)",
                  {"f": loaded.flat_lib.oxb_add, "out": out_c, "null": loaded.ffi.NULL})

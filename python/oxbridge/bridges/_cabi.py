@@ -163,9 +163,11 @@ def has_fast_path(f: FunctionInfo) -> bool:
 
 
 def flat_declaration(f: FunctionInfo) -> str:
-    """``f``'s C declaration with its arguments flattened."""
+    """``f``'s C declaration with its arguments flattened (and a complex
+    result written to ``double[2]``, the same two doubles as ``OxbComplex``)."""
     params = [c for p in f.params for c in FLAT_C[p.type]]
-    params += [f"{C_OUT[f.returns]} *out", "OxbString *err"]
+    out = "double" if f.returns == "complex" else C_OUT[f.returns]
+    params += [f"{out} *out", "OxbString *err"]
     return f"OxbStatus oxb_{f.name}({', '.join(params)});"
 
 
@@ -196,6 +198,41 @@ def fast_source(f: FunctionInfo) -> str:
         "    return _result(_o)",
     ]
     return "\n".join(lines) + "\n"
+
+
+def is_complex_pair(f: FunctionInfo) -> bool:
+    """The calculator's shape, two complex numbers in and one out, where the
+    platform passes them as plain doubles: the optimistic fast path."""
+    return FLAT_COMPLEX and f.all_complex and len(f.params) == 2
+
+
+#: The optimistic fast path of a complex pair, the same for ctypes and cffi: no
+#: check and no object per argument; whatever is not a plain call (a wrong
+#: type, an error status) takes the bridge's checked path, ``_slow``, which
+#: raises the error with its message. The namespace provides ``_fn`` (the C
+#: function with flattened arguments), ``_pair()`` (a new ``double[2]``),
+#: ``_null``, ``_errors`` (what the FFI raises for an argument it cannot pass)
+#: and ``_slow(a, b)``.
+_PAIR_SOURCE = """def {name}(_a, _b):
+    _o = _pair()
+    try:
+        _status = _fn(_a.real, _a.imag, _b.real, _b.imag, _o, _null)
+    except _errors:
+        return _slow(_a, _b)
+    if _status:
+        # Rare: call again asking for the message (the function is pure).
+        return _slow(_a, _b)
+    return complex(_o[0], _o[1])
+"""
+
+
+def generate_pair(f: FunctionInfo, namespace: dict[str, Any]) -> Callable[..., Any]:
+    """Compile the optimistic fast path of the complex pair ``f`` in
+    ``namespace``, named and documented as ``f``."""
+    code = compile(_PAIR_SOURCE.format(name=f.name), f"<oxbridge pair path of {f.name}>", "exec")
+    scope = dict(namespace)
+    exec(code, scope)
+    return named(scope[f.name], f)
 
 
 def _checks() -> dict[str, Callable[[object, str], Any]]:

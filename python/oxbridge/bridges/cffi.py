@@ -8,13 +8,14 @@ is derived from its catalogue entry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import cffi
 
 from .._client import Client
-from .._functions import FunctionInfo, checked, named
+from .._functions import FunctionInfo, checked
 from ..errors import error_for_status
 from . import _cabi
 
@@ -102,9 +103,10 @@ class _Loaded:
 
     def _fast(self, f: FunctionInfo) -> Callable[..., Any]:
         """The generated fast path (``_cabi.fast_source``) over cffi."""
-        new, out_type = self.flat_ffi.new, f"{_cabi.C_OUT[f.returns]} *"
+        new = self.flat_ffi.new
+        out_type = "double[2]" if f.returns == "complex" else f"{_cabi.C_OUT[f.returns]} *"
         result: dict[str, Callable[[Any], Any]] = {
-            "complex": lambda o: complex(o.re, o.im),
+            "complex": lambda o: complex(o[0], o[1]),
             "str": lambda o: self.take(o[0]),
             "bytes": lambda o: self.take_bytes(o[0]),
             "f64": lambda o: o[0],
@@ -135,25 +137,14 @@ class _Loaded:
                 raise_for(status, err)
             return from_c(f.returns, out)
 
-        if _cabi.FLAT_COMPLEX and f.all_complex and len(f.params) == 2:
-            flat, flat_new, flat_null = (
-                getattr(self.flat_lib, f"oxb_{f.name}"),
-                self.flat_ffi.new,
-                self.flat_ffi.NULL,
-            )
-
-            def pair(a: Any, b: Any) -> complex:
-                out = flat_new("OxbComplex *")
-                try:
-                    status = flat(a.real, a.imag, b.real, b.imag, out, flat_null)
-                except (AttributeError, TypeError, OverflowError):
-                    return cast(complex, slow(a, b))
-                if status:
-                    # Rare: call again asking for the message (the function is pure).
-                    return cast(complex, slow(a, b))
-                return complex(out.re, out.im)
-
-            return named(pair, f)
+        if _cabi.is_complex_pair(f):
+            return _cabi.generate_pair(
+                f,
+                {"_fn": getattr(self.flat_lib, f"oxb_{f.name}"),
+                 "_pair": functools.partial(self.flat_ffi.new, "double[2]"),
+                 "_null": self.flat_ffi.NULL,
+                 "_errors": (AttributeError, TypeError, OverflowError), "_slow": slow},
+            )  # fmt: skip
         if _cabi.has_fast_path(f):
             return self._fast(f)
         method = slow

@@ -25,7 +25,7 @@ from ctypes import (
 from typing import TYPE_CHECKING, Any
 
 from .._client import Client
-from .._functions import FunctionInfo, checked, named
+from .._functions import FunctionInfo, checked
 from ..errors import error_for_status
 from . import _cabi
 
@@ -160,12 +160,7 @@ class _Loaded:
         """The calculator's shape, two complex in and one out: no object per argument."""
         fn = self.lib[f"oxb_{f.name}"]
         fn.argtypes = (c_double, c_double, c_double, c_double, c_void_p, c_void_p)
-        out_t, argument_error, byref, raise_for = (
-            _Out,
-            ctypes.ArgumentError,
-            ctypes.byref,
-            self.raise_for,
-        )
+        out_t, byref, raise_for = _Out, ctypes.byref, self.raise_for
 
         def slow(*args: object, **kwargs: object) -> complex:
             a, b = checked(f, args, kwargs)
@@ -175,18 +170,11 @@ class _Loaded:
                 raise_for(status, err)
             return complex(out[0], out[1])
 
-        def op(a: Any, b: Any) -> complex:
-            out = out_t()
-            try:
-                status = fn(a.real, a.imag, b.real, b.imag, out, None)
-            except (AttributeError, argument_error):
-                return slow(a, b)
-            if status:
-                # Rare: call again asking for the message (the function is pure).
-                return slow(a, b)
-            return complex(out[0], out[1])
-
-        return named(op, f)
+        return _cabi.generate_pair(
+            f,
+            {"_fn": fn, "_pair": out_t, "_null": None,
+             "_errors": (AttributeError, ctypes.ArgumentError), "_slow": slow},
+        )  # fmt: skip
 
     def _general(self, f: FunctionInfo) -> Callable[..., Any]:
         """Any signature: arguments checked and converted by type."""
@@ -228,7 +216,7 @@ class _Loaded:
         }[type_name]
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
-        if _cabi.FLAT_COMPLEX and f.all_complex and len(f.params) == 2:
+        if _cabi.is_complex_pair(f):
             return self._complex_pair(f)
         if _cabi.has_fast_path(f):
             return self._fast(f)
