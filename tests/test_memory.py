@@ -11,10 +11,13 @@ import os
 import resource
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,10 @@ LIMIT = 16 * MIB if FULL else 4 * MIB
 MARGIN = 128 * MIB if FULL else 48 * MIB
 CLIENTS = 600 if FULL else 64
 IDLE = 5.0
+#: The slowest health check allowed while the server is under that load:
+#: the issue's 100 ms at full scale (run by hand, on a machine not loaded by
+#: anything else); a bound for a loaded 2-core machine in `make test`.
+HEALTH_MS = 100.0 if FULL else 2000.0
 WAIT = 60.0
 ELEMENTS = (LIMIT - 4096) // 32
 FRAME = struct.pack("<4sBBxxQQQ", b"OXB\x01", 2, 0, 0, ELEMENTS, ELEMENTS) + bytes(32 * ELEMENTS)
@@ -114,27 +121,44 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def health_latency(s: Served, bridge: str) -> float:
+def health_latency(s: Served) -> float:
     started = time.monotonic()
-    if bridge == "ipc":
-        client = oxbridge.connect(f"unix://{s.unix}", timeout=WAIT)
-        assert client.add(1, 2) == 3
-        client.close()
-    else:
-        with connect(s, "http") as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    with connect(s, "http") as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     return time.monotonic() - started
 
 
-def sample_while(busy: Callable[[], bool], pid: int, s: Served, bridge: str) -> tuple[int, float]:
-    """Peak RSS and the slowest health check while ``busy()``."""
-    peak, slowest = rss(pid), 0.0
+def peak_while(busy: Callable[[], bool], pid: int) -> int:
+    """Peak RSS while ``busy()``."""
+    peak = rss(pid)
     while busy():
         peak = max(peak, rss(pid))
-        slowest = max(slowest, health_latency(s, bridge))
         time.sleep(0.02)
-    return peak, slowest
+    return max(peak, rss(pid))
+
+
+@contextmanager
+def health_probe(s: Served) -> Iterator[dict[str, float]]:
+    """Probes ``/healthz`` every 20 ms from another process (see
+    ``health_probe``) for the duration; the dict gets its figures after."""
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "tests.health_probe", s.http[0]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    figures: dict[str, float] = {}
+    try:
+        yield figures
+    finally:
+        try:
+            out, err = probe.communicate(b"stop", timeout=WAIT)
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+                probe.wait()
+    assert probe.returncode == 0, err.decode(errors="replace")
+    figures.update(json.loads(out))
 
 
 @pytest.mark.parametrize("bridge", ["ipc", "http"])
@@ -162,13 +186,10 @@ def test_large_requests_and_clients_that_never_read_stay_within_the_budget(
         with sock:
             return read_outcome(sock, bridge)
 
-    with futures.ThreadPoolExecutor(CLIENTS) as pool:
+    with health_probe(server) as health, futures.ThreadPoolExecutor(CLIENTS) as pool:
         running = [pool.submit(client, i) for i in range(CLIENTS)]
-        peak, slowest = sample_while(
-            lambda: not all(f.done() for f in running), pid, server, bridge
-        )
+        peak = peak_while(lambda: not all(f.done() for f in running), pid)
         outcomes = [f.result() for f in running]
-    peak = max(peak, rss(pid))
     for sock in silent:
         sock.close()
     report = {
@@ -176,16 +197,14 @@ def test_large_requests_and_clients_that_never_read_stay_within_the_budget(
         "budget_mib": BUDGET // MIB,
         "baseline_mib": round(baseline / MIB, 1),
         "peak_mib": round(peak / MIB, 1),
-        "slowest_health_ms": round(slowest * 1000, 1),
+        "health": health,
         "outcomes": {o: outcomes.count(o) for o in set(outcomes)},
     }
     print("\nmemory:", json.dumps(report))
     assert set(outcomes) <= {"ok", "unavailable", "silent"}, report
     assert outcomes.count("ok") > 0, report
     assert peak - baseline < BUDGET + MARGIN, report
-    # The health check is never held up by the budget (on a loaded 2-core
-    # machine the bound is loose; the report above has the real figure).
-    assert slowest < 2.0, report
+    assert health["slowest_ms"] < HEALTH_MS, report
     # Once the silent clients are gone, their shares are free again.
     with connect(server, bridge) as sock:
         sock.sendall(payload)
@@ -208,15 +227,20 @@ def test_grpc_batches_stay_within_the_budget(server: Served) -> None:
 
     # grpcio copies each request's bytes in this process: 64 calls at once.
     calls = min(CLIENTS, 64)
-    with futures.ThreadPoolExecutor(calls) as pool:
+    with health_probe(server) as health, futures.ThreadPoolExecutor(calls) as pool:
         running = [pool.submit(call, i) for i in range(calls)]
-        peak, _ = sample_while(lambda: not all(f.done() for f in running), pid, server, "http")
+        peak = peak_while(lambda: not all(f.done() for f in running), pid)
         outcomes = [f.result() for f in running]
-    peak = max(peak, rss(pid))
-    report = {"peak_mib": round(peak / MIB, 1), "baseline_mib": round(baseline / MIB, 1)}
-    print("\nmemory: grpc", json.dumps(report), outcomes.count("ok"), "ok")
+    report = {
+        "peak_mib": round(peak / MIB, 1),
+        "baseline_mib": round(baseline / MIB, 1),
+        "health": health,
+        "ok": outcomes.count("ok"),
+    }
+    print("\nmemory: grpc", json.dumps(report))
     assert outcomes.count("ok") > 0
     assert peak - baseline < BUDGET + MARGIN, report
+    assert health["slowest_ms"] < HEALTH_MS, report
 
 
 def test_stalled_uploads_hold_up_neither_health_nor_calls(server: Served) -> None:
@@ -232,7 +256,7 @@ def test_stalled_uploads_hold_up_neither_health_nor_calls(server: Served) -> Non
                 b"Content-Length: 100\r\n\r\n"
             )
             stalled.append(sock)
-        slowest = max(health_latency(server, "http") for _ in range(20))
+        slowest = max(health_latency(server) for _ in range(20))
         client = oxbridge.connect(server.url("http"), timeout=WAIT)
         assert client.add(1, 2) == 3
     finally:
@@ -240,3 +264,155 @@ def test_stalled_uploads_hold_up_neither_health_nor_calls(server: Served) -> Non
             sock.close()
     print(f"\nslowest health check behind 300 stalled uploads: {slowest * 1000:.1f} ms")
     assert slowest < 1.0
+
+
+class StalledGrpcBatches:
+    """One HTTP/2 connection that opens ``streams`` large Batch calls with a
+    receive window of zero, so the server can never send a byte of a reply,
+    and otherwise behaves: it answers the server's pings, for ever."""
+
+    def __init__(self, s: Served, streams: int) -> None:
+        from h2.config import H2Configuration  # noqa: PLC0415 - a test-only dependency
+        from h2.connection import H2Connection  # noqa: PLC0415 - a test-only dependency
+        from h2.settings import SettingCodes  # noqa: PLC0415 - a test-only dependency
+        from oxbridge._proto import calculator_pb2  # noqa: PLC0415 - the wire format
+
+        operand = bytes(16 * ((LIMIT - 4096) // 32))
+        message = calculator_pb2.BatchRequest(op=calculator_pb2.MUL, a=operand, b=operand)
+        encoded = message.SerializeToString()
+        body = memoryview(b"\x00" + struct.pack(">I", len(encoded)) + encoded)
+        host, port = s.grpc[0].rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.settimeout(WAIT)
+        self.conn = H2Connection(H2Configuration(client_side=True))
+        self.conn.initiate_connection()
+        self.conn.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        headers = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":authority", s.grpc[0]),
+            (":path", "/oxbridge.v1.Calculator/Batch"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ]
+        #: Streams the server ended or reset, and whether it closed the connection.
+        self.ended: set[int] = set()
+        self.closed = False
+        pending = {}
+        for _ in range(streams):
+            stream = self.conn.get_next_available_stream_id()
+            self.conn.send_headers(stream, headers)
+            pending[stream] = body
+        self.flush()
+        while pending:
+            for stream, unsent in list(pending.items()):
+                rest = unsent
+                while rest and stream not in self.ended:
+                    window = self.conn.local_flow_control_window(stream)
+                    room = min(window, self.conn.max_outbound_frame_size)
+                    if room <= 0:
+                        break
+                    self.conn.send_data(stream, rest[:room].tobytes())
+                    rest = rest[room:]
+                if stream in self.ended:
+                    del pending[stream]
+                elif not rest:
+                    self.conn.end_stream(stream)
+                    del pending[stream]
+                else:
+                    pending[stream] = rest
+                self.flush()
+            if pending:
+                self.receive()
+                assert not self.closed, "the server closed the connection mid-request"
+        self.sock.settimeout(None)
+        self.reader = threading.Thread(target=self.keep_reading, daemon=True)
+        self.reader.start()
+
+    def flush(self) -> None:
+        self.sock.sendall(self.conn.data_to_send())
+
+    def receive(self) -> None:
+        import h2.events  # noqa: PLC0415 - a test-only dependency
+
+        data = self.sock.recv(1 << 20)
+        if not data:
+            self.closed = True
+            return
+        for event in self.conn.receive_data(data):
+            if isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+                self.ended.add(event.stream_id)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.closed = True
+        self.flush()  # the acknowledgements of the server's pings
+
+    def keep_reading(self) -> None:
+        try:
+            while not self.closed:
+                self.receive()
+        except OSError:
+            self.closed = True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_grpc_connection_that_never_opens_its_window_holds_neither_memory_nor_the_budget(
+    server: Served,
+) -> None:
+    """100 Batch calls on one HTTP/2 connection whose receive window stays
+    zero (it answers pings, so keep-alive does not end it): the server's
+    memory stays within the budget, the connection holds only its part of
+    the budget so another client's large call still runs, and the replies
+    that make no progress are given up within the idle timeout."""
+    pid = server.process.pid
+    client = oxbridge.connect(server.url("grpc"), timeout=WAIT)
+    a = np.ones(ELEMENTS, dtype=np.complex128)
+    assert np.array_equal(client.mul_many(a, a), a * a)  # warm up
+    baseline = rss(pid)
+    streams = 100
+    with health_probe(server) as health:
+        stalled = StalledGrpcBatches(server, streams)
+        try:
+            peak = rss(pid)
+            held = streams - len(stalled.ended)
+            assert held > 0, "the server refused every call: nothing was tested"
+            started = time.monotonic()
+            assert np.array_equal(client.mul_many(a, a), a * a)
+            other_call = time.monotonic() - started
+            deadline = started + 3 * IDLE + WAIT
+            peak = peak_while(
+                lambda: (
+                    not (stalled.closed or len(stalled.ended) == streams)
+                    and time.monotonic() < deadline
+                ),
+                pid,
+            )
+            given_up = time.monotonic() - started
+            assert given_up < 3 * IDLE, f"{streams - len(stalled.ended)} replies still held"
+        finally:
+            stalled.close()
+    report = {
+        "held_streams": held,
+        "peak_mib": round(peak / MIB, 1),
+        "baseline_mib": round(baseline / MIB, 1),
+        "other_call_s": round(other_call, 2),
+        "given_up_after_s": round(given_up, 1),
+        "health": health,
+    }
+    print("\nmemory: grpc zero window", json.dumps(report))
+    assert peak - baseline < BUDGET + MARGIN, report
+    assert health["slowest_ms"] < HEALTH_MS, report
+    # With the stalled replies gone, their shares are free: as many large
+    # requests at once as the whole budget holds all run.
+    client.close()
+    payload = request_bytes(server, "http")
+
+    def large(_: int) -> str:
+        with connect(server, "http") as sock:
+            sock.sendall(payload)
+            return read_outcome(sock, "http")
+
+    at_once = BUDGET // (2 * len(payload))
+    with futures.ThreadPoolExecutor(at_once) as pool:
+        assert list(pool.map(large, range(at_once))) == ["ok"] * at_once

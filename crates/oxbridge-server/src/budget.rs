@@ -18,6 +18,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::CallError;
+use crate::grpc_conn::Progress;
 
 /// The budget's unit: shares are rounded up to whole KiB.
 const UNIT: usize = 1024;
@@ -34,7 +35,11 @@ pub struct Budget {
 
 /// A share of the budget, given back when dropped.
 #[derive(Debug)]
-pub struct Held(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Held {
+    _share: OwnedSemaphorePermit,
+    /// The place the request's connection gave it, if it has a limit of its own.
+    _place: Option<OwnedSemaphorePermit>,
+}
 
 impl Budget {
     /// A budget of `bytes`, for which a request waits at most `wait`.
@@ -50,6 +55,20 @@ impl Budget {
         }
     }
 
+    /// The units of the share of a request of `bytes` (with its reply).
+    fn units(&self, bytes: usize) -> u32 {
+        u32::try_from(bytes.saturating_mul(2).div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total)
+    }
+
+    /// The part of the budget one connection may hold at once, in units (for
+    /// [`Budget::hold_in`]): a quarter of it.
+    #[must_use]
+    pub fn connection_part(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new((self.total / 4).max(1) as usize))
+    }
+
     /// Holds the share of a request of `bytes` (with its reply), waiting
     /// for it briefly. A request larger than the whole budget waits for all
     /// of it.
@@ -57,17 +76,50 @@ impl Budget {
     /// # Errors
     /// [`CallError::Unavailable`] when the share is not free in time.
     pub async fn hold(&self, bytes: usize) -> Result<Held, CallError> {
-        let units = u32::try_from(bytes.saturating_mul(2).div_ceil(UNIT))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.total);
+        let units = self.units(bytes);
         let acquired =
             tokio::time::timeout(self.wait, self.units.clone().acquire_many_owned(units));
         match acquired.await {
-            Ok(Ok(permit)) => Ok(Held(permit)),
+            Ok(Ok(permit)) => Ok(Held {
+                _share: permit,
+                _place: None,
+            }),
             _ => Err(CallError::Unavailable(format!(
                 "server busy: its memory budget of {} MiB is in use by other requests; try again",
                 (self.total as usize * UNIT) >> 20
             ))),
+        }
+    }
+
+    /// Holds the share of a request of `bytes`, as [`Budget::hold`], within
+    /// the `part` of its connection (see [`Budget::connection_part`]). A
+    /// connection's part is never waited for: a call on the same connection
+    /// that waits with its body unread would stop the bodies of those that
+    /// hold it (HTTP/2 flow control is shared by a connection's streams).
+    ///
+    /// # Errors
+    /// [`CallError::Unavailable`] when either is not free (in time).
+    pub async fn hold_in(&self, part: &Arc<Semaphore>, bytes: usize) -> Result<Held, CallError> {
+        let whole_part = (self.total / 4).max(1);
+        let units = self.units(bytes).min(whole_part);
+        let Ok(place) = part.clone().try_acquire_many_owned(units) else {
+            return Err(CallError::Unavailable(format!(
+                "server busy: the calls in flight on this connection hold its part of the \
+                 memory budget ({} MiB); try again",
+                (whole_part as usize * UNIT) >> 20
+            )));
+        };
+        Ok(self.hold(bytes).await?.with_place(place))
+    }
+}
+
+impl Held {
+    /// This share, keeping `place` (in a connection's own limit) as long.
+    #[must_use]
+    pub fn with_place(self, place: OwnedSemaphorePermit) -> Self {
+        Held {
+            _place: Some(place),
+            ..self
         }
     }
 }
@@ -79,6 +131,7 @@ pub struct HeldBody<B> {
     inner: B,
     rest: Bytes,
     held: Option<Held>,
+    progress: Option<Progress>,
 }
 
 impl<B> HeldBody<B> {
@@ -88,6 +141,16 @@ impl<B> HeldBody<B> {
             inner,
             rest: Bytes::new(),
             held,
+            progress: None,
+        }
+    }
+
+    /// This body, telling `progress` of every slice taken.
+    #[must_use]
+    pub fn watched(self, progress: Progress) -> Self {
+        HeldBody {
+            progress: Some(progress),
+            ..self
         }
     }
 }
@@ -112,12 +175,16 @@ where
                 },
                 Poll::Ready(None) => {
                     this.held = None;
+                    this.progress = None;
                     return Poll::Ready(None);
                 }
                 other => return other,
             }
         }
         let slice = this.rest.split_to(this.rest.len().min(SLICE));
+        if let Some(progress) = &this.progress {
+            progress.made();
+        }
         Poll::Ready(Some(Ok(Frame::data(slice))))
     }
 
@@ -150,6 +217,27 @@ mod tests {
         assert!(refused.to_string().contains("memory budget"), "{refused}");
         drop(first);
         let _whole = budget.hold(usize::MAX).await.unwrap(); // clamped to all of it
+    }
+
+    #[tokio::test]
+    async fn a_connection_holds_a_quarter_of_the_budget_and_is_refused_at_once_beyond() {
+        let budget = Budget::new(400 * UNIT, Duration::from_secs(60));
+        let part = budget.connection_part(); // 100 units
+        let first = budget.hold_in(&part, 30 * UNIT).await.unwrap(); // 60 units
+        let started = std::time::Instant::now();
+        let refused = budget.hold_in(&part, 30 * UNIT).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "waited for the part"
+        );
+        assert_eq!(refused.kind().name(), "unavailable");
+        assert!(refused.to_string().contains("this connection"), "{refused}");
+        // Other connections still have the rest of the budget.
+        let other = budget.connection_part();
+        let _second = budget.hold_in(&other, 30 * UNIT).await.unwrap();
+        // A request larger than the part still fits, alone, in a fresh one.
+        drop(first);
+        let _large = budget.hold_in(&part, 150 * UNIT).await.unwrap();
     }
 
     #[tokio::test]

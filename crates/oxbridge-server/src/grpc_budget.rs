@@ -9,11 +9,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use http_body_util::BodyExt;
 use tonic::body::Body;
+use tonic::transport::server::TlsConnectInfo;
 use tower::{Layer, Service};
 
 use crate::budget::{Budget, HeldBody};
+use crate::grpc_conn::ConnectionInfo;
 
 /// Whether a call of the method at `path` is one of the large kind: a batch,
 /// a vectorized call, or a function that takes arrays. (Text and bytes
@@ -36,6 +41,96 @@ fn may_be_large(path: &str) -> bool {
             method == crate::grpc_many::many_method(f)
                 || (method == crate::grpc_functions::method_name(f.name) && arrays)
         })
+}
+
+/// The length a gRPC request body declares for its message (the 5-byte
+/// prefix of the first message), read from its first bytes, and the body
+/// as it was. `None` when the body ends or fails first: the router answers
+/// that call (and its share is then that of the largest request).
+async fn declared_length(mut body: Body) -> (Option<usize>, Body) {
+    let mut head = BytesMut::new();
+    while head.len() < 5 {
+        match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => head.extend_from_slice(&data),
+                Err(trailers) => {
+                    return (
+                        None,
+                        Body::new(Prefixed::new(head.freeze(), Some(trailers), body)),
+                    );
+                }
+            },
+            Some(Err(status)) => return (None, Body::new(Failed(Some(status)))),
+            None => break,
+        }
+    }
+    let declared = (head.len() >= 5)
+        .then(|| u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize + 5);
+    (
+        declared,
+        Body::new(Prefixed::new(head.freeze(), None, body)),
+    )
+}
+
+/// A body whose first bytes (and maybe trailers) were read already.
+struct Prefixed {
+    head: Option<Bytes>,
+    trailers: Option<Frame<Bytes>>,
+    rest: Body,
+}
+
+impl Prefixed {
+    fn new(head: Bytes, trailers: Option<Frame<Bytes>>, rest: Body) -> Self {
+        Prefixed {
+            head: (!head.is_empty()).then_some(head),
+            trailers,
+            rest,
+        }
+    }
+}
+
+impl HttpBody for Prefixed {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let this = self.get_mut();
+        if let Some(head) = this.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(head))));
+        }
+        if let Some(trailers) = this.trailers.take() {
+            return Poll::Ready(Some(Ok(trailers)));
+        }
+        Pin::new(&mut this.rest).poll_frame(cx)
+    }
+}
+
+/// A body that failed while its first bytes were read.
+struct Failed(Option<tonic::Status>);
+
+impl HttpBody for Failed {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        Poll::Ready(self.get_mut().0.take().map(Err))
+    }
+}
+
+/// The connection a request came on, with TLS or without.
+fn connection_of<B>(request: &Request<B>) -> Option<ConnectionInfo> {
+    let extensions = request.extensions();
+    extensions.get::<ConnectionInfo>().cloned().or_else(|| {
+        extensions
+            .get::<TlsConnectInfo<ConnectionInfo>>()
+            .map(|tls| tls.get_ref().clone())
+    })
 }
 
 /// Wraps a service so that its batch calls run within the budget.
@@ -95,23 +190,75 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let large = may_be_large(request.uri().path());
         let (budget, size) = (self.layer.budget.clone(), self.layer.max_request_bytes);
+        let connection = connection_of(&request);
         Box::pin(async move {
-            let held = if large {
-                match budget.hold(size).await {
-                    Ok(held) => Some(held),
-                    Err(busy) => {
-                        // Refused before the router: its logging layer
-                        // never sees this call.
-                        crate::log_call_error("grpc", &busy);
-                        let refusal = crate::grpc::status(&busy).into_http::<Body>();
-                        return Ok(refusal.map(|body| HeldBody::new(body, None)));
-                    }
+            if !large {
+                let response = inner.call(request).await?;
+                return Ok(response.map(|body| HeldBody::new(body, None)));
+            }
+            // The share is that of the message the call declares (in its
+            // first five bytes), not of the largest request allowed.
+            let (parts, body) = request.into_parts();
+            let (declared, body) = declared_length(body).await;
+            let request = Request::from_parts(parts, body);
+            let bytes = declared.map_or(size, |declared| declared.min(size));
+            let held = match &connection {
+                Some(connection) => budget.hold_in(&connection.shares, bytes).await,
+                None => budget.hold(bytes).await,
+            };
+            let held = match held {
+                Ok(held) => held,
+                Err(busy) => {
+                    // Refused before the router: its logging layer never
+                    // sees this call.
+                    crate::log_call_error("grpc", &busy);
+                    let refusal = crate::grpc::status(&busy).into_http::<Body>();
+                    return Ok(refusal.map(|body| HeldBody::new(body, None)));
                 }
-            } else {
-                None
             };
             let response = inner.call(request).await?;
-            Ok(response.map(|body| HeldBody::new(body, held)))
+            let progress = connection.map(|connection| connection.watch());
+            Ok(response.map(|body| {
+                let body = HeldBody::new(body, Some(held));
+                match progress {
+                    Some(progress) => body.watched(progress),
+                    None => body,
+                }
+            }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of `chunks`, as they would arrive.
+    fn body_of(chunks: &[&'static [u8]]) -> Body {
+        let frames = chunks
+            .iter()
+            .map(|c| Ok::<_, tonic::Status>(Frame::data(Bytes::from_static(c))));
+        Body::new(http_body_util::StreamBody::new(tokio_stream::iter(
+            frames.collect::<Vec<_>>(),
+        )))
+    }
+
+    #[tokio::test]
+    async fn the_declared_length_is_read_across_chunks_and_the_body_kept_whole() {
+        let chunks: &[&'static [u8]] = &[b"\x00\x00", b"\x00\x01\x02abc", b"def"];
+        let (declared, body) = declared_length(body_of(chunks)).await;
+        assert_eq!(declared, Some(0x0102 + 5));
+        let whole = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&whole[..], b"\x00\x00\x00\x01\x02abcdef");
+    }
+
+    #[tokio::test]
+    async fn a_body_too_short_to_declare_a_length_is_passed_on_as_it_was() {
+        for chunks in [&[][..], &[&b"\x00\x00"[..]][..]] {
+            let (declared, body) = declared_length(body_of(chunks)).await;
+            assert_eq!(declared, None);
+            let whole = body.collect().await.unwrap().to_bytes();
+            assert_eq!(whole, chunks.concat());
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! Serving the gRPC routes (tonic) on each listener: TLS when configured,
-//! HTTP/2 keep-alive as the idle timeout, a per-connection limit of
-//! concurrent streams, every large call within the memory budget, and a
-//! graceful drain on shutdown.
+//! connections closed when silent or stalled for the idle timeout (see
+//! `grpc_conn`), a per-connection limit of concurrent streams and of large
+//! calls, every large call within the memory budget, and a graceful drain
+//! on shutdown.
 
 use tokio::net::TcpListener;
 
 use crate::budget::Budget;
-use crate::{grpc_budget, Running, StartError};
+use crate::{grpc_budget, grpc_conn, Running, StartError};
 
 /// Serves `routes` on every listener in the background of `running`.
 ///
@@ -23,7 +24,7 @@ pub(crate) fn serve(
     for listener in listeners {
         let (routes, token) = (routes.clone(), running.shutdown.clone());
         let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            grpc_conn::incoming(listener, limits.idle_timeout, budget.clone(), token.clone());
         let mut builder = tonic::transport::Server::builder();
         if let Some((cert, key)) = tls {
             let identity = tonic::transport::Identity::from_pem(cert, key);
@@ -33,8 +34,10 @@ pub(crate) fn serve(
         }
         let mut builder = builder
             .concurrency_limit_per_connection(limits.max_in_flight)
-            .http2_keepalive_interval(Some(limits.idle_timeout))
-            .http2_keepalive_timeout(Some(limits.idle_timeout))
+            // Pings at half the idle timeout: a live client answers them in
+            // time, so only a silent one is closed (see `grpc_conn`).
+            .http2_keepalive_interval(Some(limits.idle_timeout / 2))
+            .http2_keepalive_timeout(Some(limits.idle_timeout / 2))
             .layer(grpc_budget::BudgetLayer::new(
                 budget.clone(),
                 limits.max_request_bytes,

@@ -22,6 +22,7 @@ pub mod error;
 pub mod frames;
 pub mod grpc;
 pub mod grpc_budget;
+mod grpc_conn;
 pub mod grpc_functions;
 pub mod grpc_many;
 mod grpc_serve;
