@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ from oxbridge._functions import FUNCTIONS
 from oxbridge.cli import OPERATIONS
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "oxbridge", *args],
+        env={**os.environ, **(env or {})},
         check=False,
         capture_output=True,
         text=True,
@@ -47,6 +49,40 @@ def test_every_flag_function_prints_what_the_core_gives(name: str) -> None:
     assert (done.returncode, done.stdout) == (0, f"{getattr(oxbridge.connect(), name)(*args)}\n")
 
 
+def test_no_arguments_print_the_help() -> None:
+    done = run()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Usage: oxbridge")
+    assert "--via" in done.stdout
+    assert "greet" in done.stdout
+
+
+def test_via_takes_what_connect_takes(tmp_path: Path) -> None:
+    """A URL as well as a bridge name, for the CLI as for ``connect()``; and
+    ``$OXBRIDGE_HTTP`` and friends take the same URL forms as ``HOST:PORT``."""
+    from .servers import ephemeral, serving  # noqa: PLC0415 - only this test serves
+
+    with serving(*ephemeral(tmp_path)) as s:
+        for url in (s.url("ipc"), s.url("http"), s.url("grpc")):
+            done = run("--add", "--arg1", "1+3j", "--arg2", "-5j", "--via", url)
+            assert (done.returncode, done.stdout, done.stderr) == (0, "(1-2j)\n", ""), url
+        for bridge, value in [
+            ("http", s.url("http")), ("http", s.http[0]),
+            ("grpc", s.url("grpc")), ("grpc", s.grpc[0]),
+            ("ipc", s.url("ipc")), ("ipc", str(s.unix)),
+        ]:  # fmt: skip
+            env = {f"OXBRIDGE_{bridge.upper()}": value}
+            done = run("--mul", "--arg1", "2j", "--arg2", "3j", "--via", bridge, env=env)
+            assert (done.returncode, done.stdout, done.stderr) == (0, "(-6+0j)\n", ""), value
+    env = {"OXBRIDGE_HTTP": "grpc://127.0.0.1:1"}
+    wrong = run("--add", "--arg1", "1", "--arg2", "2", "--via", "http", env=env)
+    assert wrong.returncode != 0
+    assert wrong.stderr == (
+        "oxbridge: error: $OXBRIDGE_HTTP: 'grpc://127.0.0.1:1' is neither HOST:PORT nor a URL "
+        "like http://..., https://...\n"
+    )
+
+
 def test_greet_subcommand() -> None:
     assert run("greet", "Welcome", "traveler").stdout == "Welcome, traveler\n"
 
@@ -59,7 +95,8 @@ def test_greet_subcommand() -> None:
         (["--add", "--mul", "--arg1", "1", "--arg2", "2"], "choose one operation"),
         (["--div", "--arg1", "1", "--arg2", "0"], "complex division by zero"),
         (["--add", "--arg1", "1"], "needs --arg1 and --arg2"),
-        (["--add", "--arg1", "1", "--arg2", "2", "--via", "smoke"], "Invalid value for '--via'"),
+        (["--add", "--arg1", "1", "--arg2", "2", "--via", "smoke"], "unknown bridge 'smoke'"),
+        (["--add", "--arg1", "1", "--arg2", "2", "--via", "ftp://x"], "Invalid value for '--via'"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(args: list[str], message: str) -> None:

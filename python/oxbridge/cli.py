@@ -47,16 +47,27 @@ def _parse_complex(
         ) from None
 
 
+def _parse_target(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        bridges.resolve(value)
+    except OxbridgeError as e:
+        raise click.BadParameter(str(e), param=param) from None
+    return value
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @_operation_flags
 @click.option("--arg1", callback=_parse_complex, help="First complex number in the form x+yj")
 @click.option("--arg2", callback=_parse_complex, help="Second complex number in the form x'+y'j")
 @click.option(
     "--via",
-    type=click.Choice(list(bridges.BRIDGES)),
+    callback=_parse_target,
     default="pyo3",
     show_default=True,
-    help="The bridge that carries the call.",
+    help=(
+        f"The bridge that carries the call: {', '.join(bridges.BRIDGES)}, or a URL "
+        "(unix:///PATH, http[s]://HOST:PORT, grpc[s]://HOST:PORT), as connect() takes."
+    ),
 )
 @click.version_option(package_name="oxbridge")
 @click.pass_context
@@ -72,6 +83,9 @@ def cli(
     if ctx.invoked_subcommand is not None:
         if command is not None:
             raise click.UsageError(f"--{command} cannot be combined with a subcommand")
+        return
+    if command is None and arg1 is None and arg2 is None:
+        click.echo(ctx.get_help())
         return
     if command is None:
         flags = ", ".join(f"--{name}" for name in OPERATIONS)

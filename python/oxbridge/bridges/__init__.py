@@ -15,7 +15,7 @@ from .._client import Client
 from .._library import CALCULATOR, Library
 from ..errors import UnknownBridgeError
 
-__all__ = ["BRIDGES", "connect"]
+__all__ = ["BRIDGES", "connect", "resolve"]
 
 #: Registered bridge names, in the order they are shown, with the module that
 #: implements each. A module exposes ``open(address, library, **options) -> Client``.
@@ -43,6 +43,20 @@ def _factory(name: str) -> Callable[..., Client]:
     return opener
 
 
+def resolve(target: str) -> tuple[str, str | None]:
+    """The bridge ``target`` names, and its URL if it is one (see :func:`connect`).
+
+    Raises :class:`~oxbridge.UnknownBridgeError` for anything else.
+    """
+    if target in BRIDGES:
+        return target, None
+    scheme, sep, _ = target.partition("://")
+    if sep and scheme in SCHEMES:
+        return SCHEMES[scheme], target
+    known = ", ".join([*BRIDGES, *(f"{s}://..." for s in SCHEMES)])
+    raise UnknownBridgeError(f"unknown bridge {target!r}: expected one of {known}")
+
+
 def connect(target: str = "pyo3", *, library: Library | None = None, **options: Any) -> Client:
     """Open a client over the bridge ``target``.
 
@@ -51,11 +65,5 @@ def connect(target: str = "pyo3", *, library: Library | None = None, **options: 
     anything else. ``library`` is the library to call (oxbridge's calculator
     unless given; see :class:`~oxbridge.Library`).
     """
-    library = library or CALCULATOR
-    if target in BRIDGES:
-        return _factory(target)(None, library, **options)
-    scheme, sep, _ = target.partition("://")
-    if sep and scheme in SCHEMES:
-        return _factory(SCHEMES[scheme])(target, library, **options)
-    known = ", ".join([*BRIDGES, *(f"{s}://..." for s in SCHEMES)])
-    raise UnknownBridgeError(f"unknown bridge {target!r}: expected one of {known}")
+    name, url = resolve(target)
+    return _factory(name)(url, library or CALCULATOR, **options)

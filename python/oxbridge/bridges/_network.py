@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import UnknownBridgeError
-from . import _embedded
+from . import SCHEMES, _embedded
 
 if TYPE_CHECKING:
     from .._library import Library
@@ -48,18 +48,35 @@ def split_hostport(text: str, where: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def configured_url(bridge: str, library: Library) -> str | None:
+    """``$<PACKAGE>_<BRIDGE>`` (``$OXBRIDGE_HTTP``...): any URL
+    :func:`~oxbridge.connect` takes for that bridge, or ``HOST:PORT`` (made
+    a URL), or for ``ipc`` a socket path (kept as it is). The first of a
+    comma-separated list."""
+    env = library.env(bridge.upper())
+    value = os.environ.get(env, "").split(",")[0].strip()
+    if not value:
+        return None
+    scheme, sep, _ = value.partition("://")
+    if not sep:
+        # A bare socket path may be relative: it is kept as it is, not read as a URL.
+        return value if bridge == "ipc" else f"{bridge}://{value}"
+    if SCHEMES.get(scheme) != bridge:
+        forms = ", ".join(f"{s}://..." for s, b in SCHEMES.items() if b == bridge)
+        plain = "a socket path" if bridge == "ipc" else "HOST:PORT"
+        raise UnknownBridgeError(f"${env}: {value!r} is neither {plain} nor a URL like {forms}")
+    return value
+
+
 def tcp_address(
-    bridge: str, url: str | None, env: str, default_port: int, library: Library
+    bridge: str, url: str | None, default_port: int, library: Library
 ) -> tuple[str, int]:
-    """(host, port) for a TCP bridge: the URL, ``$env``, a server on the
-    default port (oxbridge's own library only: another library's server has
-    no address of its own to be found at), or else the embedded server."""
+    """(host, port) for a TCP bridge: the URL, a server on the default port
+    (oxbridge's own library only: another library's server has no address of
+    its own to be found at), or else the embedded server."""
     if url is not None:
         parts = urlsplit(url)
         return split_hostport(parts.netloc, f"{bridge} URL {url!r}")
-    configured = os.environ.get(env)
-    if configured:
-        return split_hostport(configured.split(",")[0].strip(), f"${env}")
     if library.is_calculator and _reachable_tcp("127.0.0.1", default_port):
         return "127.0.0.1", default_port
     embedded = getattr(_embedded.addresses(library), bridge)
@@ -100,8 +117,9 @@ def tcp_target(
     """
     if options:
         raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
-    host, port = tcp_address(bridge, address, library.env(bridge.upper()), default_port, library)
-    secure = address is not None and urlsplit(address).scheme in ("https", "grpcs")
+    url = address if address is not None else configured_url(bridge, library)
+    host, port = tcp_address(bridge, url, default_port, library)
+    secure = url is not None and urlsplit(url).scheme in ("https", "grpcs")
     ca_path = (ca or os.environ.get(library.env("CA")) or "") if secure else None
     return TcpTarget(host, port, token or os.environ.get(library.env("TOKEN")), ca_path)
 
@@ -109,14 +127,15 @@ def tcp_target(
 def unix_path(url: str | None, library: Library) -> str:
     """The socket path: the URL, ``$OXBRIDGE_UNIX``, a live default socket,
     or else the embedded server's."""
+    if url is None:
+        url = configured_url("ipc", library)
+        if url is not None and "://" not in url:
+            return url
     if url is not None:
         path = urlsplit(url).path
         if not path:
             raise UnknownBridgeError(f"ipc URL {url!r} has no path: write unix:///path/to/socket")
         return path
-    configured = os.environ.get(library.env("UNIX"))
-    if configured:
-        return configured
     default: str = library.native.default_socket_path()
     if library.is_calculator and _reachable_unix(default):
         return default
