@@ -15,22 +15,26 @@ import sys
 import time
 
 
-def probe(host: str, port: int) -> float:
-    """Seconds for one health check on a fresh connection (10 s at most)."""
+def probe(host: str, port: int) -> tuple[float, float]:
+    """Seconds for one health check on a fresh connection (10 s at most),
+    and of those, the seconds until the connection was established."""
     started = time.monotonic()
     with socket.create_connection((host, port), timeout=10) as sock:
+        connected = time.monotonic()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         reply = sock.recv(65536)
     if not reply.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"health check failed: {reply[:100]!r}")
-    return time.monotonic() - started
+    return time.monotonic() - started, connected - started
 
 
 def main() -> None:
     host, port = sys.argv[1].rsplit(":", 1)
-    latencies = []
+    latencies, connects = [], []
     while True:
-        latencies.append(probe(host, int(port)))
+        latency, connect = probe(host, int(port))
+        latencies.append(latency)
+        connects.append(connect)
         stop, _, _ = select.select([sys.stdin], [], [], 0.02)
         if stop:
             break
@@ -41,6 +45,7 @@ def main() -> None:
                 "count": len(latencies),
                 "slowest_ms": round(latencies[-1] * 1000, 1),
                 "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+                "slowest_connect_ms": round(max(connects) * 1000, 1),
             }
         )
     )

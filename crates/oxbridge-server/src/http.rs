@@ -232,7 +232,9 @@ async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Byte
             limit: limits.max_request_bytes,
         }));
     }
-    // A body that stops arriving is not waited for longer than an idle client.
+    // A body that stops arriving is not waited for longer than an idle
+    // client; one that arrives takes turns with the others (see `fair`).
+    let request = request.map(|body| axum::body::Body::new(crate::fair::Yielding::new(body)));
     let Ok(body) =
         tokio::time::timeout(limits.idle_timeout, Bytes::from_request(request, &())).await
     else {

@@ -19,6 +19,7 @@ mod accept;
 pub mod budget;
 pub mod config;
 pub mod error;
+mod fair;
 pub mod frames;
 pub mod grpc;
 pub mod grpc_budget;

@@ -28,7 +28,12 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let mut drained = 0;
     while drained < size {
         match tokio::time::timeout(silence, stream.read(&mut sink)).await {
-            Ok(Ok(n)) if n > 0 => drained += n,
+            Ok(Ok(n)) if n > 0 => {
+                drained += n;
+                // One chunk per turn (see `fair`): hundreds of refused
+                // uploads drained at once must not hold up a health check.
+                tokio::task::yield_now().await;
+            }
             _ => break, // end of stream, an error, or silence
         }
     }
