@@ -47,6 +47,21 @@ test: build lint test-rust test-c test-fuzz test-python ## Every test and lint
 # run from Python, not as Rust test binaries.
 PYO3_CRATES := oxbridge-py oxbridge-native pystd
 
+SDIST_DIR := target/sdist-check
+
+.PHONY: test-sdist
+test-sdist: $(STAMPS)/venv ## Build the sdist, install it in a fresh venv from scratch, and call it
+	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)
+	$(VENV)/bin/maturin sdist --out $(SDIST_DIR)
+	$(PYTHON) -m venv $(SDIST_DIR)/venv
+	@# As a user would: pip builds it (maturin from the index), with an empty cargo target.
+	env -u PYO3_PYTHON CARGO_TARGET_DIR=$(abspath $(SDIST_DIR))/target \
+		$(SDIST_DIR)/venv/bin/pip install --quiet $(SDIST_DIR)/oxbridge-*.tar.gz
+	cd $(SDIST_DIR) && venv/bin/python -c 'import oxbridge; \
+		got = [oxbridge.connect(b).add(1 + 3j, -5j) for b in ("pyo3", "ctypes", "cffi")]; \
+		assert got == [1 - 2j] * 3, got; print("sdist install: ok", got)'
+	cd $(SDIST_DIR) && venv/bin/oxbridge --add --arg1 1+3j --arg2 -5j --via ipc
+
 .PHONY: test-rust
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace $(PYO3_CRATES:%=--exclude %) --quiet
