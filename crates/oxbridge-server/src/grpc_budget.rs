@@ -5,11 +5,12 @@
 //! small and pass freely. The share is kept
 //! until the reply has gone out (see `budget`).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
@@ -48,48 +49,32 @@ fn may_be_large(path: &str) -> bool {
 /// as it was. `None` when the body ends or fails first: the router answers
 /// that call (and its share is then that of the largest request).
 async fn declared_length(mut body: Body) -> (Option<usize>, Body) {
-    let mut head = BytesMut::new();
-    while head.len() < 5 {
-        match body.frame().await {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => head.extend_from_slice(&data),
-                Err(trailers) => {
-                    return (
-                        None,
-                        Body::new(Prefixed::new(head.freeze(), Some(trailers), body)),
-                    );
-                }
-            },
-            Some(Err(status)) => return (None, Body::new(Failed(Some(status)))),
-            None => break,
+    let mut read = VecDeque::new();
+    let mut head = Vec::with_capacity(5);
+    let mut ended = false;
+    while head.len() < 5 && !ended {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        match frame.as_ref().map(Frame::data_ref) {
+            Ok(Some(data)) => head.extend_from_slice(&data[..data.len().min(5 - head.len())]),
+            _ => ended = true, // trailers, or an error: nothing follows
         }
+        read.push_back(frame);
     }
-    let declared = (head.len() >= 5)
+    let declared = (head.len() == 5)
         .then(|| u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize + 5);
-    (
-        declared,
-        Body::new(Prefixed::new(head.freeze(), None, body)),
-    )
+    let rest = (!ended).then_some(body);
+    (declared, Body::new(Replayed { read, rest }))
 }
 
-/// A body whose first bytes (and maybe trailers) were read already.
-struct Prefixed {
-    head: Option<Bytes>,
-    trailers: Option<Frame<Bytes>>,
-    rest: Body,
+/// A body whose first frames were read already: those, then the rest.
+struct Replayed {
+    read: VecDeque<Result<Frame<Bytes>, tonic::Status>>,
+    rest: Option<Body>,
 }
 
-impl Prefixed {
-    fn new(head: Bytes, trailers: Option<Frame<Bytes>>, rest: Body) -> Self {
-        Prefixed {
-            head: (!head.is_empty()).then_some(head),
-            trailers,
-            rest,
-        }
-    }
-}
-
-impl HttpBody for Prefixed {
+impl HttpBody for Replayed {
     type Data = Bytes;
     type Error = tonic::Status;
 
@@ -98,28 +83,13 @@ impl HttpBody for Prefixed {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
         let this = self.get_mut();
-        if let Some(head) = this.head.take() {
-            return Poll::Ready(Some(Ok(Frame::data(head))));
+        if let Some(frame) = this.read.pop_front() {
+            return Poll::Ready(Some(frame));
         }
-        if let Some(trailers) = this.trailers.take() {
-            return Poll::Ready(Some(Ok(trailers)));
+        match &mut this.rest {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(None),
         }
-        Pin::new(&mut this.rest).poll_frame(cx)
-    }
-}
-
-/// A body that failed while its first bytes were read.
-struct Failed(Option<tonic::Status>);
-
-impl HttpBody for Failed {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        Poll::Ready(self.get_mut().0.take().map(Err))
     }
 }
 
