@@ -54,3 +54,55 @@ def test_bench_rejects_an_unknown_bridge() -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "unknown bridge(s) telegraph" in done.stderr
+
+
+def bench_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``oxbridge bench ARGS`` in a Python where ``module`` cannot be imported,
+    as after a plain ``pip install oxbridge``."""
+    code = f"import sys; sys.modules[{module!r}] = None; from oxbridge.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, "bench", "--quick", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_without_matplotlib_the_measurements_are_written_and_the_plots_skipped(
+    tmp_path: Path,
+) -> None:
+    done = bench_without("matplotlib", "--bridges", "pyo3", "--output", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "no plots: they need matplotlib (pip install 'oxbridge[bench]')" in done.stdout
+    cases = json.loads((tmp_path / "results.json").read_text())["cases"]
+    assert any(c["name"] == "pyo3 add" for c in cases)
+    report = (tmp_path / "report.md").read_text()
+    assert "pyo3 add" in report
+    assert list(tmp_path.glob("*.png")) == []
+    # Targets whose cases were not run say so, with no ratio made up.
+    targets = json.loads((tmp_path / "results.json").read_text())["targets"]
+    unmeasured = [t for t in targets if t["verdict"] == "not measured"]
+    assert unmeasured
+    assert all(t["ratio"] is None for t in unmeasured)
+    assert "nan" not in report
+    assert "lower is better" in report
+
+
+def test_without_requests_the_http_bench_says_what_to_install_before_measuring() -> None:
+    done = bench_without("requests", "--bridges", "http")
+    assert done.returncode != 0
+    assert done.stderr == (
+        "oxbridge: error: the HTTP benchmark compares with the article's client, which needs "
+        "requests: pip install 'oxbridge[bench]'\n"
+    )
+    assert done.stdout == ""  # nothing was measured
+
+
+def test_an_unwritable_output_is_one_line_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    where = tmp_path / "a-file" / "report"
+    done = subprocess.run(
+        [sys.executable, "-m", "oxbridge", "bench", "--quick", "--output", str(where)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr == f"oxbridge: error: cannot write to --output {where}: Not a directory\n"
+    assert done.stdout == ""

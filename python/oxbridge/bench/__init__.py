@@ -15,8 +15,10 @@ Kinds of case:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import tempfile
 import time
 import timeit
 from collections.abc import Iterator
@@ -39,6 +41,14 @@ def run_bench(
 ) -> list[dict[str, Any]]:
     """``oxbridge bench``: measure, print, and optionally write the report."""
     chosen = list(chosen or bridges.BRIDGES)
+    # What could fail after minutes of measuring fails now, in one line.
+    if "http" in chosen and importlib.util.find_spec("requests") is None:
+        raise click.ClickException(
+            "the HTTP benchmark compares with the article's client, which needs requests: "
+            "pip install 'oxbridge[bench]'"
+        )
+    if output is not None:
+        writable(output)
     s = settings(quick, chosen)
     started = time.perf_counter()
     results = measure(scalar_cases(chosen), s, "single calls")
@@ -59,8 +69,6 @@ def run_bench(
         f"\n{len(results)} cases in {elapsed:.0f} s on {machine()['cpu']} ({os.cpu_count()} cores)"
     )
     if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
-        images = plots(results, output, chosen)
         doc = {
             "machine": machine(),
             "settings": asdict(s),
@@ -79,14 +87,31 @@ def run_bench(
             f"Settings: {'quick' if quick else 'full'}, bridges {', '.join(chosen)}. "
             "Medians and p99 are per call over interleaved samples.",
             "",
-            *[f"![{i}]({i})" for i in images],
-            "",
         ]
-        (output / "report.md").write_text("\n".join(head + lines) + "\n")
-        click.echo(
-            f"wrote {output / 'results.json'}, {output / 'report.md'} and {len(images)} plots"
-        )
+        report = output / "report.md"
+        # The measurements are written before the plots: they are never lost to them.
+        report.write_text("\n".join(head + lines) + "\n")
+        images = plots(results, output, chosen)
+        if images:
+            report.write_text("\n".join(head + [f"![{i}]({i})" for i in images] + ["", *lines]))
+            click.echo(f"wrote {output / 'results.json'}, {report} and {len(images)} plots")
+        else:
+            click.echo(
+                f"wrote {output / 'results.json'} and {report}; no plots: they need "
+                "matplotlib (pip install 'oxbridge[bench]')"
+            )
     return verdicts
+
+
+def writable(output: Path) -> None:
+    """Makes ``output`` (a directory) or says in one line why it cannot."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise click.ClickException(f"cannot write to --output {output}: {reason}") from None
 
 
 def run_demo(calls: int) -> None:
