@@ -31,6 +31,9 @@ venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 
 .PHONY: build
 build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
+	@# The extensions are abi3 (one build for CPython 3.11+): an older
+	@# version-tagged build would be imported before them, so it goes.
+	rm -f python/oxbridge/_native.cpython-*.so examples/pystd/python/pystd/*.cpython-*.so
 	$(VENV)/bin/maturin develop --release --extras dev --quiet
 	@# The example library outside the core, built the way its README says.
 	$(VENV)/bin/maturin develop --release --quiet -m examples/pystd/Cargo.toml

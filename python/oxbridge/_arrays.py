@@ -10,7 +10,7 @@ it already is one); a single value is checked as the scalar call checks it.
 from __future__ import annotations
 
 import numbers
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ._functions import FunctionInfo, check
 from .errors import ArgumentTypeError, InvalidArgumentError
 
-__all__ = ["DTYPES", "Array", "Operand", "as_array", "byte_view", "length_mismatch", "prepare"]
+__all__ = ["DTYPES", "Array", "Operand", "as_array", "length_mismatch", "prepare"]
 
 Array: TypeAlias = npt.NDArray[Any]
 #: An argument of a vectorized call: an array, or one value for every element.
@@ -105,8 +105,3 @@ def prepare(f: FunctionInfo, args: list[object]) -> tuple[list[Operand], int]:
             raise length_mismatch(first.name, n, p.name, len(arr))
         operands.append(arr)
     return operands, n
-
-
-def byte_view(arr: Array) -> memoryview:
-    """The bytes of a contiguous array, writable, without a copy."""
-    return memoryview(cast(Any, arr)).cast("B")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Self
 
+from . import _extras
 from ._functions import FunctionInfo, bind
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def _arrays() -> ModuleType:
     vectorized call: scalar calls never import numpy."""
     global _ARRAYS  # noqa: PLW0603 - imported once, on first use
     if _ARRAYS is None:
+        _extras.numpy()
         _ARRAYS = importlib.import_module("oxbridge._arrays")
     return _ARRAYS
 

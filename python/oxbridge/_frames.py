@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-
-from ._arrays import DTYPES, Operand
 from ._functions import FunctionInfo
 from .errors import PayloadTooLargeError, ProtocolError
 
-__all__ = ["CHUNK", "REPLY", "FrameSize", "each_frame", "parse_reply_header", "request_frame"]
+if TYPE_CHECKING:
+    from ._arrays import Array, Operand
+
+__all__ = [
+    "CHUNK",
+    "REPLY",
+    "FrameSize",
+    "byte_view",
+    "each_frame",
+    "parse_reply_header",
+    "request_frame",
+]
 
 MAGIC = b"OXB\x02"
 REQUEST = struct.Struct("<4sBBxxQQ8x")
@@ -27,6 +35,10 @@ CHUNK = 1 << 18
 
 def _buffer(f: FunctionInfo, operands: Sequence[Operand]) -> list[tuple[bool, Any]]:
     """Each argument as ``(one_for_all, values)``, the values an array."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+
+    from ._arrays import DTYPES  # noqa: PLC0415
+
     return [
         (False, value)
         if isinstance(value, np.ndarray)
@@ -79,6 +91,8 @@ def each_frame(
     empty call): ``send(start, stop, parts)`` for each, the arrays sliced. A
     frame the server refuses as too large is sent again as smaller ones
     (every call is pure, so resending is safe)."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+
     start = 0
     while True:
         stop = min(start + size.elements, n)
@@ -93,3 +107,8 @@ def each_frame(
         start = stop
         if start >= n:
             return
+
+
+def byte_view(arr: Array) -> memoryview:
+    """The bytes of a contiguous array, writable, without a copy."""
+    return memoryview(cast(Any, arr)).cast("B")

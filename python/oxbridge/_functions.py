@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from . import _native
+from . import _extras, _native
 from ._args import complex_arg
 from .errors import ArgumentTypeError, InvalidArgumentError, argument_type_error
 
@@ -149,8 +149,7 @@ def _instance(expected: type, label: str) -> Callable[[object, str], Any]:
 
 def _array(dtype: str) -> Callable[[object, str], Any]:
     def checked(value: object, name: str) -> Any:
-        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
+        np = _extras.numpy()
         if not (isinstance(value, np.ndarray) and value.dtype == dtype and value.ndim == 1):
             raise argument_type_error(name, value, f"a 1-D {dtype} array")
         if not value.flags.c_contiguous:

@@ -25,6 +25,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "MethodNotAllowedError",
+    "MissingExtraError",
     "NotFoundError",
     "OxbridgeError",
     "OxbridgeOverflowError",
@@ -155,6 +156,13 @@ class UnknownBridgeError(OxbridgeError, ValueError):
     """``connect()`` was given a bridge name or URL it does not know."""
 
     kind = "unknown_bridge"
+
+
+class MissingExtraError(OxbridgeError, ImportError):
+    """A feature needs an optional dependency that is not installed; the
+    message names the ``pip install 'oxbridge[...]'`` that adds it."""
+
+    kind = "missing_extra"
 
 
 def _from_table() -> tuple[dict[str, type[OxbridgeError]], dict[int, str]]:

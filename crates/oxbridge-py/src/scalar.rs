@@ -1,9 +1,8 @@
 //! Reading a Python number as a complex, as `complex(x)` does.
 
 use oxbridge_core::Complex;
-use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyComplex, PyString};
 
 use crate::errors;
 
@@ -12,13 +11,10 @@ use crate::errors;
 /// `__float__` or `__index__`.
 #[inline]
 pub(crate) fn as_complex(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Complex> {
-    let ptr = value.as_ptr();
-    // SAFETY: `ptr` is a live object (borrowed from `value`) and we hold the GIL.
-    if unsafe { ffi::PyComplex_CheckExact(ptr) } != 0 {
-        // SAFETY: an exact `complex` is a `PyComplexObject`; reading its
-        // value is what `complex.real` does.
-        let cval = unsafe { (*ptr.cast::<ffi::PyComplexObject>()).cval };
-        return Ok(Complex::new(cval.real, cval.imag));
+    // The limited API (abi3) has no `PyComplexObject`: an exact `complex`
+    // is read through its two accessors, which cannot fail on one.
+    if let Ok(c) = value.cast_exact::<PyComplex>() {
+        return Ok(Complex::new(c.real(), c.imag()));
     }
     slow_as_complex(value, name)
 }
@@ -30,15 +26,17 @@ fn slow_as_complex(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Complex> {
         || value.is_instance_of::<pyo3::types::PyBytes>()
         || value.is_instance_of::<pyo3::types::PyByteArray>();
     if !is_text {
-        // SAFETY: live object, GIL held; the function reports failure through
-        // the error indicator, which we check right after.
-        let cval = unsafe { ffi::PyComplex_AsCComplex(value.as_ptr()) };
-        match PyErr::take(py) {
-            None => return Ok(Complex::new(cval.real, cval.imag)),
-            Some(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {}
+        // `complex(x)` itself: `__complex__`, then `__float__` or `__index__`,
+        // as `PyComplex_AsCComplex` does (which the limited API lacks).
+        match py.get_type::<PyComplex>().call1((value,)) {
+            Ok(c) => {
+                let c = c.cast_into::<PyComplex>()?;
+                return Ok(Complex::new(c.real(), c.imag()));
+            }
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {}
             // Anything but "not a number" (an overflowing int, an error raised
             // by __complex__) passes through unchanged, as `complex(x)` does.
-            Some(e) => return Err(e),
+            Err(e) => return Err(e),
         }
     }
     Err(errors::argument_type(py, name, value, "complex"))

@@ -42,17 +42,16 @@ def run_bench(
     """``oxbridge bench``: measure, print, and optionally write the report."""
     chosen = list(chosen or bridges.BRIDGES)
     # What could fail after minutes of measuring fails now, in one line.
-    if "http" in chosen and importlib.util.find_spec("requests") is None:
-        raise click.ClickException(
-            "the HTTP benchmark compares with the article's client, which needs requests: "
-            "pip install 'oxbridge[bench]'"
-        )
     if output is not None:
         writable(output)
+    left_out = skipped(chosen)
+    for note in left_out:
+        click.echo(f"skipped: {note}", err=True)
     s = settings(quick, chosen)
     started = time.perf_counter()
     results = measure(scalar_cases(chosen), s, "single calls")
-    results += measure(batch_cases(chosen, s.batch_sizes), s, "batches")
+    if has("numpy"):
+        results += measure(batch_cases(chosen, s.batch_sizes), s, "batches")
     for r in results:
         if r.size:
             r.extra = {
@@ -86,6 +85,7 @@ def run_bench(
             f"oxbridge {m['oxbridge']}.",
             f"Settings: {'quick' if quick else 'full'}, bridges {', '.join(chosen)}. "
             "Medians and p99 are per call over interleaved samples.",
+            *(f"Skipped: {note}." for note in left_out),
             "",
         ]
         report = output / "report.md"
@@ -101,6 +101,22 @@ def run_bench(
                 "matplotlib (pip install 'oxbridge[bench]')"
             )
     return verdicts
+
+
+def has(module: str) -> bool:
+    """Whether ``module`` can be imported (an optional dependency is installed)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def skipped(chosen: list[str]) -> list[str]:
+    """What a plain install cannot measure, each with the extra that adds it."""
+    extra = "pip install 'oxbridge[bench]'"
+    notes = []
+    if not has("numpy"):
+        notes.append(f"batches, which need numpy ({extra})")
+    if "http" in chosen and not has("requests"):
+        notes.append(f"the HTTP article's client, which needs requests ({extra})")
+    return notes
 
 
 def writable(output: Path) -> None:

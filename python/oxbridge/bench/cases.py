@@ -4,6 +4,7 @@ transport, the articles' approach and Python's own operation."""
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import math
 import socket
@@ -130,10 +131,8 @@ def _stream(sock: Any) -> Any:
 
 
 def http_baselines(where: Any) -> list[Case]:
-    """A raw keep-alive request under the HTTP bridge, and ``requests.post``."""
-
-    import requests  # noqa: PLC0415 - the benchmark's dependencies load when it runs
-
+    """A raw keep-alive request under the HTTP bridge, and ``requests.post``
+    (the article's client) when requests is installed."""
     from ..bridges import http  # noqa: PLC0415 - the benchmark's dependencies load when it runs
 
     host, port = where.http.rsplit(":", 1)
@@ -144,6 +143,8 @@ def http_baselines(where: Any) -> list[Case]:
     raw_request = head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
     def article_http(n1: complex, n2: complex) -> complex:
+        import requests  # noqa: PLC0415 - an optional dependency (oxbridge[bench])
+
         body = {"a": [n1.real, n1.imag], "b": [n2.real, n2.imag]}
         req = requests.post(f"http://{where.http}/add", json=body, timeout=10)
         result = req.json()["result"]
@@ -152,11 +153,13 @@ def http_baselines(where: Any) -> list[Case]:
     floor_ns = {
         "send": raw.sendall, "req": raw_request, "read": http.read_response, "sock": _stream(raw)
     }  # fmt: skip
-    return [
+    cases = [
         Case("http raw keep-alive", "add", "http", "floor", "send(req); read(sock, 0)", floor_ns),
-        Case("http article requests.post", "add", "http", "article", "f(a, b)",
-             {"f": article_http, "a": 1 + 3j, "b": -5j}),
-    ]  # fmt: skip
+    ]
+    if importlib.util.find_spec("requests") is not None:
+        cases.append(Case("http article requests.post", "add", "http", "article", "f(a, b)",
+                          {"f": article_http, "a": 1 + 3j, "b": -5j}))  # fmt: skip
+    return cases
 
 
 def grpc_baselines(where: Any) -> list[Case]:

@@ -12,14 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-import numpy as np
-
 from .._args import text_arg
-from .._arrays import DTYPES, Array, Operand
 from .._functions import FunctionInfo, checker, named
 from ..errors import AbiMismatchError
 
 if TYPE_CHECKING:
+    from .._arrays import Array, Operand
     from .._library import Library
 
 #: The ABI this Python code was written for; ``oxb_abi_version()`` must match.
@@ -35,10 +33,14 @@ def many_columns(
     """Each argument of ``oxb_many`` as ``OxbColumn`` fields ``(address,
     length, one_for_all)``, and the arrays that must outlive the call (a
     single value travels as a one-element array of its parameter's type)."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+
+    from .._arrays import DTYPES  # noqa: PLC0415
+
     columns, keep = [], []
     for value, p in zip(operands, f.params, strict=True):
         one = not isinstance(value, np.ndarray)
-        arr = np.array([value], dtype=DTYPES[p.type]) if one else cast(Array, value)
+        arr = np.array([value], dtype=DTYPES[p.type]) if one else cast("Array", value)
         keep.append(arr)
         columns.append((arr.ctypes.data, len(arr), one))
     return columns, keep

@@ -14,9 +14,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from .._arrays import DTYPES
+from .. import _extras
 from .._functions import FunctionInfo
 from ..errors import ProtocolError
 
@@ -156,8 +154,7 @@ def _complex_result(values: list[tuple[int, Any]]) -> complex:
 
 
 def _i64s(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
+    np = _extras.numpy()
     items: list[int] = []
     for wire, raw in values:
         if wire == 0:
@@ -170,14 +167,12 @@ def _i64s(values: list[tuple[int, Any]]) -> Any:
 
 
 def _f64s(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
+    np = _extras.numpy()
     return np.frombuffer(b"".join(v for w, v in values if w == 2), dtype="<f8").astype(np.float64)
 
 
 def _complexes(values: list[tuple[int, Any]]) -> Any:
-    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
+    np = _extras.numpy()
     return np.array([_read_complex(v) for w, v in values if w == 2], dtype=np.complex128)
 
 
@@ -208,6 +203,10 @@ def encode_many_request(f: FunctionInfo, parts: Sequence[Any], offset: int) -> b
     """The pieces of a ``<Name>ManyRequest`` (``grpc_many.rs``): each argument's
     values as bytes in fields 1..n, then the offset and the names of the
     arguments that are one value for every element."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+
+    from .._arrays import DTYPES  # noqa: PLC0415
+
     pieces: list[bytes] = []
     shared: list[str] = []
     for i, (p, value) in enumerate(zip(f.params, parts, strict=True), start=1):

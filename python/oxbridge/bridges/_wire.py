@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import _extras
 from .._args import complex_arg
 from .._functions import FunctionInfo, bind, checked
 from ..errors import OxbridgeError, ProtocolError, error_for
@@ -137,8 +138,7 @@ def _bytes_result(value: object) -> bytes:
 
 def _array_result(element: str, dtype: str) -> Callable[[object], Any]:
     def read(value: object) -> Any:
-        import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
+        np = _extras.numpy()
         if type(value) is not list:
             raise ValueError(value)
         return np.array([_RESULTS[element](x) for x in value], dtype=dtype)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import cffi
 
+from .. import _extras
 from .._client import Client
 from .._functions import FunctionInfo, checked
 from ..errors import error_for_status
@@ -89,10 +90,10 @@ class _Loaded:
         if type_name == "bytes":
             return self.take_bytes(out[0])
         if type_name.endswith("[]"):
-            import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
             array = out[0]
             try:
+                # Inside the try: a missing numpy still frees the library's array.
+                np = _extras.numpy()
                 dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}
                 size = np.dtype(dtype[type_name]).itemsize * array.len
                 raw = bytes(self.ffi.buffer(array.ptr, size)) if array.len else b""

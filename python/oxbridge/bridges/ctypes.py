@@ -24,6 +24,7 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Any
 
+from .. import _extras
 from .._client import Client
 from .._functions import FunctionInfo, checked
 from ..errors import error_for_status
@@ -145,9 +146,9 @@ class _Loaded:
         if type_name == "bytes":
             return self.take_bytes(out)
         if type_name.endswith("[]"):
-            import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
-
             try:
+                # Inside the try: a missing numpy still frees the library's array.
+                np = _extras.numpy()
                 dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}
                 size = np.dtype(dtype[type_name]).itemsize * out.len
                 raw = ctypes.string_at(out.ptr, size) if out.len else b""

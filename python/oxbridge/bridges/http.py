@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import _frames
-from .._arrays import byte_view
 from .._client import Client
 from .._functions import FunctionInfo
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
@@ -173,7 +172,7 @@ class HttpClient(Client):
                 f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
                 f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
             )
-            target = byte_view(out[start:stop])
+            target = _frames.byte_view(out[start:stop])
 
             def reader(stream: Stream) -> bytes | None:
                 return read_batch_response(stream, target, out.itemsize)

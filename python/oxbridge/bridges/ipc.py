@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import _frames
-from .._arrays import byte_view
 from .._client import Client
 from .._functions import FunctionInfo
 from ._network import DEFAULT_TIMEOUT, unix_path
@@ -93,7 +92,7 @@ class IpcClient(Client):
     def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         def send(start: int, stop: int, parts: list[Operand]) -> None:
             frame = _frames.request_frame(f, parts, start)
-            target = byte_view(out[start:stop])
+            target = _frames.byte_view(out[start:stop])
 
             def reader(stream: Stream) -> bytes | None:
                 return read_batch_reply(stream, target, out.itemsize)

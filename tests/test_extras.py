@@ -1,0 +1,60 @@
+"""A plain install: scalar calls without numpy, and one line naming the extra
+for whatever needs one (see ``tests/plain_install.py``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import oxbridge
+import pytest
+from oxbridge import _extras
+
+HERE = Path(__file__).parent
+
+
+def run(code_or_script: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *code_or_script],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def test_every_bridge_calls_scalars_without_numpy_and_names_the_extra_for_batches() -> None:
+    done = run([str(HERE / "plain_install.py"), "--block-numpy"])
+    assert done.returncode == 0, done.stderr
+    assert "scalar calls on pyo3, ctypes, cffi, ipc, http, grpc without numpy" in done.stdout
+
+
+def test_the_cli_adds_without_numpy() -> None:
+    code = (
+        "import sys; sys.modules['numpy'] = None; from oxbridge.cli import main; "
+        "main(['--add', '--arg1', '1+3j', '--arg2', '-5j', '--via', 'http'])"
+    )
+    done = run(["-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "(1-2j)\n"
+
+
+def test_a_missing_extra_is_one_line_naming_the_pip_install() -> None:
+    with pytest.raises(oxbridge.MissingExtraError) as info:
+        _extras.require("oxbridge_no_such_module", "thing", "this feature")
+    assert str(info.value) == (
+        "this feature need oxbridge_no_such_module, which is not installed: "
+        "pip install 'oxbridge[thing]'"
+    )
+    assert isinstance(info.value, ImportError)
+    assert info.value.__cause__ is None
+
+
+def test_a_module_missing_inside_an_installed_extra_is_not_blamed_on_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed package whose own import fails: its error, unchanged.
+    (tmp_path / "oxbridge_broken_extra.py").write_text("import oxbridge_missing_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError) as info:
+        _extras.require("oxbridge_broken_extra", "thing", "this feature")
+    assert not isinstance(info.value, oxbridge.MissingExtraError)
+    assert info.value.name == "oxbridge_missing_dependency"
