@@ -65,6 +65,26 @@ test-sdist: $(STAMPS)/venv ## Build the sdist, install it in a fresh venv from s
 		assert got == [1 - 2j] * 3, got; print("sdist install: ok", got)'
 	cd $(SDIST_DIR) && venv/bin/oxbridge --add --arg1 1+3j --arg2 -5j --via ipc
 
+WHEEL_DIR := target/wheels
+
+$(STAMPS)/wheel-tools: $(STAMPS)/venv
+	@# zig links against an old glibc for maturin --zig; the others inspect the wheel.
+	$(VENV)/bin/pip install --quiet "ziglang>=0.13" "auditwheel>=6" "abi3audit>=0.0.20"
+	@touch $@
+
+.PHONY: wheel
+wheel: $(STAMPS)/wheel-tools ## The portable wheel into target/wheels: abi3 (CPython 3.11+), manylinux_2_17, stripped
+	rm -rf $(WHEEL_DIR)
+	@# Its own cargo target: zig's linker would otherwise rebuild the dev build's every crate.
+	@# maturin finds zig as `python -m ziglang` with the python on PATH: the venv's.
+	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_TARGET_DIR=target/zig \
+		$(VENV)/bin/maturin build --release --strip \
+		--zig --compatibility manylinux_2_17 --out $(WHEEL_DIR)
+
+.PHONY: test-wheel
+test-wheel: wheel ## auditwheel and abi3audit on the wheel, then fresh venvs of CPython 3.11-3.13: plain install, bench, vectors
+	$(PY) tools/check_wheel.py $(WHEEL_DIR)/oxbridge-*.whl
+
 .PHONY: test-rust
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace $(PYO3_CRATES:%=--exclude %) --quiet
