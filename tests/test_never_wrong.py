@@ -26,6 +26,7 @@ import numpy as np
 import oxbridge
 import pytest
 
+from . import blocking
 from .servers import Served, ephemeral, serving
 
 NETWORK = ["ipc", "http", "grpc"]
@@ -258,8 +259,12 @@ def call_of(client: oxbridge.Client, what: str) -> Callable[[], object]:
     return lambda: client.add(1, 2)
 
 
-def assert_fails_cleanly(url: str, what: str) -> oxbridge.OxbridgeError:
-    client = oxbridge.connect(url, timeout=TIMEOUT)
+#: Each broken server is met by the sync client and by the asyncio one.
+CONNECTS: dict[str, Callable[..., Any]] = {"sync": oxbridge.connect, "aio": blocking.connect}
+
+
+def assert_fails_cleanly(url: str, what: str, flavour: str) -> oxbridge.OxbridgeError:
+    client = CONNECTS[flavour](url, timeout=TIMEOUT)
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -276,20 +281,22 @@ def assert_fails_cleanly(url: str, what: str) -> oxbridge.OxbridgeError:
     return info.value
 
 
+@pytest.mark.parametrize("flavour", CONNECTS)
 @pytest.mark.parametrize("case", IPC_FAKES, ids=list(IPC_FAKES))
-def test_ipc_client_against_a_broken_server(tmp_path: Path, case: str) -> None:
+def test_ipc_client_against_a_broken_server(tmp_path: Path, case: str, flavour: str) -> None:
     what, behaviour = IPC_FAKES[case]
     listener, url = fake_server("unix", tmp_path / "fake.sock", behaviour)
     with listener:
-        assert_fails_cleanly(url, what)
+        assert_fails_cleanly(url, what, flavour)
 
 
+@pytest.mark.parametrize("flavour", CONNECTS)
 @pytest.mark.parametrize("case", HTTP_FAKES, ids=list(HTTP_FAKES))
-def test_http_client_against_a_broken_server(case: str) -> None:
+def test_http_client_against_a_broken_server(case: str, flavour: str) -> None:
     what, behaviour = HTTP_FAKES[case]
     listener, url = fake_server("tcp", Path(), behaviour)
     with listener:
-        assert_fails_cleanly(url, what)
+        assert_fails_cleanly(url, what, flavour)
 
 
 # gRPC: a real grpcio server whose handlers answer with the wrong messages.
@@ -301,8 +308,9 @@ GRPC_FAKES: dict[str, tuple[str, str, bytes]] = {
 }
 
 
+@pytest.mark.parametrize("flavour", CONNECTS)
 @pytest.mark.parametrize("case", GRPC_FAKES, ids=list(GRPC_FAKES))
-def test_grpc_client_against_a_broken_server(case: str) -> None:
+def test_grpc_client_against_a_broken_server(case: str, flavour: str) -> None:
     what, method, reply = GRPC_FAKES[case]
 
     def answer(_request: bytes, _context: grpc.ServicerContext) -> bytes:
@@ -315,7 +323,7 @@ def test_grpc_client_against_a_broken_server(case: str) -> None:
     port = fake.add_insecure_port("127.0.0.1:0")
     fake.start()
     try:
-        error = assert_fails_cleanly(f"grpc://127.0.0.1:{port}", what)
+        error = assert_fails_cleanly(f"grpc://127.0.0.1:{port}", what, flavour)
     finally:
         fake.stop(None)
     assert isinstance(error, oxbridge.ProtocolError | oxbridge.InternalError), repr(error)

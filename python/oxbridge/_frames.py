@@ -20,8 +20,10 @@ __all__ = [
     "FrameSize",
     "byte_view",
     "each_frame",
+    "frame_parts",
     "parse_reply_header",
     "request_frame",
+    "shrink",
 ]
 
 MAGIC = b"OXB\x02"
@@ -91,22 +93,34 @@ def each_frame(
     empty call): ``send(start, stop, parts)`` for each, the arrays sliced. A
     frame the server refuses as too large is sent again as smaller ones
     (every call is pure, so resending is safe)."""
-    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
-
     start = 0
     while True:
         stop = min(start + size.elements, n)
-        parts = [v[start:stop] if isinstance(v, np.ndarray) else v for v in operands]
         try:
-            send(start, stop, parts)
+            send(start, stop, frame_parts(operands, start, stop))
         except PayloadTooLargeError:
-            if stop - start <= 1:
+            if not shrink(size, start, stop):
                 raise
-            size.elements = (stop - start) // 2
             continue
         start = stop
         if start >= n:
             return
+
+
+def frame_parts(operands: Sequence[Operand], start: int, stop: int) -> list[Operand]:
+    """The operands of elements ``start:stop``: arrays sliced, single values as they are."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+
+    return [v[start:stop] if isinstance(v, np.ndarray) else v for v in operands]
+
+
+def shrink(size: FrameSize, start: int, stop: int) -> bool:
+    """Halve ``size`` after the server refused the frame ``start:stop`` as too
+    large; ``False`` if it was a single element, which cannot be split."""
+    if stop - start <= 1:
+        return False
+    size.elements = (stop - start) // 2
+    return True
 
 
 def byte_view(arr: Array) -> memoryview:

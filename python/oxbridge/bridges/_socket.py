@@ -205,7 +205,7 @@ class Connection:
                 if isinstance(e, OSError | Closed):
                     if reused and attempt == 0:
                         continue
-                    raise TransportError(f"connection to {self.where} broke: {_why(e)}") from None
+                    raise TransportError(f"connection to {self.where} broke: {why(e)}") from None
                 raise  # KeyboardInterrupt, a signal handler's exception: as they are
             stream.finish()
             if generation == self._generation and len(self._idle) < KEEP_IDLE:
@@ -226,7 +226,7 @@ class Connection:
                 f"could not connect to {self.where} within {self.timeout:g} s"
             ) from None
         except OSError as e:
-            raise TransportError(f"cannot connect to {self.where}: {_why(e)}") from None
+            raise TransportError(f"cannot connect to {self.where}: {why(e)}") from None
 
     def close(self) -> None:
         """Close the idle sockets; those in calls close when their call ends.
@@ -254,7 +254,8 @@ def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
 
 
-def _why(e: BaseException) -> str:
+def why(e: BaseException) -> str:
+    """Why a connection failed, in a few words."""
     if isinstance(e, Closed):
         return "the server closed the connection"
     return e.strerror or str(e) if isinstance(e, OSError) else str(e)

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import _extras
@@ -171,34 +171,49 @@ def json_result(f: FunctionInfo, reply: dict[str, Any], where: str) -> Any:
         ) from None
 
 
-def json_method(
-    f: FunctionInfo, send: Callable[[str], dict[str, Any]], where: str
-) -> Callable[..., Any]:
-    """The client method for ``f`` over a JSON bridge: ``send(fields)`` posts
-    ``{fields}`` and returns the decoded reply (or raises the server's error)."""
+def json_encoder(f: FunctionInfo) -> Callable[[Sequence[object], Mapping[str, object]], str]:
+    """``encode(args, kwargs)``: a call of ``f``'s arguments, checked, as the
+    ``"name":value,...`` of its JSON request (no braces)."""
     if f.all_complex and len(f.params) == 2 and f.result_field == "result":
         name_a, name_b = f.params[0].name, f.params[1].name
 
-        def pair(*args: object, **kwargs: object) -> complex:
+        def pair(args: Sequence[object], kwargs: Mapping[str, object]) -> str:
             if len(args) == 2 and not kwargs:
                 a, b = args
             else:
                 a, b = bind(f, args, kwargs)
             x = a if type(a) is complex else complex_arg(a, name_a)
             y = b if type(b) is complex else complex_arg(b, name_b)
-            fields = (
+            return (
                 f'"{name_a}":[{part(x.real)},{part(x.imag)}],'
                 f'"{name_b}":[{part(y.real)},{part(y.imag)}]'
             )
-            return complex_from(send(fields), where)
 
-        method: Callable[..., Any] = pair
-    else:
+        return pair
 
-        def general(*args: object, **kwargs: object) -> Any:
-            return json_result(f, send(json_fields(f, checked(f, args, kwargs))), where)
+    def general(args: Sequence[object], kwargs: Mapping[str, object]) -> str:
+        return json_fields(f, checked(f, args, kwargs))
 
-        method = general
+    return general
+
+
+def json_decoder(f: FunctionInfo, where: str) -> Callable[[dict[str, Any]], Any]:
+    """``decode(reply)``: ``f``'s result from its decoded JSON reply, checked."""
+    if f.all_complex and f.result_field == "result":
+        return lambda reply: complex_from(reply, where)
+    return lambda reply: json_result(f, reply, where)
+
+
+def json_method(
+    f: FunctionInfo, send: Callable[[str], dict[str, Any]], where: str
+) -> Callable[..., Any]:
+    """The client method for ``f`` over a JSON bridge: ``send(fields)`` posts
+    ``{fields}`` and returns the decoded reply (or raises the server's error)."""
+    encode, decode = json_encoder(f), json_decoder(f, where)
+
+    def method(*args: object, **kwargs: object) -> Any:
+        return decode(send(encode(args, kwargs)))
+
     method.__name__ = method.__qualname__ = f.name
     method.__doc__ = f.doc
     return method

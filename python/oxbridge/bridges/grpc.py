@@ -7,7 +7,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ import grpc
 from .. import _frames
 from .._args import complex_arg
 from .._client import Client
-from .._functions import FunctionInfo, checked, named
+from .._functions import FunctionInfo, bind, checked, named
 from ..errors import (
     BridgeTimeoutError,
     InternalError,
@@ -80,6 +80,33 @@ def error_from_rpc(e: grpc.RpcError, target: str) -> OxbridgeError:
     return InternalError(f"gRPC {code.name} from grpc://{target}: {details}")
 
 
+def pair_encoder(f: FunctionInfo) -> Callable[[Any, Any], bytes]:
+    """The request of a function of two complex numbers, packed in one go."""
+    pair = _PAIR
+    name_a, name_b = f.params[0].name, f.params[1].name
+
+    def encode(a: Any, b: Any) -> bytes:
+        x = a if type(a) is complex else complex_arg(a, name_a)
+        y = b if type(b) is complex else complex_arg(b, name_b)
+        return pair.pack(0x0A, 18, 0x09, x.real, 0x11, x.imag,
+                         0x12, 18, 0x09, y.real, 0x11, y.imag)  # fmt: skip
+
+    return encode
+
+
+def request_encoder(f: FunctionInfo) -> Callable[[Sequence[object], Mapping[str, object]], bytes]:
+    """``encode(args, kwargs)``: a call's arguments, checked, as ``f``'s request message."""
+    if f.all_complex and len(f.params) == 2:
+        encode_pair = pair_encoder(f)
+
+        def pair(args: Sequence[object], kwargs: Mapping[str, object]) -> bytes:
+            a, b = args if len(args) == 2 and not kwargs else bind(f, args, kwargs)
+            return encode_pair(a, b)
+
+        return pair
+    return lambda args, kwargs: encode_request(f, checked(f, args, kwargs))
+
+
 class GrpcClient(Client):
     """Calls over gRPC (HTTP/2) to an oxbridge server."""
 
@@ -141,21 +168,18 @@ class GrpcClient(Client):
         rpc = self._channel.unary_unary(f"{self._service}/{method_name(f.name)}")
         where = f"grpc://{self.target}"
         if f.all_complex and len(f.params) == 2:
-            pair = _PAIR
+            encode_pair = pair_encoder(f)
 
             def op(a: Any, b: Any) -> complex:
-                x = a if type(a) is complex else complex_arg(a, f.params[0].name)
-                y = b if type(b) is complex else complex_arg(b, f.params[1].name)
-                request = pair.pack(0x0A, 18, 0x09, x.real, 0x11, x.imag,
-                                    0x12, 18, 0x09, y.real, 0x11, y.imag)  # fmt: skip
-                result: complex = decode_reply(f, self.call(rpc, request), where)
+                result: complex = decode_reply(f, self.call(rpc, encode_pair(a, b)), where)
                 return result
 
             return named(op, f)
 
+        encode = request_encoder(f)
+
         def call(*args: object, **kwargs: object) -> Any:
-            request = encode_request(f, checked(f, args, kwargs))
-            return decode_reply(f, self.call(rpc, request), where)
+            return decode_reply(f, self.call(rpc, encode(args, kwargs)), where)
 
         call.__name__ = call.__qualname__ = f.name
         call.__doc__ = f.doc

@@ -30,7 +30,14 @@ def read_head(stream: Stream, spins: int = SPINS) -> tuple[int, int | None, bool
     stream.recv_more(buf, spins, MAX_HEAD)
     while (end := buf.find(b"\r\n\r\n")) < 0:
         stream.recv_more(buf, 0, MAX_HEAD)
-    head = bytes(buf[:end]).decode("latin-1")
+    status, length, chunked = parse_head(bytes(buf[:end]))
+    return status, length, chunked, buf[end + 4 :]
+
+
+def parse_head(raw: bytes) -> tuple[int, int | None, bool]:
+    """Status, Content-Length and whether chunked, from a response head
+    (without its blank line)."""
+    head = raw.decode("latin-1")
     if not head.startswith("HTTP/1.") or not head[9:12].isdigit():
         raise BadReply(f"not an HTTP/1 response: {head[:40]!r}")
     status = int(head[9:12])
@@ -48,41 +55,53 @@ def read_head(stream: Stream, spins: int = SPINS) -> tuple[int, int | None, bool
         raise BadReply("a response with neither Content-Length nor chunks")
     if status < 200:
         raise BadReply(f"an unexpected interim response {status}")
-    return status, length, chunked, buf[end + 4 :]
+    return status, length, chunked
 
 
 def read_response(stream: Stream, spins: int = SPINS) -> tuple[int, bytes]:
     """One HTTP/1.1 response: ``(status, body)``, by Content-Length or chunks."""
     status, length, chunked, body = read_head(stream, spins)
     if chunked:
-        return status, _dechunk(stream, body)
-    assert length is not None  # read_head refuses a response with neither
+        out = bytearray()
+        while (need := next_chunks(body, out)) is not None:
+            stream.recv_more(body, 0, need)
+        return status, bytes(out)
+    assert length is not None  # parse_head refuses a response with neither
     if length > MAX_REPLY:
         raise BadReply(f"the reply declares {length} bytes, more than the {MAX_REPLY} allowed")
     while len(body) < length:
         stream.recv_more(body)
+    return status, whole_body(body, length)
+
+
+def whole_body(body: bytearray, length: int) -> bytes:
+    """A body of ``length`` bytes, checked to be all that came."""
     if len(body) > length:
         raise BadReply("more than one response to one request")
-    return status, bytes(body)
+    return bytes(body)
 
 
-def _dechunk(stream: Stream, buf: bytearray) -> bytes:
-    out = bytearray()
+def next_chunks(buf: bytearray, out: bytearray) -> int | None:
+    """Move the complete chunks at the start of ``buf`` to ``out``: ``None``
+    once the last chunk is read, else how many bytes ``buf`` may hold when
+    it is read into again."""
     while True:
-        while (eol := buf.find(b"\r\n")) < 0:
-            stream.recv_more(buf, 0, MAX_HEAD)
+        eol = buf.find(b"\r\n")
+        if eol < 0:
+            return MAX_HEAD
         try:
             size = int(bytes(buf[:eol]).split(b";")[0], 16)
         except ValueError:
             raise BadReply(f"bad chunk size {bytes(buf[:eol][:20])!r}") from None
         if size < 0 or len(out) + size > MAX_REPLY:
             raise BadReply(f"the chunked reply is larger than {MAX_REPLY} bytes")
-        while len(buf) < eol + 2 + size + 2:
-            stream.recv_more(buf, 0, eol + 2 + size + 2)
+        end = eol + 2 + size + 2
+        if len(buf) < end:
+            return end
         out += buf[eol + 2 : eol + 2 + size]
-        del buf[: eol + 2 + size + 2]
+        del buf[:end]
         if size == 0:
-            return bytes(out)
+            return None
 
 
 def read_batch_response(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
@@ -90,17 +109,37 @@ def read_batch_response(stream: Stream, target: memoryview, itemsize: int) -> by
     problem document instead, when the server refused the frame."""
     status, length, chunked, early = read_head(stream)
     if status != 200:
-        if chunked or length is None or length > MAX_HEAD:
-            raise BadReply(f"an error response (HTTP {status}) of no sensible size")
+        length = error_length(status, length, chunked)
         while len(early) < length:
             stream.recv_more(early, 0, length)
         return bytes(early)
-    expected = _frames.REPLY.size + target.nbytes
-    if length != expected:
-        raise BadReply(f"the batch reply has {length} bytes, expected {expected}")
+    expected = batch_length(length, target)
     # The reply frame: header, then the results straight into `target`.
     while len(early) < _frames.REPLY.size:
         stream.recv_more(early, 0, expected)
+    got = batch_start(early, target, itemsize)
+    stream.recv_into_exactly(target[got:])
+    return None
+
+
+def error_length(status: int, length: int | None, chunked: bool) -> int:
+    """The length of an error response's body, which must be small and declared."""
+    if chunked or length is None or length > MAX_HEAD:
+        raise BadReply(f"an error response (HTTP {status}) of no sensible size")
+    return length
+
+
+def batch_length(length: int | None, target: memoryview) -> int:
+    """A batch response's length, checked against the results it must carry."""
+    expected = _frames.REPLY.size + target.nbytes
+    if length != expected:
+        raise BadReply(f"the batch reply has {length} bytes, expected {expected}")
+    return expected
+
+
+def batch_start(early: bytearray, target: memoryview, itemsize: int) -> int:
+    """Check the reply frame's header at the start of ``early`` and copy the
+    results that came with it into ``target``; how many bytes it copied."""
     ok, count = _frames.parse_reply_header(bytes(early[: _frames.REPLY.size]))
     if not ok or count * itemsize != target.nbytes:
         raise BadReply(f"the batch reply has {count} results, expected {target.nbytes // itemsize}")
@@ -108,8 +147,23 @@ def read_batch_response(stream: Stream, target: memoryview, itemsize: int) -> by
     if len(got) > target.nbytes:
         raise BadReply("more than one response to one request")
     target[: len(got)] = got
-    stream.recv_into_exactly(target[len(got) :])
-    return None
+    return len(got)
+
+
+class HeadWriter:
+    """The head of each request to one server: its Host, and its token if any."""
+
+    __slots__ = ("_fixed",)
+
+    def __init__(self, target: TcpTarget) -> None:
+        auth = f"Authorization: Bearer {target.token}\r\n" if target.token else ""
+        self._fixed = f"Host: {target.netloc}\r\n{auth}"
+
+    def post(self, path: str, content_type: str, length: int) -> bytes:
+        return (
+            f"POST {path} HTTP/1.1\r\n{self._fixed}"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
 
 
 class HttpClient(Client):
@@ -122,7 +176,7 @@ class HttpClient(Client):
     ) -> None:
         super().__init__(library)
         self.host, self.port = target.host, target.port
-        self._auth = f"Authorization: Bearer {target.token}\r\n" if target.token else ""
+        self._head = HeadWriter(target)
         netloc = target.netloc
         tls = None
         if target.ca is not None:
@@ -140,17 +194,13 @@ class HttpClient(Client):
 
         self._conn = Connection(opener, self.url, timeout)
         self._frames = _frames.FrameSize()
-        self._host_header = netloc
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
 
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> bytes:
         """POST ``body`` to ``path``; the reply body, or the bridge's exception."""
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        status, reply = self._conn.exchange(head.encode() + body, read_response)
+        head = self._head.post(path, content_type, len(body))
+        status, reply = self._conn.exchange(head + body, read_response)
         if status != 200:
             raise error_from(reply, f"{self.url}{path} (HTTP {status})")
         return reply
@@ -168,17 +218,13 @@ class HttpClient(Client):
         def send(start: int, stop: int, parts: list[Operand]) -> None:
             frame = _frames.request_frame(f, parts, start)
             size = _frames.frame_size(frame)
-            head = (
-                f"POST /batch HTTP/1.1\r\nHost: {self._host_header}\r\n{self._auth}"
-                f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
-            )
+            head = self._head.post("/batch", "application/octet-stream", size)
             target = _frames.byte_view(out[start:stop])
 
             def reader(stream: Stream) -> bytes | None:
                 return read_batch_response(stream, target, out.itemsize)
 
-            head_bytes = head.encode()
-            error = self._conn.exchange([head_bytes, *frame], reader, len(head_bytes) + size)
+            error = self._conn.exchange([head, *frame], reader, len(head) + size)
             if error is not None:
                 raise error_from(error, f"{self.url}/batch")
 

@@ -29,9 +29,22 @@ def read_line(stream: Stream, spins: int = SPINS) -> bytes:
     stream.recv_more(buf, spins)
     while not buf.endswith(b"\n"):
         stream.recv_more(buf)
+    return one_line(buf)
+
+
+def one_line(buf: bytearray) -> bytes:
+    """A reply ending in a newline, checked to be one line."""
     if buf.index(b"\n") != len(buf) - 1:
         raise BadReply("more than one reply to one request")
     return bytes(buf)
+
+
+def check_count(length: int, itemsize: int, target: memoryview) -> None:
+    """A batch reply's count of results must fill ``target`` exactly."""
+    if length * itemsize != target.nbytes:
+        raise BadReply(
+            f"the batch reply has {length} results, expected {target.nbytes // itemsize}"
+        )
 
 
 def read_batch_reply(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
@@ -40,10 +53,7 @@ def read_batch_reply(stream: Stream, target: memoryview, itemsize: int) -> bytes
     ok, length = _frames.parse_reply_header(stream.recv_exactly(_frames.REPLY.size))
     if not ok:
         return stream.recv_exactly(length, MAX_HEAD)
-    if length * itemsize != target.nbytes:
-        raise BadReply(
-            f"the batch reply has {length} results, expected {target.nbytes // itemsize}"
-        )
+    check_count(length, itemsize, target)
     stream.recv_into_exactly(target)
     return None
 
