@@ -25,6 +25,8 @@ class Served:
     http: list[str]
     grpc: list[str]
     unix: str | None
+    #: The address serving only /metrics (`--metrics`), if any.
+    metrics: str | None = None
 
     def url(self, bridge: str) -> str:
         """The URL of this server's ``ipc``, ``http`` or ``grpc`` bridge."""
@@ -56,7 +58,7 @@ def start(
         _, err = process.communicate()
         raise RuntimeError(f"server did not start: {err.decode(errors='replace')}")
     info: dict[str, Any] = json.loads(line)
-    return Served(process, info["http"], info["grpc"], info["unix"])
+    return Served(process, info["http"], info["grpc"], info["unix"], info.get("metrics"))
 
 
 @contextmanager

@@ -30,7 +30,7 @@ def test_document_lists_every_route_with_schemas() -> None:
     assert doc["openapi"].startswith("3.")
     functions = _native.functions()
     assert set(doc["paths"]) == {f"/{f[0]}" for f in functions} | {
-        "/batch", "/healthz", "/version", "/openapi.json",
+        "/batch", "/healthz", "/version", "/metrics", "/openapi.json",
     }  # fmt: skip
     # Every function's entry is derived from its definition.
     for name, doc_text, params, _returns, result_field, _raises, _many in functions:

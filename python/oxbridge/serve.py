@@ -67,9 +67,8 @@ def _serve(
         threading.Thread(target=wait_for_eof, daemon=True).start()
 
     if as_json:
-        print(
-            json.dumps({"http": server.http, "grpc": server.grpc, "unix": server.unix}), flush=True
-        )
+        where = {"http": server.http, "grpc": server.grpc, "unix": server.unix}
+        print(json.dumps({**where, "metrics": server.metrics}), flush=True)
     else:
         http_scheme, grpc_scheme = ("https", "grpcs") if tls else ("http", "grpc")
         for addr in server.http:
@@ -78,6 +77,8 @@ def _serve(
             click.echo(f"grpc listening on {grpc_scheme}://{addr}")
         if server.unix:
             click.echo(f"ipc listening on unix://{server.unix}")
+        if server.metrics:
+            click.echo(f"metrics on http://{server.metrics}/metrics")
         click.echo("press Ctrl-C to stop")
     while not stop.is_set() and not server.wait(0.2):
         pass

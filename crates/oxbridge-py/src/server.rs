@@ -70,6 +70,9 @@ pub struct Server {
     grpc: Vec<String>,
     #[pyo3(get)]
     unix: Option<String>,
+    /// The address serving only `/metrics` (`--metrics`), if any.
+    #[pyo3(get)]
+    metrics: Option<String>,
     token: CancellationToken,
     /// Set, with a notification, when the server thread has finished.
     done: Arc<(Mutex<bool>, Condvar)>,
@@ -106,10 +109,17 @@ impl Server {
             })?;
         let started = py.detach(move || started_rx.recv());
         match started {
-            Ok(Ok((http, grpc, unix, token))) => Ok(Server {
+            Ok(Ok(Started {
                 http,
                 grpc,
                 unix,
+                metrics,
+                token,
+            })) => Ok(Server {
+                http,
+                grpc,
+                unix,
+                metrics,
                 token,
                 done,
                 thread: Mutex::new(Some(thread)),
@@ -180,7 +190,14 @@ impl Server {
     }
 }
 
-type Started = (Vec<String>, Vec<String>, Option<String>, CancellationToken);
+/// Where a started server listens, and how to stop it.
+struct Started {
+    http: Vec<String>,
+    grpc: Vec<String>,
+    unix: Option<String>,
+    metrics: Option<String>,
+    token: CancellationToken,
+}
 
 fn run(config: Config, started: &mpsc::Sender<Result<Started, StartError>>) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -202,12 +219,13 @@ fn run(config: Config, started: &mpsc::Sender<Result<Started, StartError>>) {
             Ok(running) => {
                 let addrs = |v: &[SocketAddr]| v.iter().map(ToString::to_string).collect();
                 let unix = running.unix.as_ref().map(|p| p.display().to_string());
-                let _ = started.send(Ok((
-                    addrs(&running.http),
-                    addrs(&running.grpc),
+                let _ = started.send(Ok(Started {
+                    http: addrs(&running.http),
+                    grpc: addrs(&running.grpc),
                     unix,
-                    running.shutdown_token(),
-                )));
+                    metrics: running.metrics.map(|a| a.to_string()),
+                    token: running.shutdown_token(),
+                }));
                 running.wait().await;
             }
             Err(e) => {

@@ -90,6 +90,8 @@ pub struct Config {
     pub limits: Limits,
     /// A raw echo socket beside the bridges, as a benchmarking floor.
     pub echo_unix: Option<PathBuf>,
+    /// An address serving only `GET /metrics` (plain HTTP), if any.
+    pub metrics: Option<SocketAddr>,
     /// Access control for every bridge.
     pub access: Access,
     /// Serve HTTP and gRPC over TLS with this certificate and key.
@@ -156,6 +158,7 @@ impl Default for Config {
             unix: Some(default_socket_path()),
             limits: Limits::default(),
             echo_unix: None,
+            metrics: None,
             access: Access::default(),
             tls: None,
         }

@@ -507,15 +507,24 @@ pub fn reply_version(frame: &[u8]) -> u8 {
     version(frame).unwrap_or(1)
 }
 
-/// Parses, runs and answers one frame, logging a failure.
+/// Parses, runs and answers one frame, logging a failure and counting the
+/// call (see `metrics`).
 #[must_use]
 pub fn handle(bridge: &'static str, frame: &[u8]) -> Vec<u8> {
-    Call::parse(frame)
-        .and_then(|call| call.reply())
-        .unwrap_or_else(|e| {
+    let mut counted = crate::metrics::Call::start(bridge);
+    counted.function(crate::metrics::BATCH);
+    match Call::parse(frame).and_then(|call| call.reply()) {
+        Ok(reply) => {
+            counted.finish(None);
+            crate::metrics::batch_bytes(bridge, frame.len(), reply.len());
+            reply
+        }
+        Err(e) => {
             crate::log_call_error(bridge, &e);
+            counted.finish(Some(e.kind()));
             error_reply(reply_version(frame), &e)
-        })
+        }
+    }
 }
 
 #[cfg(test)]

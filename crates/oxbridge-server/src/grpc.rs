@@ -118,6 +118,7 @@ impl v1::calculator_server::Calculator for Calculator {
         req: Request<v1::BatchRequest>,
     ) -> Result<Response<v1::BatchReply>, Status> {
         let req = req.into_inner();
+        let received = req.a.len() + req.b.len();
         let compute = move || -> Result<Vec<u8>, CallError> {
             let op = u8::try_from(req.op).unwrap_or(u8::MAX);
             frames::Call::v1(op, &req.a, &req.b, req.b_scalar, req.offset)?.run()
@@ -126,6 +127,7 @@ impl v1::calculator_server::Calculator for Calculator {
             .await
             .map_err(|e| status(&CallError::Internal(format!("batch task failed: {e}"))))?
             .map_err(|e| status(&e))?;
+        crate::metrics::batch_bytes("grpc", received, result.len());
         Ok(Response::new(v1::BatchReply { result }))
     }
     async fn version(
@@ -250,8 +252,64 @@ pub async fn routes(
     });
     let router = router
         .layer(axum::middleware::from_fn(name_unimplemented))
-        .layer(axum::middleware::from_fn(log_failures));
+        .layer(axum::middleware::from_fn(log_failures))
+        .layer(axum::middleware::from_fn(count_calls));
     Ok(tonic::service::Routes::from(router))
+}
+
+/// Counts and times every call (see `metrics`), by its method's function.
+async fn count_calls(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut call = crate::metrics::Call::start("grpc");
+    let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+    call.function(function_of(method));
+    let response = next.run(request).await;
+    let headers = response.headers();
+    // A reply's status comes in its trailers; one in the headers is a
+    // failure sent without a reply ("trailers only").
+    let failed = headers.get("grpc-status").is_some_and(|s| s != "0");
+    match error_kind(headers) {
+        Some(kind) => call.finish(Some(kind)),
+        None if failed || !response.status().is_success() => call.finish_other_error(),
+        None => call.finish(None),
+    }
+    response
+}
+
+/// The error kind a failed call's response carries in its metadata.
+fn error_kind(headers: &axum::http::HeaderMap) -> Option<oxbridge_core::ErrorKind> {
+    headers
+        .get(ERROR_KIND_KEY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(oxbridge_core::ErrorKind::from_name)
+}
+
+/// The metrics label of a gRPC method: its function's name (for the
+/// `Functions` service and the articles' calculator alike), `batch` for a
+/// vectorized call, or one of the fixed names.
+fn function_of(method: &str) -> &'static str {
+    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    let labels = LABELS.get_or_init(|| {
+        let mut labels = std::collections::HashMap::new();
+        for f in crate::library().functions {
+            labels.insert(crate::grpc_functions::method_name(f.name), f.name);
+            if f.many.is_some() {
+                labels.insert(crate::grpc_many::many_method(f), crate::metrics::BATCH);
+            }
+        }
+        for (method, label) in [
+            ("Batch", "batch"),
+            ("Version", "version"),
+            ("Check", "health"),
+        ] {
+            labels.insert(method.to_owned(), crate::metrics::function(label));
+        }
+        labels
+    });
+    labels.get(method).copied().unwrap_or(crate::metrics::OTHER)
 }
 
 /// Logs each failed call once, from the error kind and message its
@@ -262,11 +320,7 @@ async fn log_failures(
 ) -> axum::response::Response {
     let response = next.run(request).await;
     let headers = response.headers();
-    let kind = headers
-        .get(ERROR_KIND_KEY)
-        .and_then(|v| v.to_str().ok())
-        .and_then(oxbridge_core::ErrorKind::from_name);
-    if let Some(kind) = kind {
+    if let Some(kind) = error_kind(headers) {
         let message = headers
             .get("grpc-message")
             .map(|v| percent_decoded(v.as_bytes()))

@@ -174,11 +174,13 @@ pub async fn serve(
         .max_encoding_message_size(max);
     let call = tower::service_fn(move |request: tonic::Request<ManyRequest>| async move {
         let request = request.into_inner();
-        tokio::task::spawn_blocking(move || run(f, &request))
+        let received = request.args.iter().map(Bytes::len).sum();
+        let reply = tokio::task::spawn_blocking(move || run(f, &request))
             .await
             .map_err(|e| status(&CallError::Internal(format!("batch task failed: {e}"))))?
-            .map(tonic::Response::new)
-            .map_err(|e| status(&e))
+            .map_err(|e| status(&e))?;
+        crate::metrics::batch_bytes("grpc", received, reply.len());
+        Ok(tonic::Response::new(reply))
     });
     grpc.unary(call, request).await.map(axum::body::Body::new)
 }

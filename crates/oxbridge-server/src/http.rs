@@ -67,6 +67,57 @@ pub fn app_with_access(limits: &Limits, access: &Access, budget: &Budget) -> Rou
         .layer(within_budget)
         .layer(guard)
         .layer(axum::middleware::from_fn(log_failures))
+        .layer(axum::middleware::from_fn(count_calls))
+}
+
+/// The router of `--metrics ADDR`: `GET /metrics` alone, guarded by `access`
+/// as the HTTP bridge is.
+pub fn metrics_app(access: &Access) -> Router {
+    let access = Arc::new(access.clone());
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let access = access.clone();
+                async move {
+                    let header = request.headers().get(header::AUTHORIZATION);
+                    if access.authorized(header.map(axum::http::HeaderValue::as_bytes)) {
+                        next.run(request).await
+                    } else {
+                        AppError(CallError::PermissionDenied(
+                            "missing or wrong bearer token".into(),
+                        ))
+                        .into_response()
+                    }
+                }
+            },
+        ))
+}
+
+/// `GET /metrics`: the server's metrics (see `metrics`), for Prometheus.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Calls by bridge, function and outcome; latency; calls in flight; batch bytes", body = String, content_type = "application/openmetrics-text")))]
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::text(),
+    )
+        .into_response()
+}
+
+/// Counts and times every request (see `metrics`), refused ones included.
+async fn count_calls(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut call = crate::metrics::Call::start("http");
+    call.function(crate::metrics::function(
+        request.uri().path().trim_start_matches('/'),
+    ));
+    let response = next.run(request).await;
+    match response.extensions().get::<Failed>() {
+        Some(Failed(e)) => call.finish(Some(e.kind())),
+        None if response.status().is_success() => call.finish(None),
+        None => call.finish_other_error(),
+    }
+    response
 }
 
 /// Runs a request with a body only once its share of the memory budget is
@@ -124,6 +175,7 @@ fn routes(limits: &Limits) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(health))
         .route("/version", get(version))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -284,10 +336,12 @@ fn check_media_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
     ))]
 async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Response, AppError> {
     let body = read_body(request, FRAME, &limits).await?;
+    let received = body.len();
     let compute = move || crate::frames::Call::parse(&body)?.reply();
     let frame = tokio::task::spawn_blocking(compute)
         .await
         .map_err(|e| CallError::Internal(format!("batch task failed: {e}")))??;
+    crate::metrics::batch_bytes("http", received, frame.len());
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 
@@ -310,7 +364,7 @@ async fn version() -> Json<serde_json::Value> {
         title = "oxbridge",
         description = "The oxbridge core over HTTP: results bit for bit what CPython gives."
     ),
-    paths(batch, health, version, openapi),
+    paths(batch, health, version, metrics, openapi),
     components(schemas(WireComplex, Problem))
 )]
 pub struct ApiDoc;

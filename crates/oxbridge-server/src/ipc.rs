@@ -90,8 +90,15 @@ async fn refuse(stream: UnixStream, max: usize) {
 
 /// Answers a connection that will not be served with `e`, then closes it.
 async fn refuse_with(mut stream: UnixStream, e: &CallError) {
-    crate::log_call_error("ipc", e);
+    refused(e);
     end_with(&mut stream, &error_reply(e)).await;
+}
+
+/// A request refused before it reached a function (a busy server, garbage,
+/// a frame over the limit): logged, and counted as a call of no function.
+fn refused(e: &CallError) {
+    crate::log_call_error("ipc", e);
+    crate::metrics::Call::start("ipc").finish(Some(e.kind()));
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ mod https;
 pub mod ipc;
 pub mod json_call;
 mod linger;
+pub mod metrics;
 mod openapi;
 pub mod options;
 pub mod rate_limit;
@@ -153,6 +154,8 @@ pub struct Running {
     pub unix: Option<PathBuf>,
     /// The benchmarking echo socket.
     pub echo_unix: Option<PathBuf>,
+    /// The address serving only `/metrics`, if any.
+    pub metrics: Option<SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     limits: Limits,
@@ -202,6 +205,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     serve_library(config.library)?;
     let http_listeners = bind_tcp("http", &config.http, &config.access).await?;
     let grpc_listeners = bind_tcp("grpc", &config.grpc, &config.access).await?;
+    let metrics_listeners = match config.metrics {
+        Some(addr) => bind_tcp("metrics", &Listen::Addrs(vec![addr]), &config.access).await?,
+        None => Vec::new(),
+    };
     let unix_listener = match &config.unix {
         Some(path) => {
             let private = *path == config::default_socket_path();
@@ -218,6 +225,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         grpc: local_addrs(&grpc_listeners),
         unix: config.unix.clone(),
         echo_unix: config.echo_unix.clone(),
+        metrics: local_addrs(&metrics_listeners).first().copied(),
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         limits: config.limits.clone(),
@@ -242,6 +250,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     for listener in http_listeners {
         let (app, token, tracker) = (
             app.clone(),
+            running.shutdown.clone(),
+            running.tracker.clone(),
+        );
+        let limits = limits.clone();
+        running.tracker.spawn(async move {
+            http_serve::serve(listener, app, &limits, token, tracker).await;
+        });
+    }
+
+    for listener in metrics_listeners {
+        let (app, token, tracker) = (
+            http::metrics_app(&config.access),
             running.shutdown.clone(),
             running.tracker.clone(),
         );

@@ -31,7 +31,9 @@ async fn main() -> ExitCode {
     };
     if options.json {
         let unix = running.unix.as_ref().map(|p| p.display().to_string());
-        let ready = serde_json::json!({"http": running.http, "grpc": running.grpc, "unix": unix});
+        let ready = serde_json::json!({
+            "http": running.http, "grpc": running.grpc, "unix": unix, "metrics": running.metrics,
+        });
         println!("{ready}");
     }
     for addr in &running.http {

@@ -93,6 +93,10 @@ pub struct ServeOptions {
         value_name = "PEM"
     )]
     pub tls_key: Option<PathBuf>,
+    /// Also serve `GET /metrics` (Prometheus) on ADDR, HOST:PORT, for a server
+    /// without HTTP; with HTTP, /metrics is on the HTTP port too.
+    #[arg(long, env = "OXBRIDGE_METRICS", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Print the bound addresses as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
@@ -184,6 +188,7 @@ impl ServeOptions {
                 ..Limits::default()
             },
             echo_unix: self.bench_echo.clone(),
+            metrics: self.metrics,
             access: Access {
                 allow_remote: self.allow_remote,
                 token: self.token.clone().filter(|t| !t.is_empty()),

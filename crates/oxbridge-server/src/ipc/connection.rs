@@ -100,7 +100,7 @@ pub(super) async fn connection(
         }
         match &scan {
             Scan::BadFrame(e, version) => {
-                crate::log_call_error("ipc", e);
+                super::refused(e);
                 end_with(&mut stream, &frames::error_reply(*version, e)).await;
                 return Ok(());
             }
@@ -108,7 +108,7 @@ pub(super) async fn connection(
                 let e = CallError::BadRequest(
                     "expected a JSON object such as {\"command\": \"add\", ...}".into(),
                 );
-                crate::log_call_error("ipc", &e);
+                super::refused(&e);
                 end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
@@ -116,7 +116,7 @@ pub(super) async fn connection(
                 let e = CallError::TooLarge {
                     limit: limits.max_request_bytes,
                 };
-                crate::log_call_error("ipc", &e);
+                super::refused(&e);
                 end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
@@ -151,7 +151,7 @@ pub(super) async fn connection(
                     }
                 }
                 Err(busy) => {
-                    crate::log_call_error("ipc", &busy);
+                    super::refused(&busy);
                     let reply = match frame_version {
                         Some(version) => frames::error_reply(version, &busy),
                         None => error_reply(&busy),
@@ -188,7 +188,7 @@ pub(super) async fn connection(
                     let e = CallError::BadRequest(
                         "connection closed in the middle of a request".into(),
                     );
-                    crate::log_call_error("ipc", &e);
+                    super::refused(&e);
                     let _ = stream.write_all(&error_reply(&e)).await;
                 }
                 return Ok(());

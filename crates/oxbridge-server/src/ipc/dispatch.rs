@@ -9,10 +9,15 @@ use crate::wire;
 /// benchmarks and the fuzzer, which drive it without a socket).
 #[must_use]
 pub fn answer_request(frame: &[u8]) -> Vec<u8> {
-    let mut out = match answer(frame) {
-        Ok(bytes) => bytes,
+    let mut call = crate::metrics::Call::start("ipc");
+    let mut out = match answer(frame, &mut call) {
+        Ok(bytes) => {
+            call.finish(None);
+            bytes
+        }
         Err(e) => {
             crate::log_call_error("ipc", &e);
+            call.finish(Some(e.kind()));
             return error_reply(&e);
         }
     };
@@ -23,13 +28,14 @@ pub fn answer_request(frame: &[u8]) -> Vec<u8> {
 /// One IPC request: the article's `{"command": "add", "a": ..., "b": ...}`,
 /// any exported function by name with its arguments as fields, or
 /// `{"command": "health"}`.
-fn answer(frame: &[u8]) -> Result<Vec<u8>, CallError> {
+fn answer(frame: &[u8], call: &mut crate::metrics::Call) -> Result<Vec<u8>, CallError> {
     let mut fields: json_call::Fields<'_> = wire::decode(frame)?;
     let command = fields
         .remove("command")
         .ok_or_else(|| CallError::BadRequest("the request needs field \"command\"".into()))?;
     let command: std::borrow::Cow<'_, str> = serde_json::from_str(command.get())
         .map_err(|_| CallError::BadRequest("field \"command\" must be a string".into()))?;
+    call.function(crate::metrics::function(&command));
     if command == "health" {
         return Ok(to_json(
             &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),

@@ -1,0 +1,230 @@
+//! The server's metrics, one registry for every bridge, in the OpenMetrics
+//! text format that Prometheus scrapes: `GET /metrics` on the HTTP port, or
+//! on `--metrics ADDR` for a server without HTTP.
+//!
+//! - `oxbridge_calls_total{bridge, function, outcome}`: calls answered, by
+//!   outcome (`ok`, an error kind such as `zero_division`, or `cancelled`
+//!   when the client went away first);
+//! - `oxbridge_call_seconds{bridge, function}`: their latency, a histogram;
+//! - `oxbridge_calls_in_flight{bridge}`: calls being served now;
+//! - `oxbridge_batch_bytes_total{bridge, direction}`: batch bytes received
+//!   (`request`) and sent (`reply`).
+//!
+//! Every label value is one of a fixed set (the library's function names,
+//! `batch`, a few paths, `other`), so no request can grow the registry.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use oxbridge_core::ErrorKind;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// The media type of [`text`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The function of a vectorized call, on every bridge.
+pub const BATCH: &str = "batch";
+/// What is not one of the served functions or known paths.
+pub const OTHER: &str = "other";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    bridge: &'static str,
+    function: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TimeLabels {
+    bridge: &'static str,
+    function: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BridgeLabels {
+    bridge: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BytesLabels {
+    bridge: &'static str,
+    direction: &'static str,
+}
+
+type Histograms = Family<TimeLabels, Histogram, fn() -> Histogram>;
+
+struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    seconds: Histograms,
+    in_flight: Family<BridgeLabels, Gauge>,
+    batch_bytes: Family<BytesLabels, Counter>,
+}
+
+fn latency() -> Histogram {
+    // 10 µs to 2.6 s, by factors of 4: a local call to a large batch.
+    Histogram::new(exponential_buckets(1e-5, 4.0, 10))
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("oxbridge");
+    let calls = Family::<CallLabels, Counter>::default();
+    let seconds: Histograms = Family::new_with_constructor(latency);
+    let in_flight = Family::<BridgeLabels, Gauge>::default();
+    let batch_bytes = Family::<BytesLabels, Counter>::default();
+    registry.register("calls", "Calls answered, by outcome", calls.clone());
+    registry.register("call_seconds", "Time to answer a call", seconds.clone());
+    registry.register("calls_in_flight", "Calls being served", in_flight.clone());
+    registry.register(
+        "batch_bytes",
+        "Batch bytes received (request) and sent (reply)",
+        batch_bytes.clone(),
+    );
+    Metrics {
+        registry,
+        calls,
+        seconds,
+        in_flight,
+        batch_bytes,
+    }
+});
+
+/// One call being served: in flight until dropped, then counted by its
+/// outcome (`cancelled` unless [`Call::finish`] said otherwise), with its time.
+#[must_use = "a call is counted when it is dropped"]
+pub struct Call {
+    bridge: &'static str,
+    function: &'static str,
+    outcome: &'static str,
+    started: Instant,
+}
+
+impl Call {
+    /// A call on `bridge` starts, its function not yet known.
+    pub fn start(bridge: &'static str) -> Self {
+        METRICS
+            .in_flight
+            .get_or_create(&BridgeLabels { bridge })
+            .inc();
+        Call {
+            bridge,
+            function: OTHER,
+            outcome: "cancelled",
+            started: Instant::now(),
+        }
+    }
+
+    /// The call is of `function` (a label from [`function`] or [`BATCH`]).
+    pub fn function(&mut self, function: &'static str) {
+        self.function = function;
+    }
+
+    /// The call is answered: `error` is its failure, if any.
+    pub fn finish(mut self, error: Option<ErrorKind>) {
+        self.outcome = error.map_or("ok", ErrorKind::name);
+    }
+
+    /// The call is answered with a failure no error kind names (a
+    /// framework's own refusal).
+    pub fn finish_other_error(mut self) {
+        self.outcome = "error";
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let m = &*METRICS;
+        let (bridge, function) = (self.bridge, self.function);
+        m.in_flight.get_or_create(&BridgeLabels { bridge }).dec();
+        m.calls
+            .get_or_create(&CallLabels {
+                bridge,
+                function,
+                outcome: self.outcome,
+            })
+            .inc();
+        m.seconds
+            .get_or_create(&TimeLabels { bridge, function })
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Counts a batch's bytes: `request` received, `reply` sent.
+pub fn batch_bytes(bridge: &'static str, request: usize, reply: usize) {
+    for (direction, n) in [("request", request), ("reply", reply)] {
+        METRICS
+            .batch_bytes
+            .get_or_create(&BytesLabels { bridge, direction })
+            .inc_by(n as u64);
+    }
+}
+
+/// The label of a call to `name`: a served function's name, one of the
+/// fixed names (`batch`, `health`, `healthz`, `metrics`, `version`,
+/// `openapi.json`), or `other`.
+#[must_use]
+pub fn function(name: &str) -> &'static str {
+    if let Some(f) = crate::library().get(name) {
+        return f.name;
+    }
+    const FIXED: [&str; 6] = [
+        BATCH,
+        "health",
+        "healthz",
+        "metrics",
+        "version",
+        "openapi.json",
+    ];
+    FIXED.into_iter().find(|&n| n == name).unwrap_or(OTHER)
+}
+
+/// Every metric, as OpenMetrics text.
+#[must_use]
+pub fn text() -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &METRICS.registry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_counted_by_outcome_and_timed() {
+        let mut ok = Call::start("test");
+        ok.function(function("add"));
+        ok.finish(None);
+        let mut failed = Call::start("test");
+        failed.function(function("div"));
+        failed.finish(Some(ErrorKind::ZeroDivision));
+        drop(Call::start("test"));
+        batch_bytes("test", 48, 16);
+        let text = text();
+        for line in [
+            r#"oxbridge_calls_total{bridge="test",function="add",outcome="ok"} 1"#,
+            r#"oxbridge_calls_total{bridge="test",function="div",outcome="zero_division"} 1"#,
+            r#"oxbridge_calls_total{bridge="test",function="other",outcome="cancelled"} 1"#,
+            r#"oxbridge_call_seconds_count{bridge="test",function="add"} 1"#,
+            r#"oxbridge_calls_in_flight{bridge="test"} 0"#,
+            r#"oxbridge_batch_bytes_total{bridge="test",direction="request"} 48"#,
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn unknown_names_share_one_label() {
+        assert_eq!(function("add"), "add");
+        assert_eq!(function("batch"), "batch");
+        assert_eq!(function("no-such-function-x"), OTHER);
+        assert_eq!(function(""), OTHER);
+    }
+}
