@@ -120,6 +120,25 @@ def test_a_shared_socket_directory_is_refused(tmp_path: Path) -> None:
         start("--no-http", "--no-grpc", env={"XDG_RUNTIME_DIR": str(runtime)})
 
 
+def test_one_set_of_variables_in_url_form_serves_and_reaches_every_bridge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "OXBRIDGE_HTTP": f"http://127.0.0.1:{free_port()}",
+        "OXBRIDGE_GRPC": f"grpc://127.0.0.1:{free_port()}",
+        "OXBRIDGE_UNIX": f"unix://{tmp_path}/ox.sock",
+    }
+    with serving(env=env) as s:
+        assert s.http == [env["OXBRIDGE_HTTP"].removeprefix("http://")]
+        assert s.grpc == [env["OXBRIDGE_GRPC"].removeprefix("grpc://")]
+        assert s.unix == f"{tmp_path}/ox.sock"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for bridge in ("http", "grpc", "ipc"):
+            with oxbridge.connect(bridge, timeout=10) as client:
+                assert client.add(1, 1j) == 1 + 1j, bridge
+
+
 @pytest.mark.parametrize("bridge", ["http", "ipc", "grpc"])
 def test_client_reconnects_after_a_server_restart(tmp_path: Path, bridge: str) -> None:
     http, grpc_port = free_port(), free_port()

@@ -19,30 +19,32 @@ use crate::config::{self, Access, Config, Limits, Listen, TlsFiles};
 #[derive(Parser, Debug, Clone)]
 #[command(version)]
 pub struct ServeOptions {
-    /// HTTP address(es) to listen on, HOST:PORT (repeatable, or comma-separated).
+    /// HTTP address(es) to listen on, HOST:PORT or http://HOST:PORT (repeatable, or comma-separated).
     #[arg(
         long,
         env = "OXBRIDGE_HTTP",
         value_delimiter = ',',
-        value_name = "ADDR"
+        value_name = "ADDR",
+        value_parser = |text: &str| address(text, &["http", "https"])
     )]
     pub http: Vec<SocketAddr>,
     /// Do not serve HTTP.
     #[arg(long, conflicts_with = "http")]
     pub no_http: bool,
-    /// gRPC address(es) to listen on, HOST:PORT (repeatable, or comma-separated).
+    /// gRPC address(es) to listen on, HOST:PORT or grpc://HOST:PORT (repeatable, or comma-separated).
     #[arg(
         long,
         env = "OXBRIDGE_GRPC",
         value_delimiter = ',',
-        value_name = "ADDR"
+        value_name = "ADDR",
+        value_parser = |text: &str| address(text, &["grpc", "grpcs"])
     )]
     pub grpc: Vec<SocketAddr>,
     /// Do not serve gRPC.
     #[arg(long, conflicts_with = "grpc")]
     pub no_grpc: bool,
-    /// Path of the IPC socket [default: a private per-user directory].
-    #[arg(long, env = "OXBRIDGE_UNIX", value_name = "PATH")]
+    /// Path of the IPC socket, or a unix:///path URL [default: a private per-user directory].
+    #[arg(long, env = "OXBRIDGE_UNIX", value_name = "PATH", value_parser = socket_path)]
     pub unix: Option<PathBuf>,
     /// Do not serve IPC.
     #[arg(long, conflicts_with = "unix")]
@@ -106,6 +108,35 @@ pub struct ServeOptions {
     /// Also serve a raw echo socket at PATH: the benchmark's IPC floor.
     #[arg(long, hide = true, value_name = "PATH")]
     pub bench_echo: Option<PathBuf>,
+}
+
+/// `HOST:PORT`, or a URL of one of `schemes` (what the clients' variables
+/// of the same name accept, so one setting serves both).
+fn address(text: &str, schemes: &[&str]) -> Result<SocketAddr, String> {
+    let bare = match text.split_once("://") {
+        Some((scheme, rest)) if schemes.contains(&scheme) => rest.trim_end_matches('/'),
+        Some((scheme, _)) => {
+            return Err(format!(
+                "{text:?}: a {scheme}:// URL, expected {}",
+                schemes.join(":// or ") + "://"
+            ))
+        }
+        None => text,
+    };
+    bare.parse().map_err(|_| {
+        format!("{text:?} is not HOST:PORT with an IP address (such as 127.0.0.1:3000)")
+    })
+}
+
+/// A socket path, or a `unix:///path` URL of one.
+fn socket_path(text: &str) -> Result<PathBuf, String> {
+    match text.strip_prefix("unix://") {
+        Some("") => Err(format!(
+            "{text:?} has no path: write unix:///path/to/socket"
+        )),
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Ok(PathBuf::from(text)),
+    }
 }
 
 fn positive_bytes(text: &str) -> Result<usize, String> {
@@ -238,6 +269,36 @@ mod tests {
         assert!(matches!(c.grpc, Listen::Off));
         assert_eq!(c.limits.idle_timeout, Duration::from_millis(500));
         assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn addresses_take_the_clients_url_forms_too() {
+        let o = parse(&[
+            "--http",
+            "http://127.0.0.1:8080/",
+            "--grpc",
+            "grpcs://[::1]:9090",
+            "--unix",
+            "unix:///tmp/x.sock",
+        ])
+        .unwrap();
+        assert_eq!(o.http, vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert_eq!(o.grpc, vec!["[::1]:9090".parse().unwrap()]);
+        assert_eq!(o.unix, Some(PathBuf::from("/tmp/x.sock")));
+        for (args, says) in [
+            (
+                &["--http", "grpc://127.0.0.1:1"][..],
+                "expected http:// or https://",
+            ),
+            (
+                &["--grpc", "http://127.0.0.1:1"][..],
+                "expected grpc:// or grpcs://",
+            ),
+            (&["--unix", "unix://"][..], "has no path"),
+        ] {
+            let e = parse(args).unwrap_err().to_string();
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
     }
 
     #[test]
