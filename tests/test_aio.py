@@ -18,6 +18,7 @@ import pytest
 from . import blocking
 from .servers import free_port, serving
 from .test_batch import test_bridge_passes_batch_vector
+from .test_never_wrong import fake_server, send
 from .test_vectors import test_bridge_passes_vector
 
 # The shared vectors, collected here again: with this module's `client`, they
@@ -81,17 +82,11 @@ def test_cancelled_calls_never_give_another_call_their_reply(bridge: str) -> Non
 
 
 def silent_server(bridge: str, tmp_path: Path) -> tuple[socket.socket, str]:
-    """A listener that accepts and never answers."""
+    """A listener that reads each request and never answers."""
     if bridge == "ipc":
-        silent = socket.socket(socket.AF_UNIX)
-        silent.bind(str(tmp_path / "silent.sock"))
-        url = f"unix://{tmp_path}/silent.sock"
-    else:
-        silent = socket.socket()
-        silent.bind(("127.0.0.1", 0))
-        url = f"{bridge}://127.0.0.1:{silent.getsockname()[1]}"
-    silent.listen()
-    return silent, url
+        return fake_server("unix", tmp_path / "silent.sock", send(b""))
+    listener, url = fake_server("tcp", tmp_path, send(b""))
+    return listener, url.replace("http://", f"{bridge}://")
 
 
 @pytest.mark.parametrize("bridge", AIO)

@@ -99,5 +99,8 @@ class AsyncClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        note = "" if self.library.is_calculator else f" library={self.library.name!r}"
-        return f"<oxbridge.aio.AsyncClient bridge={self.bridge!r}{note}>"
+        return f"<oxbridge.aio.AsyncClient bridge={self.bridge!r}{self._library_note()}>"
+
+    def _library_note(self) -> str:
+        """`` library='name'`` for any library but the calculator, for ``repr``."""
+        return "" if self.library.is_calculator else f" library={self.library.name!r}"

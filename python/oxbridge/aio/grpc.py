@@ -117,8 +117,8 @@ class AsyncGrpcClient(AsyncClient):
             self._channel = None
 
     def __repr__(self) -> str:
-        note = "" if self.library.is_calculator else f" library={self.library.name!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='grpc' target={self.target!r}{note}>"
+        where = f"target={self.target!r}"
+        return f"<oxbridge.aio.AsyncClient bridge='grpc' {where}{self._library_note()}>"
 
 
 def open(

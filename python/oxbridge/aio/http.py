@@ -130,8 +130,8 @@ class AsyncHttpClient(AsyncClient):
         self._conn.close()
 
     def __repr__(self) -> str:
-        note = "" if self.library.is_calculator else f" library={self.library.name!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='http' url={self.url!r}{note}>"
+        where = f"url={self.url!r}"
+        return f"<oxbridge.aio.AsyncClient bridge='http' {where}{self._library_note()}>"
 
 
 def open(

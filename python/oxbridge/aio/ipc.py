@@ -93,8 +93,8 @@ class AsyncIpcClient(AsyncClient):
         self._conn.close()
 
     def __repr__(self) -> str:
-        note = "" if self.library.is_calculator else f" library={self.library.name!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='ipc' path={self.path!r}{note}>"
+        where = f"path={self.path!r}"
+        return f"<oxbridge.aio.AsyncClient bridge='ipc' {where}{self._library_note()}>"
 
 
 def open(
