@@ -13,6 +13,9 @@
 //! Every label value is one of a fixed set (the library's function names,
 //! `batch`, a few paths, `other`), so no request can grow the registry.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -94,6 +97,46 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
 });
 
+/// Hashes the addresses of `&'static str` labels: a few multiplies, where
+/// the families hash the labels' text (and take a lock) on every lookup.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_usize(usize::from(b));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ByAddress<V> = HashMap<[usize; 6], V, BuildHasherDefault<AddressHasher>>;
+
+thread_local! {
+    // Per thread, the metrics of each label set already seen, by the
+    // labels' addresses. Bounded: every label is one of a fixed set of
+    // `&'static str`s.
+    static ANSWERED: RefCell<ByAddress<(Counter, Histogram)>> = RefCell::default();
+    static IN_FLIGHT: RefCell<ByAddress<Gauge>> = RefCell::default();
+}
+
+/// Where a label's text is: its address and length (one literal may be
+/// the start of another).
+fn address(label: &'static str) -> [usize; 2] {
+    [label.as_ptr() as usize, label.len()]
+}
+
+fn key(labels: [&'static str; 3]) -> [usize; 6] {
+    let [a, b, c] = labels.map(address);
+    [a[0], a[1], b[0], b[1], c[0], c[1]]
+}
+
 /// One call being served: in flight until dropped, then counted by its
 /// outcome (`cancelled` unless [`Call::finish`] said otherwise), with its time.
 #[must_use = "a call is counted when it is dropped"]
@@ -102,20 +145,30 @@ pub struct Call {
     function: &'static str,
     outcome: &'static str,
     started: Instant,
+    in_flight: Gauge,
 }
 
 impl Call {
     /// A call on `bridge` starts, its function not yet known.
     pub fn start(bridge: &'static str) -> Self {
-        METRICS
-            .in_flight
-            .get_or_create(&BridgeLabels { bridge })
-            .inc();
+        let in_flight = IN_FLIGHT.with_borrow_mut(|cache| {
+            cache
+                .entry(key([bridge, "", ""]))
+                .or_insert_with(|| {
+                    METRICS
+                        .in_flight
+                        .get_or_create(&BridgeLabels { bridge })
+                        .clone()
+                })
+                .clone()
+        });
+        in_flight.inc();
         Call {
             bridge,
             function: OTHER,
             outcome: "cancelled",
             started: Instant::now(),
+            in_flight,
         }
     }
 
@@ -138,19 +191,28 @@ impl Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let m = &*METRICS;
-        let (bridge, function) = (self.bridge, self.function);
-        m.in_flight.get_or_create(&BridgeLabels { bridge }).dec();
-        m.calls
-            .get_or_create(&CallLabels {
-                bridge,
-                function,
-                outcome: self.outcome,
-            })
-            .inc();
-        m.seconds
-            .get_or_create(&TimeLabels { bridge, function })
-            .observe(self.started.elapsed().as_secs_f64());
+        self.in_flight.dec();
+        let (bridge, function, outcome) = (self.bridge, self.function, self.outcome);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        // Text of the same label at two addresses is two keys here, one
+        // series in the registry.
+        ANSWERED.with_borrow_mut(|cache| {
+            let (calls, seconds) = cache
+                .entry(key([bridge, function, outcome]))
+                .or_insert_with(|| {
+                    let calls = METRICS.calls.get_or_create(&CallLabels {
+                        bridge,
+                        function,
+                        outcome,
+                    });
+                    let seconds = METRICS
+                        .seconds
+                        .get_or_create(&TimeLabels { bridge, function });
+                    (calls.clone(), seconds.clone())
+                });
+            calls.inc();
+            seconds.observe(elapsed);
+        });
     }
 }
 
@@ -198,22 +260,24 @@ mod tests {
 
     #[test]
     fn calls_are_counted_by_outcome_and_timed() {
-        let mut ok = Call::start("test");
+        // A bridge of its own: the registry is shared by every test in this process.
+        const BRIDGE: &str = "metrics-unit";
+        let mut ok = Call::start(BRIDGE);
         ok.function(function("add"));
         ok.finish(None);
-        let mut failed = Call::start("test");
+        let mut failed = Call::start(BRIDGE);
         failed.function(function("div"));
         failed.finish(Some(ErrorKind::ZeroDivision));
-        drop(Call::start("test"));
-        batch_bytes("test", 48, 16);
+        drop(Call::start(BRIDGE));
+        batch_bytes(BRIDGE, 48, 16);
         let text = text();
         for line in [
-            r#"oxbridge_calls_total{bridge="test",function="add",outcome="ok"} 1"#,
-            r#"oxbridge_calls_total{bridge="test",function="div",outcome="zero_division"} 1"#,
-            r#"oxbridge_calls_total{bridge="test",function="other",outcome="cancelled"} 1"#,
-            r#"oxbridge_call_seconds_count{bridge="test",function="add"} 1"#,
-            r#"oxbridge_calls_in_flight{bridge="test"} 0"#,
-            r#"oxbridge_batch_bytes_total{bridge="test",direction="request"} 48"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",function="add",outcome="ok"} 1"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",function="div",outcome="zero_division"} 1"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",function="other",outcome="cancelled"} 1"#,
+            r#"oxbridge_call_seconds_count{bridge="metrics-unit",function="add"} 1"#,
+            r#"oxbridge_calls_in_flight{bridge="metrics-unit"} 0"#,
+            r#"oxbridge_batch_bytes_total{bridge="metrics-unit",direction="request"} 48"#,
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
