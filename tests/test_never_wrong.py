@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import signal
 import socket
+import statistics
 import struct
 import threading
 import time
@@ -99,6 +100,19 @@ def test_an_interrupted_call_never_affects_the_next(server: Served, bridge: str)
     def tick(_signum: int, _frame: object) -> None:
         raise Tick
 
+    # The timer's range spans twice a call's time as measured here and now,
+    # so that some calls complete and some are cut, on a fast machine or a
+    # loaded one alike.
+    def call_time(call: Any) -> float:
+        times = []
+        for _ in range(9):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        return 2 * statistics.median(times)
+
+    scalar_span = call_time(lambda: client.add(1, 0))
+    batch_span = call_time(lambda: client.add_many(a, 1))
     completed, interrupted, wrong = 0, 0, []
     previous = signal.signal(signal.SIGALRM, tick)
     try:
@@ -107,7 +121,8 @@ def test_an_interrupted_call_never_affects_the_next(server: Served, bridge: str)
             batch = i % 10 == 0
             try:
                 try:
-                    signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-6, 2e-3 if batch else 2e-4))
+                    span = batch_span if batch else scalar_span
+                    signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-6, span))
                     got: Any = client.add_many(a, x) if batch else client.add(x, 0)
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
