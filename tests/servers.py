@@ -39,13 +39,25 @@ class Served:
         return self.process.wait(timeout=timeout)
 
 
+#: The Rust server binary (``make build`` builds it).
+BINARY = Path(__file__).resolve().parent.parent / "target" / "release" / "oxbridge-server"
+
+
 def start(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 30, package: str = "oxbridge"
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    package: str = "oxbridge",
+    binary: bool = False,
+    stdin: int | None = None,
 ) -> Served:
     """Start ``python -m PACKAGE serve --json ARGS`` (oxbridge's, or another
-    library's) and wait for its ready line."""
+    library's), or with ``binary`` the ``oxbridge-server`` binary, and wait
+    for its ready line."""
+    command = [str(BINARY)] if binary else [sys.executable, "-m", package, "serve"]
     process = subprocess.Popen(
-        [sys.executable, "-m", package, "serve", "--json", *args],
+        [*command, "--json", *args],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
@@ -63,10 +75,10 @@ def start(
 
 @contextmanager
 def serving(
-    *args: str, env: dict[str, str] | None = None, package: str = "oxbridge"
+    *args: str, env: dict[str, str] | None = None, package: str = "oxbridge", binary: bool = False
 ) -> Iterator[Served]:
     """A server for the duration of a ``with`` block."""
-    served = start(*args, env=env, package=package)
+    served = start(*args, env=env, package=package, binary=binary)
     try:
         yield served
     finally:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import socket
 import stat
+import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -59,6 +62,53 @@ def test_sigterm_drains_exits_zero_and_removes_the_socket(tmp_path: Path) -> Non
     assert wait_gone(s.unix)
     with pytest.raises(oxbridge.TransportError):
         client.add(1, 2)
+
+
+@pytest.mark.parametrize("command", ["python", "binary"])
+def test_a_stop_first_drains_then_closes(tmp_path: Path, command: str) -> None:
+    """SIGTERM with --drain-delay: health says draining at once (HTTP 503,
+    gRPC NOT_SERVING, every service), calls are still answered, each closing
+    its keep-alive connection (tests/test_deploy.py rolls replicas to the end)."""
+    args = [*ephemeral(tmp_path), "--drain-delay", "60"]
+    with serving(*args, binary=command == "binary") as s:
+        host, port = s.http[0].rsplit(":", 1)
+        keep = http.client.HTTPConnection(host, int(port), timeout=5)
+        keep.request("GET", "/healthz")
+        assert keep.getresponse().read() == b'{"status":"serving"}'
+        s.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while health_status(s.http[0]) != 503:
+            assert time.monotonic() < deadline, "health never said draining"
+            time.sleep(0.01)
+        with grpc.insecure_channel(s.grpc[0]) as channel:
+            check = channel.unary_unary("/grpc.health.v1.Health/Check")
+            for service in (b"", b"calculator.v1.Functions", b"oxbridge.v1.Calculator"):
+                request = b"\x0a" + bytes([len(service)]) + service if service else b""
+                assert check(request, timeout=5) == b"\x08\x02", service  # NOT_SERVING
+        keep.request("POST", "/add", b'{"a":[1,0],"b":[0,1]}', {"Content-Type": "application/json"})
+        reply = keep.getresponse()
+        assert (reply.status, reply.read()) == (200, b'{"result":[1.0,1.0]}')
+        assert reply.getheader("Connection") == "close"
+        for bridge in ("ipc", "http", "grpc"):
+            with oxbridge.connect(s.url(bridge)) as client:
+                assert client.add(2, 3j) == 2 + 3j
+        assert s.process.poll() is None
+
+
+def health_status(addr: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://{addr}/healthz", timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_a_stopped_server_watching_stdin_exits_zero(tmp_path: Path) -> None:
+    """SIGTERM while --watch-stdin waits on an open stdin: a clean exit, not
+    the interpreter's abort over a reader thread."""
+    s = start(*ephemeral(tmp_path), "--watch-stdin", stdin=subprocess.PIPE)
+    assert oxbridge.connect(f"http://{s.http[0]}").add(1, 1) == 2
+    assert s.stop(signal.SIGTERM) == 0
 
 
 def test_sigint_stops_cleanly_too(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -60,8 +61,12 @@ def _serve(
     """Announce where ``server`` listens, then wait until ``stop`` or the server ends."""
     if watch_stdin:
         # The parent's end of our stdin closes when it exits, however it exits.
+        # Raw reads: a daemon thread blocked in sys.stdin's buffered reader
+        # holds its lock, and the interpreter aborts when it exits around it.
         def wait_for_eof() -> None:
-            sys.stdin.buffer.read()
+            fd = sys.stdin.fileno()
+            while os.read(fd, 65536):
+                pass
             stop.set()
 
         threading.Thread(target=wait_for_eof, daemon=True).start()

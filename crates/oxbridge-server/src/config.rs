@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before giving up.
     pub drain_timeout: Duration,
+    /// How long a server asked to stop keeps serving while it reports not
+    /// ready, so that balancers probing its health stop sending first.
+    pub drain_delay: Duration,
     /// Bytes held at once for requests and their replies in flight, on all
     /// bridges together (see `budget`).
     pub memory_budget: usize,
@@ -41,6 +44,7 @@ impl Default for Limits {
             max_in_flight: 256,
             max_connections: 1024,
             drain_timeout: Duration::from_secs(10),
+            drain_delay: Duration::ZERO,
             memory_budget: 512 * 1024 * 1024,
             budget_wait: Duration::from_secs(2),
             busy_poll: Duration::from_micros(50),

@@ -157,6 +157,26 @@ impl greeter_service::greeter_service_server::GreeterService for Greeter {
     }
 }
 
+/// Once the server drains: every service `NOT_SERVING`, for balancers and
+/// clients checking health, then, when the connections close, no status at
+/// all, which ends the health watches that would otherwise hold the drain.
+async fn report_draining(
+    mut reporter: tonic_health::server::HealthReporter,
+    services: Vec<String>,
+    ready: crate::readiness::Readiness,
+) {
+    ready.draining().await;
+    for service in &services {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    ready.stopping().await;
+    for service in &services {
+        reporter.clear_service_status(service).await;
+    }
+}
+
 /// All gRPC services on one router: calculator, greeter, health, reflection.
 ///
 /// # Errors
@@ -164,6 +184,7 @@ impl greeter_service::greeter_service_server::GreeterService for Greeter {
 pub async fn routes(
     limits: &Limits,
     access: &Access,
+    ready: &crate::readiness::Readiness,
 ) -> Result<tonic::service::Routes, crate::StartError> {
     let access_for_calls = access.clone();
     let access = access.clone();
@@ -190,6 +211,7 @@ pub async fn routes(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     let max = limits.max_request_bytes;
     let mut routes = tonic::service::Routes::default();
+    let mut health_services = Vec::new();
     // The articles' services speak the calculator's functions only.
     if std::ptr::eq(library, &CALCULATOR) {
         health_reporter
@@ -198,6 +220,10 @@ pub async fn routes(
         health_reporter
             .set_serving::<greeter_service::greeter_service_server::GreeterServiceServer<Greeter>>()
             .await;
+        health_services.extend([
+            v1::calculator_server::SERVICE_NAME.to_owned(),
+            greeter_service::greeter_service_server::SERVICE_NAME.to_owned(),
+        ]);
         reflection = reflection.register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET);
         let calculator = v1::calculator_server::CalculatorServer::new(Calculator)
             .max_decoding_message_size(max)
@@ -216,6 +242,18 @@ pub async fn routes(
         )
     })?;
     let routes = routes.add_service(health_service).add_service(reflection);
+    // The library's functions are a service of their own to check, beside
+    // the whole server ("").
+    let functions = format!("{}.Functions", crate::grpc_functions::package(library));
+    health_reporter
+        .set_service_status(&functions, tonic_health::ServingStatus::Serving)
+        .await;
+    health_services.extend([String::new(), functions]);
+    tokio::spawn(report_draining(
+        health_reporter,
+        health_services,
+        ready.clone(),
+    ));
     // tonic answers an unknown service or method with a bare UNIMPLEMENTED;
     // every other error of ours has a message, so this one gets one too.
     // Every exported function: one route per method, derived from its definition.

@@ -16,6 +16,7 @@ use crate::budget::{Budget, HeldBody};
 use crate::config::{Access, Limits};
 use crate::error::CallError;
 use crate::json_call;
+use crate::readiness::Readiness;
 use crate::wire::{self, WireComplex};
 #[allow(unused_imports)]
 use utoipa::OpenApi as _;
@@ -23,12 +24,18 @@ use utoipa::OpenApi as _;
 /// The router with no access control, testable without a socket.
 pub fn app(limits: &Limits) -> Router {
     let budget = Budget::new(limits.memory_budget, limits.budget_wait);
-    app_with_access(limits, &Access::default(), &budget)
+    app_with_access(limits, &Access::default(), &budget, &Readiness::new())
 }
 
 /// The router, guarded by `access` (a bearer token on everything but
-/// `/healthz`), its requests held within `budget`.
-pub fn app_with_access(limits: &Limits, access: &Access, budget: &Budget) -> Router {
+/// `/healthz`), its requests held within `budget`, its `/healthz` telling
+/// `ready`.
+pub fn app_with_access(
+    limits: &Limits,
+    access: &Access,
+    budget: &Budget,
+    ready: &Readiness,
+) -> Router {
     let access = Arc::new(access.clone());
     let guard = axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -62,11 +69,46 @@ pub fn app_with_access(limits: &Limits, access: &Access, budget: &Budget) -> Rou
             async move { within_budget(&budget, max_request_bytes, request, next).await }
         },
     );
+    let ready = ready.clone();
+    let draining = axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let ready = ready.clone();
+            async move { close_when_draining(&ready, request, next).await }
+        },
+    );
     // The token is checked first: a refused caller holds no memory.
     routes(limits)
         .layer(within_budget)
         .layer(guard)
+        .layer(draining)
         .layer(axum::middleware::from_fn(observe))
+}
+
+/// While the server drains: `/healthz` answers 503, and every reply closes
+/// its keep-alive connection, so a client (or a balancer's pool) reconnects,
+/// to another replica once this one stops listening.
+async fn close_when_draining(
+    ready: &Readiness,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if ready.is_serving() {
+        return next.run(request).await;
+    }
+    let mut response = if request.uri().path() == "/healthz" {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "draining" })),
+        )
+            .into_response()
+    } else {
+        next.run(request).await
+    };
+    response.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// The router of `--metrics ADDR`: `GET /metrics` alone, guarded by `access`
@@ -340,8 +382,12 @@ async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Re
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }
 
-/// Readiness, for load balancers (open even when a token is required).
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Serving", body = Object)))]
+/// Readiness, for load balancers (open even when a token is required); 503
+/// once the server drains (see `close_when_draining`).
+#[utoipa::path(get, path = "/healthz", responses(
+    (status = 200, description = "Serving", body = Object),
+    (status = 503, description = "Draining: asked to stop, finishing its calls", body = Object),
+))]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "serving" }))
 }
@@ -438,6 +484,36 @@ mod tests {
             content_type,
             String::from_utf8(body.to_vec()).unwrap(),
         )
+    }
+
+    #[tokio::test]
+    async fn draining_fails_the_health_check_and_closes_keep_alive() {
+        let limits = Limits::default();
+        let budget = Budget::new(limits.memory_budget, limits.budget_wait);
+        let ready = Readiness::new();
+        let app = app_with_access(&limits, &Access::default(), &budget, &ready);
+        let send = |path: &str, body: &'static str| {
+            let method = if body.is_empty() { "GET" } else { "POST" };
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::CONTENT_TYPE, JSON)
+                .body(Body::from(body))
+                .unwrap();
+            app.clone().oneshot(request)
+        };
+        let health = send("/healthz", "").await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        assert!(health.headers().get(header::CONNECTION).is_none());
+        ready.drain();
+        let health = send("/healthz", "").await.unwrap();
+        assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = to_bytes(health.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&body[..], br#"{"status":"draining"}"#);
+        // Calls are still answered, each closing its connection.
+        let add = send("/add", r#"{"a":[1,2],"b":[3,4]}"#).await.unwrap();
+        assert_eq!(add.status(), StatusCode::OK);
+        assert_eq!(add.headers()[header::CONNECTION], "close");
     }
 
     #[tokio::test]

@@ -37,6 +37,7 @@ pub mod metrics;
 mod openapi;
 pub mod options;
 pub mod rate_limit;
+pub mod readiness;
 pub mod wire;
 mod write_timeout;
 
@@ -156,6 +157,9 @@ pub struct Running {
     pub echo_unix: Option<PathBuf>,
     /// The address serving only `/metrics`, if any.
     pub metrics: Option<SocketAddr>,
+    /// Draining once a stop is asked; `drain_delay` later, stopping.
+    ready: readiness::Readiness,
+    /// The stopping token of `ready`: the listeners close and connections drain.
     shutdown: CancellationToken,
     tracker: TaskTracker,
     limits: Limits,
@@ -220,13 +224,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(path) => Some(ipc::bind(path, false)?),
         None => None,
     };
+    let ready = readiness::Readiness::new();
     let running = Running {
         http: local_addrs(&http_listeners),
         grpc: local_addrs(&grpc_listeners),
         unix: config.unix.clone(),
         echo_unix: config.echo_unix.clone(),
         metrics: local_addrs(&metrics_listeners).first().copied(),
-        shutdown: CancellationToken::new(),
+        ready: ready.clone(),
+        shutdown: ready.stopping_token(),
         tracker: TaskTracker::new(),
         limits: config.limits.clone(),
     };
@@ -239,7 +245,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     // One budget for every bridge: a request on any of them counts against it.
     let budget = budget::Budget::new(limits.memory_budget, limits.budget_wait);
-    let app = http::app_with_access(limits, &config.access, &budget);
+    let app = http::app_with_access(limits, &config.access, &budget, &running.ready);
     let http_listeners = match &tls {
         Some((cert, key)) => {
             https::serve(&running, http_listeners, &app, cert, key).await?;
@@ -272,7 +278,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
 
     if !grpc_listeners.is_empty() {
-        let routes = grpc::routes(limits, &config.access).await?;
+        let routes = grpc::routes(limits, &config.access, &running.ready).await?;
         grpc_serve::serve(&running, grpc_listeners, routes, tls.as_ref(), &budget)?;
     }
 
@@ -302,16 +308,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 impl Running {
-    /// Cancelling this token starts a graceful shutdown.
+    /// Cancelling this token stops the server: readiness turns to draining
+    /// at once (`/healthz` answers 503, gRPC health `NOT_SERVING`), calls
+    /// are still served for the drain delay, then the listeners close and
+    /// in-flight requests finish.
     #[must_use]
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.ready.draining_token()
     }
 
-    /// Waits for shutdown to be requested, then for in-flight requests to
+    /// Waits for a stop to be asked, serves on (reporting not ready) for the
+    /// drain delay, closes the listeners, waits for in-flight requests to
     /// finish (at most the drain timeout), and removes the socket file.
     pub async fn wait(self) {
-        self.shutdown.cancelled().await;
+        self.ready.draining().await;
+        if !self.limits.drain_delay.is_zero() {
+            tracing::info!(delay = ?self.limits.drain_delay, "not ready: serving on until the drain delay ends");
+            tokio::time::sleep(self.limits.drain_delay).await;
+        }
+        self.ready.stop();
         if tokio::time::timeout(self.limits.drain_timeout, self.tracker.wait())
             .await
             .is_err()

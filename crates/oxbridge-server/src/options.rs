@@ -65,6 +65,13 @@ pub struct ServeOptions {
           default_value_t = Limits::default().memory_budget,
           value_parser = positive_bytes)]
     pub memory_budget: usize,
+    /// Seconds a server asked to stop keeps serving while its health checks
+    /// say it is draining, before its listeners close: time for balancers
+    /// that probe health to stop sending to it.
+    #[arg(long, env = "OXBRIDGE_DRAIN_DELAY", value_name = "SECONDS",
+          default_value_t = Limits::default().drain_delay.as_secs_f64(), value_parser = seconds,
+          allow_negative_numbers = true)]
+    pub drain_delay: f64,
     /// Serve HTTP and gRPC on non-loopback addresses (other hosts can connect).
     #[arg(long)]
     pub allow_remote: bool,
@@ -153,6 +160,13 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..1e9).contains(&s) => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
+    }
+}
+
 /// The environment prefix of the definition above, replaced per library.
 const PREFIX: &str = "OXBRIDGE_";
 
@@ -216,6 +230,7 @@ impl ServeOptions {
                 max_request_bytes: self.max_request_bytes,
                 idle_timeout: Duration::from_secs_f64(self.idle_timeout),
                 memory_budget: self.memory_budget,
+                drain_delay: Duration::from_secs_f64(self.drain_delay),
                 ..Limits::default()
             },
             echo_unix: self.bench_echo.clone(),
@@ -262,12 +277,17 @@ mod tests {
             "--no-grpc",
             "--idle-timeout",
             "0.5",
+            "--drain-delay",
+            "1.5",
         ])
         .unwrap();
         let c = o.config(&oxbridge_core::CALCULATOR);
         assert!(matches!(c.http, Listen::Addrs(ref a) if a.len() == 2));
         assert!(matches!(c.grpc, Listen::Off));
         assert_eq!(c.limits.idle_timeout, Duration::from_millis(500));
+        assert_eq!(c.limits.drain_delay, Duration::from_millis(1500));
+        let c = parse(&[]).unwrap().config(&oxbridge_core::CALCULATOR);
+        assert_eq!(c.limits.drain_delay, Duration::ZERO);
         assert!(c.tls.is_none());
     }
 
@@ -305,6 +325,7 @@ mod tests {
     fn bad_values_and_conflicts_are_refused_by_name() {
         for (args, says) in [
             (&["--idle-timeout", "0"][..], "positive number of seconds"),
+            (&["--drain-delay", "-1"][..], "0 or more"),
             (&["--http", "localhost"][..], "--http"),
             (
                 &["--no-http", "--http", "127.0.0.1:1"][..],
