@@ -314,6 +314,25 @@ def test_http_client_against_a_broken_server(case: str, flavour: str) -> None:
         assert_fails_cleanly(url, what, flavour)
 
 
+def gateway_page(status: int) -> Behaviour:
+    """What nginx answers when no server behind it did: its own HTML page."""
+    page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>".encode()
+    head = f"HTTP/1.1 {status} Bad Gateway\r\nContent-Type: text/html\r\n"
+    return lambda conn: conn.sendall(f"{head}Content-Length: {len(page)}\r\n\r\n".encode() + page)
+
+
+@pytest.mark.parametrize("flavour", CONNECTS)
+@pytest.mark.parametrize("what", ["add", "batch"])
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_proxys_own_error_page_is_a_broken_link(what: str, status: int, flavour: str) -> None:
+    listener, url = fake_server("tcp", Path(), gateway_page(status))
+    with listener:
+        error = assert_fails_cleanly(url, what, flavour)
+    assert type(error) is oxbridge.TransportError, error
+    assert f"no server answered behind the proxy at {url}" in str(error)
+    assert f"HTTP {status}" in str(error)
+
+
 # gRPC: a real grpcio server whose handlers answer with the wrong messages.
 GRPC_FAKES: dict[str, tuple[str, str, bytes]] = {
     "empty-reply": ("add", "Add", b""),

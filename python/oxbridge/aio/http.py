@@ -49,14 +49,14 @@ async def read_response(stream: AsyncStream) -> tuple[int, bytes]:
 
 async def read_batch_response(
     stream: AsyncStream, target: memoryview, itemsize: int
-) -> bytes | None:
-    """A batch response into ``target``, or the problem document."""
+) -> tuple[int, bytes] | None:
+    """A batch response into ``target``, or the status and problem document."""
     status, length, chunked, early = await read_head(stream)
     if status != 200:
         length = http.error_length(status, length, chunked)
         while len(early) < length:
             await stream.recv_more(early, length)
-        return bytes(early)
+        return status, bytes(early)
     expected = http.batch_length(length, target)
     while len(early) < _frames.REPLY.size:
         await stream.recv_more(early, expected)
@@ -96,7 +96,7 @@ class AsyncHttpClient(AsyncClient):
         request = self._head.post(path, "application/json", len(body)) + body
         status, reply = await self._conn.exchange(request, read_response)
         if status != 200:
-            raise error_from(reply, f"{self.url}{path} (HTTP {status})")
+            raise error_from(reply, f"{self.url}{path} (HTTP {status})", status)
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
@@ -119,12 +119,12 @@ class AsyncHttpClient(AsyncClient):
         head = self._head.post("/batch", "application/octet-stream", _frames.frame_size(frame))
         target = _frames.byte_view(out[start:stop])
 
-        async def reader(stream: AsyncStream) -> bytes | None:
+        async def reader(stream: AsyncStream) -> tuple[int, bytes] | None:
             return await read_batch_response(stream, target, out.itemsize)
 
         error = await self._conn.exchange([head, *frame], reader)
         if error is not None:
-            raise error_from(error, f"{self.url}/batch")
+            raise error_from(error[1], f"{self.url}/batch (HTTP {error[0]})", error[0])
 
     def close(self) -> None:
         self._conn.close()

@@ -17,7 +17,7 @@ from typing import Any
 from .. import _extras
 from .._args import complex_arg
 from .._functions import FunctionInfo, bind, checked
-from ..errors import OxbridgeError, ProtocolError, error_for
+from ..errors import OxbridgeError, ProtocolError, TransportError, error_for
 
 
 def part(x: float) -> str:
@@ -65,8 +65,13 @@ def complex_from(reply: dict[str, Any], where: str) -> complex:
         ) from None
 
 
-def error_from(body: bytes, where: str) -> OxbridgeError:
-    """The exception for an error reply: problem+json or ``{"error": {...}}``."""
+#: What a proxy in front of servers answers when none of them did.
+GATEWAY_FAILURES = frozenset({502, 503, 504})
+
+
+def error_from(body: bytes, where: str, status: int = 0) -> OxbridgeError:
+    """The exception for an error reply: problem+json or ``{"error": {...}}``;
+    a balancer's own 502, 503 or 504 page (HTTP ``status``) is a broken link."""
     try:
         doc = json.loads(body)
         doc = doc.get("error", doc)
@@ -76,6 +81,8 @@ def error_from(body: bytes, where: str) -> OxbridgeError:
             return error_for(kind, message)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         pass
+    if status in GATEWAY_FAILURES:
+        return TransportError(f"no server answered behind the proxy at {where}: HTTP {status}")
     return ProtocolError(f"bad error reply from {where}: {body[:200]!r}")
 
 

@@ -104,15 +104,17 @@ def next_chunks(buf: bytearray, out: bytearray) -> int | None:
             return None
 
 
-def read_batch_response(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
+def read_batch_response(
+    stream: Stream, target: memoryview, itemsize: int
+) -> tuple[int, bytes] | None:
     """A batch response, its results received straight into ``target``; the
-    problem document instead, when the server refused the frame."""
+    status and problem document instead, when the server refused the frame."""
     status, length, chunked, early = read_head(stream)
     if status != 200:
         length = error_length(status, length, chunked)
         while len(early) < length:
             stream.recv_more(early, 0, length)
-        return bytes(early)
+        return status, bytes(early)
     expected = batch_length(length, target)
     # The reply frame: header, then the results straight into `target`.
     while len(early) < _frames.REPLY.size:
@@ -202,7 +204,7 @@ class HttpClient(Client):
         head = self._head.post(path, content_type, len(body))
         status, reply = self._conn.exchange(head + body, read_response)
         if status != 200:
-            raise error_from(reply, f"{self.url}{path} (HTTP {status})")
+            raise error_from(reply, f"{self.url}{path} (HTTP {status})", status)
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
@@ -221,12 +223,12 @@ class HttpClient(Client):
             head = self._head.post("/batch", "application/octet-stream", size)
             target = _frames.byte_view(out[start:stop])
 
-            def reader(stream: Stream) -> bytes | None:
+            def reader(stream: Stream) -> tuple[int, bytes] | None:
                 return read_batch_response(stream, target, out.itemsize)
 
             error = self._conn.exchange([head, *frame], reader, len(head) + size)
             if error is not None:
-                raise error_from(error, f"{self.url}/batch")
+                raise error_from(error[1], f"{self.url}/batch (HTTP {error[0]})", error[0])
 
         _frames.each_frame(operands, len(out), self._frames, send)
 
