@@ -110,12 +110,21 @@ test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgri
 	LD_LIBRARY_PATH=target/release valgrind -q --error-exitcode=1 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect target/test_abi
 
+.PHONY: nginx
+nginx: ## nginx for deploy/ and its tests: the Debian package, installed only when missing
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
+.PHONY: deploy
+deploy: build nginx ## Three replicas behind nginx on loopback (HTTP :8080, gRPC :8081) until Ctrl-C
+	$(PY) deploy/cluster.py
+
 .PHONY: test-python
-test-python: build ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
+test-python: build nginx ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
 	$(PY) -m pytest -q -p no:randomly
 
 .PHONY: test-random
-test-random: build ## pytest in a random order (SEED=N repeats an order; the seed is printed)
+test-random: build nginx ## pytest in a random order (SEED=N repeats an order; the seed is printed)
 	@seed=$${SEED:-$$RANDOM}; echo "random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
 	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
@@ -124,7 +133,7 @@ test-memory-full: build ## The memory-budget tests at full scale: 300 x 16 MiB r
 	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py
 
 .PHONY: test-loaded
-test-loaded: build ## pytest in a random order while a busy loop runs on every core
+test-loaded: build nginx ## pytest in a random order while a busy loop runs on every core
 	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \
 	  trap 'kill "$${pids[@]}"' EXIT; \
 	  seed=$${SEED:-$$RANDOM}; echo "every core busy, random order, seed $$seed"; \
@@ -134,8 +143,8 @@ test-loaded: build ## pytest in a random order while a busy loop runs on every c
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python examples tests tools
-	$(VENV)/bin/ruff format --check python examples tests tools
+	$(VENV)/bin/ruff check python examples tests tools deploy
+	$(VENV)/bin/ruff format --check python examples tests tools deploy
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest oxbridge._native pystd._native
 
@@ -163,8 +172,8 @@ serve: build ## Run the server on its default addresses (Ctrl-C stops it)
 .PHONY: fmt
 fmt: $(STAMPS)/venv ## Format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python examples tests tools
-	$(VENV)/bin/ruff check --fix python examples tests tools
+	$(VENV)/bin/ruff format python examples tests tools deploy
+	$(VENV)/bin/ruff check --fix python examples tests tools deploy
 
 .PHONY: clean
 clean: ## Remove build output and the virtual environment

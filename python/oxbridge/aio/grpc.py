@@ -37,21 +37,19 @@ class AsyncGrpcClient(AsyncClient):
         self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
         self._service = f"/{library.name}.v1.Functions"
         self._channel: grpc.aio.Channel | None = None
+        self._channel_args = sync_grpc.channel_args(where, library)
         super().__init__(library)
 
     def _rpc(self, method: str) -> Any:
         if self._channel is None:
             where = self._where
+            target, options = self._channel_args
             if where.ca is None:
-                self._channel = grpc.aio.insecure_channel(
-                    self.target, options=sync_grpc.CHANNEL_OPTIONS
-                )
+                self._channel = grpc.aio.insecure_channel(target, options=options)
             else:
                 roots = Path(where.ca).read_bytes() if where.ca else None
                 credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-                self._channel = grpc.aio.secure_channel(
-                    self.target, credentials, options=sync_grpc.CHANNEL_OPTIONS
-                )
+                self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         return self._channel.unary_unary(method)
 
     async def call(self, method: str, request: bytes) -> bytes:
@@ -79,15 +77,17 @@ class AsyncGrpcClient(AsyncClient):
         return reply
 
     async def _listening(self, deadline: float) -> bool:
-        """Whether a TCP connection to the server's address can be made now."""
-        remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
-        try:
-            async with asyncio.timeout(remaining):
-                _, writer = await asyncio.open_connection(self._where.host, self._where.port)
-        except OSError:  # refused, unreachable, or the time left ran out
-            return False
-        writer.close()
-        return True
+        """Whether a TCP connection to one of the servers can be made now."""
+        for host, port in self._where.addresses:
+            remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
+            try:
+                async with asyncio.timeout(remaining):
+                    _, writer = await asyncio.open_connection(host, port)
+            except OSError:  # refused, unreachable, or the time left ran out
+                continue
+            writer.close()
+            return True
+        return False
 
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
         method = f"{self._service}/{sync_grpc.method_name(f.name)}"

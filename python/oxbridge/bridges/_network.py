@@ -70,17 +70,22 @@ def configured_url(bridge: str, library: Library) -> str | None:
 
 def tcp_address(
     bridge: str, url: str | None, default_port: int, library: Library
-) -> tuple[str, int]:
+) -> list[tuple[str, int]]:
     """(host, port) for a TCP bridge: the URL, a server on the default port
     (oxbridge's own library only: another library's server has no address of
-    its own to be found at), or else the embedded server."""
+    its own to be found at), or else the embedded server. A URL may name
+    several, comma-separated (``grpc://h1:p1,h2:p2``)."""
     if url is not None:
-        parts = urlsplit(url)
-        return split_hostport(parts.netloc, f"{bridge} URL {url!r}")
+        netloc = urlsplit(url).netloc
+        return [split_hostport(one, f"{bridge} URL {url!r}") for one in netloc.split(",")]
     if library.is_calculator and _reachable_tcp("127.0.0.1", default_port):
-        return "127.0.0.1", default_port
+        return [("127.0.0.1", default_port)]
     embedded = getattr(_embedded.addresses(library), bridge)
-    return split_hostport(embedded, "embedded server")
+    return [split_hostport(embedded, "embedded server")]
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,17 @@ class TcpTarget:
     token: str | None
     #: A CA bundle (PEM path) to verify the server with; TLS when not None.
     ca: str | None
+    #: More servers beside (host, port), to balance calls over (gRPC only).
+    others: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """Every server's (host, port), the first one first."""
+        return ((self.host, self.port), *self.others)
 
     @property
     def netloc(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return ",".join(_netloc(host, port) for host, port in self.addresses)
 
 
 def tcp_target(
@@ -110,7 +122,8 @@ def tcp_target(
     """What a TCP bridge's ``open()`` needs.
 
     The address comes from :func:`tcp_address` (``$OXBRIDGE_HTTP`` or
-    ``$OXBRIDGE_GRPC`` among others), the token from the argument or
+    ``$OXBRIDGE_GRPC`` among others; a grpc URL may name several servers),
+    the token from the argument or
     ``$OXBRIDGE_TOKEN``. TLS is on for ``https://`` and ``grpcs://`` URLs,
     verified against ``ca`` (or ``$OXBRIDGE_CA``, else the system's roots);
     unknown options are refused by name.
@@ -118,10 +131,16 @@ def tcp_target(
     if options:
         raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
     url = address if address is not None else configured_url(bridge, library)
-    host, port = tcp_address(bridge, url, default_port, library)
+    (host, port), *others = tcp_address(bridge, url, default_port, library)
+    if others and bridge != "grpc":
+        raise UnknownBridgeError(
+            f"{bridge} URL {url!r} names several servers: only grpc:// balances over"
+            " several (round-robin); put a balancer in front for HTTP (see deploy/)"
+        )
     secure = url is not None and urlsplit(url).scheme in ("https", "grpcs")
     ca_path = (ca or os.environ.get(library.env("CA")) or "") if secure else None
-    return TcpTarget(host, port, token or os.environ.get(library.env("TOKEN")), ca_path)
+    token = token or os.environ.get(library.env("TOKEN"))
+    return TcpTarget(host, port, token, ca_path, tuple(others))
 
 
 def unix_path(url: str | None, library: Library) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import struct
@@ -51,6 +52,62 @@ _DECODE_LIMIT = re.compile(r"message length too large: found \d+ bytes, the limi
 
 #: Two complex arguments in fields 1 and 2: the calculator's request, in one pack.
 _PAIR = struct.Struct("<BBBdBdBBBdBd")
+
+
+def _address_list(addresses: Sequence[tuple[str, int]]) -> str:
+    """Several servers as one static gRPC target (``ipv4:a:p,b:q``): grpc's
+    own name syntax for a fixed list, which wants addresses, not names."""
+    v4: list[str] = []
+    v6: list[str] = []
+    for host, port in addresses:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise TransportError(f"cannot resolve {host!r} for grpc: {e}") from None
+        ips = {family: str(sockaddr[0]) for family, _, _, _, sockaddr in reversed(found)}
+        if socket.AF_INET in ips:
+            v4.append(f"{ips[socket.AF_INET]}:{port}")
+        if socket.AF_INET6 in ips:
+            v6.append(f"[{ips[socket.AF_INET6]}]:{port}")
+    if len(v4) == len(addresses):
+        return "ipv4:" + ",".join(v4)
+    if len(v6) == len(addresses):
+        return "ipv6:" + ",".join(v6)
+    raise TransportError("grpc balances over servers of one address family: all IPv4 or all IPv6")
+
+
+def channel_args(where: TcpTarget, library: Library) -> tuple[str, list[tuple[str, Any]]]:
+    """The channel's target and options. One server as it is named; several
+    balanced by grpc's own ``round_robin`` policy, each checked with
+    ``grpc.health.v1`` so that a draining server gets no new calls."""
+    if not where.others:
+        return where.netloc, CHANNEL_OPTIONS
+    config = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": f"{library.name}.v1.Functions"},
+    }
+    # The :authority of every call (and the name TLS verifies) is the first
+    # server's: grpc would send the whole list, which is no authority at all.
+    first = where.netloc.split(",")[0]
+    options = [
+        *CHANNEL_OPTIONS,
+        ("grpc.service_config", json.dumps(config)),
+        ("grpc.default_authority", first),
+    ]
+    return _address_list(where.addresses), options
+
+
+def is_listening(addresses: Sequence[tuple[str, int]], deadline: float) -> bool:
+    """Whether a TCP connection to one of the servers can be made now."""
+    for host, port in addresses:
+        try:
+            socket.create_connection(
+                (host, port), timeout=max(deadline - time.monotonic(), 0.001)
+            ).close()
+        except OSError:
+            continue
+        return True
+    return False
 
 
 def method_name(name: str) -> str:
@@ -116,17 +173,18 @@ class GrpcClient(Client):
         self, library: Library, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
         super().__init__(library)
-        self.target = target = where.netloc
-        self._host, self._port = where.host, where.port
+        self.target = where.netloc
+        self._addresses = where.addresses
         self._frames = _frames.FrameSize()
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
+        target, options = channel_args(where, library)
         if where.ca is None:
-            self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channel = grpc.insecure_channel(target, options=options)
         else:
             roots = Path(where.ca).read_bytes() if where.ca else None
             credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-            self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         self._service = f"/{library.name}.v1.Functions"
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
@@ -140,7 +198,8 @@ class GrpcClient(Client):
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.UNAVAILABLE or not self._listening(deadline):
+            unavailable = e.code() == grpc.StatusCode.UNAVAILABLE
+            if not unavailable or not is_listening(self._addresses, deadline):
                 raise error_from_rpc(e, self.target) from None
         try:
             return method(
@@ -151,16 +210,6 @@ class GrpcClient(Client):
             )
         except grpc.RpcError as e:
             raise error_from_rpc(e, self.target) from None
-
-    def _listening(self, deadline: float) -> bool:
-        """Whether a TCP connection to the server's address can be made now."""
-        try:
-            socket.create_connection(
-                (self._host, self._port), timeout=max(deadline - time.monotonic(), 0.001)
-            ).close()
-        except OSError:
-            return False
-        return True
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
         """``f`` as ``/<library>.v1.Functions/<Name>``, its messages written and
@@ -217,7 +266,8 @@ def open(
 ) -> Client:
     """``connect("grpc")``, ``connect("grpc://host:port")`` or
     ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or
-    ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
+    ``$OXBRIDGE_TOKEN``) is sent as a bearer token. Several servers,
+    ``grpc://h1:p1,h2:p2``, share the calls round-robin."""
     port = library.native.DEFAULT_GRPC_PORT
     where = tcp_target("grpc", address, port, token, ca, options, library)
     return GrpcClient(library, where, timeout)

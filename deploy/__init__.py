@@ -1,0 +1,1 @@
+"""Deploying oxbridge: replicas behind nginx (``cluster.py``, ``nginx.conf.template``)."""
