@@ -58,3 +58,20 @@ def test_a_module_missing_inside_an_installed_extra_is_not_blamed_on_the_extra(
         _extras.require("oxbridge_broken_extra", "thing", "this feature")
     assert not isinstance(info.value, oxbridge.MissingExtraError)
     assert info.value.name == "oxbridge_missing_dependency"
+
+
+def test_oxbridge_dask_without_dask_names_its_extra() -> None:
+    code = (
+        "import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
+        "from oxbridge import dask as oxdask\n"
+        "try:\n"
+        "    oxdask.apply('mul_many', None)\n"
+        "except ImportError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    done = run(["-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "MissingExtraError vectorized functions over dask arrays (oxbridge.dask) need dask,"
+        " which is not installed: pip install 'oxbridge[dask]'\n"
+    )
