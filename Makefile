@@ -89,15 +89,19 @@ test-wheel: wheel ## auditwheel and abi3audit on the wheel, then fresh venvs of 
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
 	cargo test --workspace $(PYO3_CRATES:%=--exclude %) --quiet
 
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 300
+
+$(STAMPS)/cargo-fuzz: | $(STAMPS)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@touch $@
 
 .PHONY: test-fuzz
-test-fuzz: ## A short fuzzing pass over every decoder (2 s each)
-	cargo run --release --quiet -p oxbridge-fuzz -- --seconds 2
+test-fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## A short coverage-guided pass (cargo fuzz, ASan) over every target, from the committed corpus (5 s each)
+	$(PY) tools/fuzz.py --seconds 5
 
 .PHONY: fuzz
-fuzz: ## Fuzz every decoder for FUZZ_SECONDS each (default 60)
-	cargo run --release --quiet -p oxbridge-fuzz -- --seconds $(FUZZ_SECONDS)
+fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## Fuzz every target for FUZZ_SECONDS each (default 300), adding what it finds to fuzz/corpus
+	$(PY) tools/fuzz.py --seconds $(FUZZ_SECONDS) --grow
 
 .PHONY: test-c
 test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgrind
@@ -143,6 +147,9 @@ test-loaded: build nginx ## pytest in a random order while a busy loop runs on e
 lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	@# The fuzz targets: a crate of their own, outside the workspace (see fuzz/Cargo.toml).
+	cargo fmt --manifest-path fuzz/Cargo.toml --check
+	cargo clippy --manifest-path fuzz/Cargo.toml --target-dir target --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python examples tests tools deploy
 	$(VENV)/bin/ruff format --check python examples tests tools deploy
 	$(VENV)/bin/mypy
@@ -172,6 +179,7 @@ serve: build ## Run the server on its default addresses (Ctrl-C stops it)
 .PHONY: fmt
 fmt: $(STAMPS)/venv ## Format Rust and Python sources
 	cargo fmt --all
+	cargo fmt --manifest-path fuzz/Cargo.toml
 	$(VENV)/bin/ruff format python examples tests tools deploy
 	$(VENV)/bin/ruff check --fix python examples tests tools deploy
 
