@@ -113,8 +113,14 @@ class Load:
         return failures
 
     def kill(self) -> None:
-        """Ends every process at once (cleanup after a failed test)."""
+        """Ends every process still running at once (cleanup after a failed test)."""
         for process in self._processes:
             if process.is_alive():
                 process.kill()
                 process.join()
+
+    def __enter__(self) -> Load:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.kill()

@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,9 +31,17 @@ def cluster() -> Iterator[Cluster]:
         yield c
 
 
-def loads_on(cluster: Cluster, processes: int = 2) -> list[Load]:
+@contextmanager
+def loads_on(cluster: Cluster, processes: int = 2) -> Iterator[list[Load]]:
+    """Client processes on HTTP and gRPC through nginx and on gRPC round-robin
+    straight to the replicas; any still running at the end are killed."""
     urls = [cluster.http_url, cluster.grpc_url, cluster.grpc_round_robin_url]
-    return [Load(url, processes) for url in urls]
+    loads = [Load(url, processes) for url in urls]
+    try:
+        yield loads
+    finally:
+        for load in loads:
+            load.kill()
 
 
 def stop_all(loads: list[Load]) -> list[Failure]:
@@ -40,8 +49,7 @@ def stop_all(loads: list[Load]) -> list[Failure]:
 
 
 def test_rolling_every_replica_fails_no_call(cluster: Cluster) -> None:
-    loads = loads_on(cluster)
-    try:
+    with loads_on(cluster) as loads:
         for load in loads:
             load.wait_for_calls(20)
         total = [sum(load.counts()) for load in loads]
@@ -52,10 +60,6 @@ def test_rolling_every_replica_fails_no_call(cluster: Cluster) -> None:
             for load in loads:
                 load.wait_for_calls(20)
         failures = stop_all(loads)
-    except BaseException:
-        for load in loads:
-            load.kill()
-        raise
     assert failures == []
     assert all(sum(load.counts()) > t for load, t in zip(loads, total, strict=True))
     # Each drained well within the drain timeout (10 s): no health watch or
@@ -64,20 +68,16 @@ def test_rolling_every_replica_fails_no_call(cluster: Cluster) -> None:
 
 
 def test_a_killed_replica_fails_only_the_calls_in_flight_on_it(cluster: Cluster) -> None:
-    loads = loads_on(cluster)
     victim = cluster.replicas[1]
     try:
-        for load in loads:
-            load.wait_for_calls(20)
-        victim.stop(signal.SIGKILL)
-        dead = time.time()
-        for load in loads:
-            load.wait_for_calls(50)
-        failures = stop_all(loads)
-    except BaseException:
-        for load in loads:
-            load.kill()
-        raise
+        with loads_on(cluster) as loads:
+            for load in loads:
+                load.wait_for_calls(20)
+            victim.stop(signal.SIGKILL)
+            dead = time.time()
+            for load in loads:
+                load.wait_for_calls(50)
+            failures = stop_all(loads)
     finally:
         if victim.process is None:
             victim.start()
@@ -94,17 +94,13 @@ def test_calls_per_second_with_one_and_three_replicas(cluster: Cluster) -> None:
     rates: dict[str, float] = {}
     for replicas, nginx in ((1, one), (3, cluster.nginx)):
         for scheme, port in (("http", nginx.http_port), ("grpc", nginx.grpc_port)):
-            load = Load(f"{scheme}://127.0.0.1:{port}", 3)
-            try:
+            with Load(f"{scheme}://127.0.0.1:{port}", 3) as load:
                 load.wait_for_calls(20)
                 before, started = sum(load.counts()), time.monotonic()
                 load.wait_for_calls(400)
                 took = time.monotonic() - started
                 rates[f"{scheme}, {replicas} replica(s)"] = (sum(load.counts()) - before) / took
                 assert load.stop() == []
-            except BaseException:
-                load.kill()
-                raise
     report = ", ".join(f"{k}: {v:,.0f} calls/s" for k, v in rates.items())
     print(f"\nthrough nginx, 3 client processes each: {report}", file=sys.stderr)
     assert all(rate > 0 for rate in rates.values())
