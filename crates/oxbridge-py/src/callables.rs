@@ -28,29 +28,49 @@ pub(crate) type Few<T> = SmallVec<[T; 6]>;
 
 /// Adds one native function per exported function to `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    let module_name = m.name()?;
     for (index, f) in library().functions.iter().enumerate() {
-        let def = Box::leak(Box::new(ffi::PyMethodDef {
-            ml_name: leak_c(f.name),
-            ml_meth: ffi::PyMethodDefPointer {
-                PyCFunctionFastWithKeywords: trampoline,
-            },
-            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-            ml_doc: leak_c(&text_signature(f)),
-        }));
-        let index = index.into_pyobject(py)?;
-        // SAFETY: `def` lives forever (leaked); `index` and `module_name` are
-        // live objects; the call returns a new reference or null with an error set.
-        let function = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyCFunction_NewEx(def, index.as_ptr(), module_name.as_ptr()),
-            )?
-        };
+        let index = index.into_pyobject(m.py())?.into_any();
+        let function = native_function(m, f.name, &text_signature(f), index, trampoline)?;
         m.add(f.name, function)?;
     }
     Ok(())
+}
+
+/// The signature CPython calls a `METH_FASTCALL | METH_KEYWORDS` function through.
+pub(crate) type FastCall = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *const *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+    *mut ffi::PyObject,
+) -> *mut ffi::PyObject;
+
+/// A built-in function object named `name` (of module `m`) that calls `meth`
+/// with `slf` as its `self`.
+pub(crate) fn native_function<'py>(
+    m: &Bound<'py, PyModule>,
+    name: &str,
+    doc: &str,
+    slf: Bound<'py, PyAny>,
+    meth: FastCall,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = m.py();
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: leak_c(name),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: meth,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: leak_c(doc),
+    }));
+    let module_name = m.name()?;
+    // SAFETY: `def` lives forever (leaked); `slf` and `module_name` are
+    // live objects; the call returns a new reference or null with an error set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyCFunction_NewEx(def, slf.as_ptr(), module_name.as_ptr()),
+        )
+    }
 }
 
 /// CPython reads a signature from the docstring's first line: `name(a, b)\n--\n\n`.
@@ -70,13 +90,23 @@ unsafe extern "C" fn trampoline(
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls this with the GIL held.
+    // SAFETY: CPython calls this with the GIL held, and passes `nargsf`
+    // positional arguments followed by one per name in `kwnames` (a tuple or
+    // null), all live for the call.
+    unsafe { guarded(|py| call(py, slf, args, nargsf, kwnames)) }
+}
+
+/// Runs `body` with the GIL, as a C entry point: a panic becomes an
+/// `InternalError`, and the result a new reference or null with the error set.
+///
+/// # Safety
+/// The caller holds the GIL.
+pub(crate) unsafe fn guarded(
+    body: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
+) -> *mut ffi::PyObject {
+    // SAFETY: the caller holds the GIL.
     let py = unsafe { Python::assume_attached() };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: CPython passes `nargsf` positional arguments followed by
-        // one per name in `kwnames` (a tuple or null), all live for the call.
-        unsafe { call(py, slf, args, nargsf, kwnames) }
-    }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(py)));
     let result = match outcome {
         Ok(result) => result,
         Err(_) => Err(errors::error(
@@ -102,11 +132,7 @@ unsafe fn call<'py>(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: `slf` is the index object `register` gave this function.
-    let index = unsafe { ffi::PyLong_AsSsize_t(slf) };
-    let f = usize::try_from(index)
-        .ok()
-        .and_then(|i| library().functions.get(i))
-        .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))?;
+    let f = unsafe { function_at(slf) }?;
     // METH_FASTCALL receives the plain count (CPython strips the vectorcall flag).
     let nargs = usize::try_from(nargsf).unwrap_or(0);
     if kwnames.is_null() && nargs == f.params.len() && nargs <= FAST_ARGS {
@@ -140,9 +166,22 @@ unsafe fn call<'py>(
     }
 }
 
+/// The exported function whose index is `slf` (see [`native_function`]).
+///
+/// # Safety
+/// `slf` is a live object and the GIL is held.
+pub(crate) unsafe fn function_at(slf: *mut ffi::PyObject) -> PyResult<&'static Function> {
+    // SAFETY: as the caller promises.
+    let index = unsafe { ffi::PyLong_AsSsize_t(slf) };
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| library().functions.get(i))
+        .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))
+}
+
 /// Positional calls of numbers only (the calculator's shape) skip the general
 /// path: no keyword matching, nothing to keep alive, no drop glue.
-const FAST_ARGS: usize = 4;
+pub(crate) const FAST_ARGS: usize = 4;
 
 #[inline]
 fn fast_call<'py>(

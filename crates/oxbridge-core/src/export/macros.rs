@@ -106,6 +106,17 @@ macro_rules! export {
                                 ))?;
                             $crate::export::run_many(out, |start, part| {
                                 $( let $arg = $arg.slice(start, part.len()); )*
+                                // Arrays only (the common case): plain slices of
+                                // the part's length, a loop the compiler vectorizes.
+                                #[allow(irrefutable_let_patterns)]
+                                if let ($($crate::export::View::Each($arg),)*) = ($($arg,)*) {
+                                    $( let $arg = &$arg[..part.len()]; )*
+                                    for (i, o) in part.iter_mut().enumerate() {
+                                        *o = $crate::export::Outcome::into_result($name($($arg[i]),*))
+                                            .map_err(|e| e.at(i))?;
+                                    }
+                                    return Ok(());
+                                }
                                 for (i, o) in part.iter_mut().enumerate() {
                                     *o = $crate::export::Outcome::into_result($name($($arg.get(i)),*))
                                         .map_err(|e| e.at(i))?;

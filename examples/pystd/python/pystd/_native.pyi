@@ -23,11 +23,13 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "bare",
     "default_socket_path",
     "error_kinds",
+    "fast_many",
     "functions",
     "many",
     "parse_serve_args",
 ]
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, final
 
@@ -81,6 +83,12 @@ def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
 def functions() -> list[tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]]:
     """The catalogue of exported functions, from their one definition: every
     Python bridge, the stubs and the CLI are derived from it."""
+
+def fast_many(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
+    """``<name>_many`` as a built-in function: positional arguments ready as they
+    are (1-D contiguous arrays of the parameter's dtype of one length, or a
+    plain float or complex after the first) are computed into a new array at
+    once; anything else goes to ``fallback(*args, **kwargs)``."""
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `serve` binds without `--unix`."""
