@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import oxbridge
+import pytest
+from oxbridge.bench.peer import RoundTrip
 
 
 def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> None:
@@ -28,20 +30,30 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
         assert f"{bridge} greet" in cases
         assert any(c["bridge"] == bridge and c["group"] == "batch" for c in doc["cases"])
     baselines = {
-        "python a+b", "ctypes article wrapper", "pyo3 bare call", "ctypes bare call",
-        "cffi bare call", "ipc raw echo", "http raw keep-alive", "http article requests.post",
-        "grpc bare stub", "grpc article client", "ipc article client",
+        "python a+b", "python operator.add", "ctypes article wrapper",
+        "cffi naive ABI compute()", "pyo3 bare call", "ctypes bare call", "cffi bare call",
+        "ipc raw echo", "http raw keep-alive", "http article requests.post", "grpc bare stub",
+        "grpc article client", "ipc article client", "numpy a*b @1", "numpy a*b @1000",
     }  # fmt: skip
     assert baselines <= set(cases)
-    assert any(name.startswith("numpy a*b") for name in cases)
     assert {r["bridge"] for r in doc["concurrency"]} == {"ipc", "http", "grpc"}
     assert {r["threads"] for r in doc["concurrency"]} == {1, 4, 16}
-    verdicts = {t["target"]: t["verdict"] for t in doc["targets"]}
-    assert len(verdicts) == 13
-    assert set(verdicts.values()) <= {"met", "missed"}
+    targets = doc["targets"]
+    assert len(targets) == 18
+    # A quick run measures the single calls and the small batches; the 1e6
+    # targets say they were not measured, with no ratio, rather than judge
+    # another size.
+    for t in targets:
+        if "@1000000" in t["case"]:
+            assert (t["verdict"], t["ratio"]) == ("not measured", None)
+        else:
+            assert t["verdict"] in {"met", "missed"}
+            ratio = cases[t["case"]]["median"] / cases[t["baseline"]]["median"]
+            assert t["ratio"] == pytest.approx(ratio)
     report = (tmp_path / "report.md").read_text()
     assert "## Targets" in report
-    assert "pyo3 add vs Python's a+b" in report
+    assert "pyo3 add vs operator.add(a, b)" in report
+    assert "nan" not in report
     for png in ("scalar_latency.png", "batch_throughput.png"):
         assert (tmp_path / png).read_bytes().startswith(b"\x89PNG")
         assert f"]({png})" in report
@@ -118,3 +130,15 @@ def test_an_unwritable_output_is_one_line_before_measuring(tmp_path: Path) -> No
     assert done.returncode != 0
     assert done.stderr == f"oxbridge: error: cannot write to --output {where}: Not a directory\n"
     assert done.stdout == ""
+
+
+def test_the_round_trip_floor_moves_the_bytes_and_its_peer_stops() -> None:
+    trip = RoundTrip(request=3 << 20, reply=1 << 20)
+    try:
+        for _ in range(3):
+            trip()
+        assert len(trip.reply) == 1 << 20
+        assert len(trip.request) == 16 + (3 << 20)
+    finally:
+        trip.close()
+    assert trip.child.returncode == 0

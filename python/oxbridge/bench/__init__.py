@@ -49,9 +49,16 @@ def run_bench(
         click.echo(f"skipped: {note}", err=True)
     s = settings(quick, chosen)
     started = time.perf_counter()
-    results = measure(scalar_cases(chosen), s, "single calls")
-    if has("numpy"):
-        results += measure(batch_cases(chosen, s.batch_sizes), s, "batches")
+    cases = scalar_cases(chosen)
+    try:
+        results = measure(cases, s, "single calls")
+        if has("numpy"):
+            cases += batch_cases(chosen, s.batch_sizes)
+            results += measure([c for c in cases if c.group.startswith("batch")], s, "batches")
+    finally:
+        for case in cases:
+            if case.close is not None:
+                case.close()
     for r in results:
         if r.size:
             r.extra = {
@@ -60,7 +67,7 @@ def run_bench(
                 "gb_per_second": 48 * r.size / r.median / 1e9,
             }
     conc = concurrency(chosen, s)
-    verdicts = evaluate(results, s.batch_sizes[-1])
+    verdicts = evaluate(results)
     lines = tables(results, conc, verdicts)
     click.echo("\n".join(lines))
     elapsed = time.perf_counter() - started

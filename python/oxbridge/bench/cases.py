@@ -7,6 +7,7 @@ import ctypes
 import importlib.util
 import json
 import math
+import operator
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from .._library import CALCULATOR
 
 NETWORK = ("ipc", "http", "grpc")
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-QUICK_BATCH_SIZES = (1, 100, 10_000)
+#: The sizes the small-batch targets are set at, and a larger one.
+QUICK_BATCH_SIZES = (1, 1_000, 10_000)
+#: The size of the large-batch targets (measured in a full run only).
+LARGE = 1_000_000
 THREADS = (1, 4, 16)
 
 
@@ -32,6 +36,8 @@ class Case:
     stmt: str
     namespace: dict[str, Any]
     size: int | None = None
+    #: Releases what the case holds (a peer process), after the run.
+    close: Callable[[], None] | None = None
 
 
 def article_ctypes_add() -> Callable[[complex, complex], Any]:
@@ -51,6 +57,25 @@ def article_ctypes_add() -> Callable[[complex, complex], Any]:
         return rust.compute(command.encode("UTF-8"), RustComplex(n1), RustComplex(n2))
 
     return lambda a, b: compute("add", a, b)
+
+
+def naive_cffi_add() -> Callable[[complex, complex], complex]:
+    """A naive ABI-mode cffi client of ``compute()``: its declaration as the
+    header gives it, ``dlopen``, and the struct arguments passed by value."""
+    import cffi  # noqa: PLC0415 - the benchmark's dependencies load when it runs
+
+    ffi = cffi.FFI()
+    ffi.cdef(
+        "typedef struct { double re; double im; } OxbComplex;"
+        "OxbComplex compute(const char *command, OxbComplex a, OxbComplex b);"
+    )
+    lib = ffi.dlopen(CALCULATOR.path)
+
+    def add(n1: complex, n2: complex) -> complex:
+        r = lib.compute(b"add", (n1.real, n1.imag), (n2.real, n2.imag))
+        return complex(r.re, r.im)
+
+    return add
 
 
 def in_process_floors(chosen: list[str]) -> list[Case]:
@@ -206,7 +231,11 @@ def network_floors_and_articles(chosen: list[str]) -> list[Case]:
 def scalar_cases(chosen: list[str]) -> list[Case]:
     """``add`` and ``greet`` on every chosen bridge, with every baseline."""
     a, b = 1 + 3j, -5j
-    cases = [Case("python a+b", "add", None, "python", "a + b", {"a": a, "b": b})]
+    cases = [
+        Case("python a+b", "add", None, "python", "a + b", {"a": a, "b": b}),
+        Case("python operator.add", "add", None, "python", "f(a, b)",
+             {"f": operator.add, "a": a, "b": b}),
+    ]  # fmt: skip
     cases.append(
         Case(
             "python f-string", "greet", None, "python", 'f"{g}, {n}"', {"g": "Aloha", "n": "amigo"}
@@ -240,6 +269,9 @@ def scalar_cases(chosen: list[str]) -> list[Case]:
                 {"f": article_ctypes_add(), "a": a, "b": b},
             )
         )
+    if "cffi" in chosen:
+        cases.append(Case("cffi naive ABI compute()", "add", "cffi", "article", "f(a, b)",
+                          {"f": naive_cffi_add(), "a": a, "b": b}))  # fmt: skip
     cases += in_process_floors(chosen)
     if set(NETWORK) & set(chosen):
         cases += network_floors_and_articles(chosen)
@@ -257,6 +289,8 @@ def batch_cases(chosen: list[str], sizes: tuple[int, ...]) -> list[Case]:
         a = rng.standard_normal(n) + 1j * rng.standard_normal(n)
         b = rng.standard_normal(n) + 1j * rng.standard_normal(n)
         cases.append(Case(f"numpy a*b @{n}", "batch", None, "python", "a * b", {"a": a, "b": b}, n))
+        if n == LARGE and set(NETWORK[1:]) & set(chosen):
+            cases.append(raw_round_trip(n))
         if n == sizes[-1]:
             cases.append(
                 Case(f"numpy a+b @{n}", "batch-add", None, "python", "a + b", {"a": a, "b": b}, n)
@@ -286,6 +320,17 @@ def batch_cases(chosen: list[str], sizes: tuple[int, ...]) -> list[Case]:
                     )
                 )
     return cases
+
+
+def raw_round_trip(n: int) -> Case:
+    """The bytes of a batch of ``n`` (two complex operands out, one complex
+    result back) over loopback TCP to a peer process that only moves them:
+    the floor of the HTTP and gRPC batches."""
+    from .peer import RoundTrip  # noqa: PLC0415
+
+    trip = RoundTrip(request=32 * n, reply=16 * n)
+    return Case(f"raw loopback round trip @{n}", "batch", None, "floor", "f()", {"f": trip}, n,
+                close=trip.close)  # fmt: skip
 
 
 # --- measuring -----------------------------------------------------------------
