@@ -14,6 +14,7 @@ import signal
 import socket
 import statistics
 import struct
+import sys
 import threading
 import time
 import tracemalloc
@@ -44,9 +45,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 # --- threads -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bridge", NETWORK)
+@pytest.fixture
+def switch_often() -> Iterator[None]:
+    """Threads switch every microsecond, not every 5 ms: a call's steps interleave."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("switch_often")
+@pytest.mark.parametrize("bridge", oxbridge.BRIDGES)
 def test_eight_threads_share_one_client_without_a_wrong_answer(server: Served, bridge: str) -> None:
-    client = oxbridge.connect(server.url(bridge), timeout=WAIT)
+    if bridge in NETWORK:
+        client = oxbridge.connect(server.url(bridge), timeout=WAIT)
+    else:
+        client = oxbridge.connect(bridge)
     calls = 400
     wrong: list[object] = []
     a = np.arange(1000, dtype=np.complex128) + 1j
@@ -80,6 +96,39 @@ def test_eight_threads_share_one_client_without_a_wrong_answer(server: Served, b
 
 
 # --- interrupts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bridge", ["pyo3", "ctypes", "cffi"])
+def test_a_signal_handlers_call_in_the_middle_never_changes_the_answer(bridge: str) -> None:
+    """A handler that runs between a call's steps and calls the same client
+    (the in-process fast paths reuse buffers) leaves both answers exact."""
+    client = oxbridge.connect(bridge)
+    wrong: list[object] = []
+    handled = 0
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal handled
+        x = complex(handled, 7)
+        if client.add(x, 1j) != x + 1j:
+            wrong.append(("handler", x))
+        handled += 1
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 1e-4, 1e-4)
+    try:
+        i = 0
+        deadline = time.monotonic() + WAIT
+        while (handled < 200 or i < 20_000) and time.monotonic() < deadline:
+            x = complex(i, -i)
+            got = client.add(x, 2.5)
+            if got != x + 2.5:
+                wrong.append((x, got))
+            i += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert wrong == [], wrong[:5]
+    assert handled >= 200
 
 
 class Tick(Exception):

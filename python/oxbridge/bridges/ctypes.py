@@ -10,6 +10,8 @@ and the argument checks run only when the fast path fails.
 from __future__ import annotations
 
 import ctypes
+import struct
+from array import array
 from collections.abc import Callable
 from ctypes import (
     POINTER,
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _extras
 from .._client import Client
-from .._functions import FunctionInfo, checked
+from .._functions import FunctionInfo, checked, named
 from ..errors import error_for_status
 from . import _cabi
 
@@ -89,6 +91,41 @@ _Out = c_double * 2
 #: ctypes types of the flattened C parameters (``_cabi.flat_declaration``).
 _FLAT: dict[str, Any] = {"double": c_double, "const char *": ctypes.c_char_p, "size_t": c_size_t,
          "int64_t": c_int64, "bool": c_bool}  # fmt: skip
+
+
+#: The fast path of a complex pair. Each call takes buffers of its own from a
+#: pool (``list.pop`` is atomic, so no two threads, and no signal handler's
+#: call in between, ever share them) and gives them back: the operands' four
+#: doubles, the result's two, and the ``OxbColumn`` pair and pointer that
+#: point at them. Whatever is not a plain call (an argument that
+#: is not a number, an error status) takes the checked path, ``_slow``, which
+#: raises the error with its message (the function is pure).
+_PACKED_PAIR = """def {name}(_a, _b):
+    try:
+        _s = _take()
+    except IndexError:
+        _s = _new_slot()
+    _in, _out, _columns, _out_p = _s
+    try:
+        _pack(_in, 0, _a.real, _a.imag, _b.real, _b.imag)
+    except _errors:
+        return _slow(_a, _b)
+    if _many(_name, _columns, _two, _out_p, _one, None):
+        return _slow(_a, _b)
+    _r = complex(_out[0], _out[1])
+    _give(_s)
+    return _r
+"""
+
+_FOUR_DOUBLES = struct.Struct("=4d")
+
+
+def _pair_slot() -> tuple[array[float], array[float], Any, c_void_p]:
+    """Buffers for one call of a complex pair: in, out, and their C views."""
+    operands, result = array("d", bytes(32)), array("d", bytes(16))
+    at = operands.buffer_info()[0]
+    columns = (OxbColumn * 2)(OxbColumn(at, 1, False), OxbColumn(at + 16, 1, False))
+    return operands, result, columns, c_void_p(result.buffer_info()[0])
 
 
 def _to_c(type_name: str, value: Any) -> Any:
@@ -158,7 +195,10 @@ class _Loaded:
         return out.value
 
     def _complex_pair(self, f: FunctionInfo) -> Callable[..., complex]:
-        """The calculator's shape, two complex in and one out: no object per argument."""
+        """The calculator's shape, two complex in and one out: four doubles
+        packed into a buffer and one ``oxb_many`` call of one element whose
+        every argument is a ctypes object built once, so ctypes converts
+        nothing and nothing is made per call (see ``_PACKED_PAIR``)."""
         fn = self.lib[f"oxb_{f.name}"]
         fn.argtypes = (c_double, c_double, c_double, c_double, c_void_p, c_void_p)
         out_t, byref, raise_for = _Out, ctypes.byref, self.raise_for
@@ -171,11 +211,24 @@ class _Loaded:
                 raise_for(status, err)
             return complex(out[0], out[1])
 
-        return _cabi.generate_pair(
-            f,
-            {"_fn": fn, "_pair": out_t, "_null": None,
-             "_errors": (AttributeError, ctypes.ArgumentError), "_slow": slow},
-        )  # fmt: skip
+        name = f.name.encode()
+        pool: list[tuple[array[float], array[float], Any, c_void_p]] = []
+        namespace = {
+            "_many": self.lib["oxb_many"],  # a fresh pointer: no argtypes, the GIL kept
+            "_name": _ARG["str"](ctypes.cast(ctypes.c_char_p(name), POINTER(c_uint8)), len(name)),
+            "_keep": name,
+            "_two": c_size_t(2),
+            "_one": c_size_t(1),
+            "_take": pool.pop,
+            "_give": pool.append,
+            "_new_slot": _pair_slot,
+            "_pack": _FOUR_DOUBLES.pack_into,
+            "_errors": (AttributeError, TypeError, OverflowError, struct.error),
+            "_slow": slow,
+        }
+        source = _PACKED_PAIR.format(name=f.name)
+        exec(compile(source, f"<oxbridge pair path of {f.name}>", "exec"), namespace)
+        return named(namespace[f.name], f)
 
     def _general(self, f: FunctionInfo) -> Callable[..., Any]:
         """Any signature: arguments checked and converted by type."""
