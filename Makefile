@@ -172,6 +172,11 @@ protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from th
 stubs: build ## Regenerate the generated parts of the stubs and Client annotations (oxbridge and examples/pystd)
 	$(PY) tools/gen_stubs.py
 
+.PHONY: cffi
+cffi: build ## Regenerate cffi's API-mode source of the C ABI (crates/oxbridge-native/cffi), then rebuild
+	$(PY) tools/gen_cffi.py
+	$(MAKE) build
+
 .PHONY: serve
 serve: build ## Run the server on its default addresses (Ctrl-C stops it)
 	$(VENV)/bin/oxbridge serve

@@ -9,8 +9,8 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_stubs", ROOT / "tools" / "gen_stubs.py")
+def _generator(name: str = "gen_stubs") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     gen = importlib.util.module_from_spec(spec)
@@ -40,3 +40,9 @@ def test_the_example_librarys_client_annotations_match_a_fresh_generation() -> N
     gen = _generator()
     checked_in = gen.PYSTD_CLIENT.read_text()
     assert gen.render_pystd_client(checked_in) == checked_in, "stale: run `make stubs`"
+
+
+def test_the_cffi_api_source_matches_a_fresh_generation() -> None:
+    gen = _generator("gen_cffi")
+    checked_in = gen.SOURCE.read_text()
+    assert gen.render() == checked_in, "the cffi source is stale: run `make cffi`"

@@ -105,11 +105,13 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
     if "cffi" in chosen:
         from ..bridges import cffi as cffi_bridge  # noqa: PLC0415
 
+        # In API mode where the extension has cffi's module compiled in.
         loaded = cffi_bridge._load(CALCULATOR)
         out_c = loaded.flat_ffi.new("double[2]")
+        bare = getattr(loaded.flat_lib, f"{loaded.flat_prefix}add")
         cases.append(
             Case("cffi bare call", "add", "cffi", "floor", "f(1.0, 3.0, 0.0, -5.0, out, null)",
-                 {"f": loaded.flat_lib.oxb_add, "out": out_c, "null": loaded.ffi.NULL})
+                 {"f": bare, "out": out_c, "null": loaded.ffi.NULL})
         )  # fmt: skip
     return cases
 

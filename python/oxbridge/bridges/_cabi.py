@@ -208,15 +208,20 @@ def is_complex_pair(f: FunctionInfo) -> bool:
     return FLAT_COMPLEX and f.all_complex and len(f.params) == 2
 
 
-#: The optimistic fast path of a complex pair, the same for ctypes and cffi: no
-#: check and no object per argument; whatever is not a plain call (a wrong
+#: The optimistic fast path of a complex pair (cffi's): no check and no
+#: object per argument, and the result's buffer taken from a pool and given
+#: back (``list.pop`` is atomic, so no two threads, and no signal handler's
+#: call in between, ever share one). Whatever is not a plain call (a wrong
 #: type, an error status) takes the bridge's checked path, ``_slow``, which
 #: raises the error with its message. The namespace provides ``_fn`` (the C
-#: function with flattened arguments), ``_pair()`` (a new ``double[2]``),
-#: ``_null``, ``_errors`` (what the FFI raises for an argument it cannot pass)
-#: and ``_slow(a, b)``.
+#: function with flattened arguments), ``_take``/``_give`` (the pool's pop and
+#: append), ``_pair()`` (a new ``double[2]``), ``_null``, ``_errors`` (what
+#: the FFI raises for an argument it cannot pass) and ``_slow(a, b)``.
 _PAIR_SOURCE = """def {name}(_a, _b):
-    _o = _pair()
+    try:
+        _o = _take()
+    except IndexError:
+        _o = _pair()
     try:
         _status = _fn(_a.real, _a.imag, _b.real, _b.imag, _o, _null)
     except _errors:
@@ -224,7 +229,9 @@ _PAIR_SOURCE = """def {name}(_a, _b):
     if _status:
         # Rare: call again asking for the message (the function is pure).
         return _slow(_a, _b)
-    return complex(_o[0], _o[1])
+    _r = complex(_o[0], _o[1])
+    _give(_o)
+    return _r
 """
 
 

@@ -1,9 +1,12 @@
-"""The cffi bridge: the C ABI through cffi's ABI mode.
+"""The cffi bridge: the C ABI through cffi.
 
-The declarations are the library's generated header itself (``C_HEADER``,
-shipped in its extension); the library is the PyO3 extension itself, so
-nothing extra is compiled at install time. Each exported function's method
-is derived from its catalogue entry.
+In API mode where the library's extension has cffi's module compiled in
+(the calculator's ``oxbridge._native._cffi_api``, see ``tools/gen_cffi.py``):
+C that calls the ``oxb_*`` functions directly, as the article's
+``ffi.set_source`` does, with nothing compiled at install time. Any other
+library is reached in ABI mode: its generated header (``C_HEADER``, shipped
+in its extension) over ``dlopen`` of the extension itself. Each exported
+function's method is derived from its catalogue entry.
 """
 
 from __future__ import annotations
@@ -33,11 +36,30 @@ class _Loaded:
     """One library's ``oxb_*`` symbols, declared and loaded once, and a method
     per function."""
 
+    #: The C functions, as declared by the header (``oxb_<name>``...).
+    lib: Any
+    #: The functions of scalars with flattened arguments (``flat_prefix + name``).
+    flat_lib: Any
+    flat_prefix: str
+
     def __init__(self, library: Library) -> None:
+        api = getattr(library.native, "_cffi_api", None)
+        if api is not None:
+            # API mode: the module compiled into the extension (tools/gen_cffi.py).
+            self.ffi = self.flat_ffi = api.ffi
+            self.lib = self.flat_lib = api.lib
+            self.flat_prefix = "oxb_flat_"
+        else:
+            self._load_abi_mode(library)
+        _cabi.check_abi(self.lib.oxb_abi_version(), library.path)
+        self.methods = {f.name: self._method(f) for f in library.functions.values()}
+
+    def _load_abi_mode(self, library: Library) -> None:
+        """The header's declarations over ``dlopen``: for a library whose
+        extension has no compiled cffi module."""
         self.ffi = ffi = cffi.FFI()
         ffi.cdef(_cabi.cdef(library.c_header))
-        self.lib: Any = ffi.dlopen(library.path)
-        _cabi.check_abi(self.lib.oxb_abi_version(), library.path)
+        self.lib = ffi.dlopen(library.path)
         # Functions of scalars through flattened declarations (see
         # _cabi.fast_source), sharing the header's types.
         self.flat_ffi = flat_ffi = cffi.FFI()
@@ -49,8 +71,8 @@ class _Loaded:
                 if _cabi.has_fast_path(f)
             )
         )
-        self.flat_lib: Any = flat_ffi.dlopen(library.path)
-        self.methods = {f.name: self._method(f) for f in library.functions.values()}
+        self.flat_lib = flat_ffi.dlopen(library.path)
+        self.flat_prefix = "oxb_"
 
     def take_bytes(self, s: Any) -> bytes:
         """Copy and free a byte string the library returned."""
@@ -116,9 +138,9 @@ class _Loaded:
         }
         return _cabi.generate(
             f,
-            {"_fn": getattr(self.flat_lib, f"oxb_{f.name}"), "_out": lambda: new(out_type),
-             "_err": lambda: new("OxbString *"), "_pass": lambda p: p,
-             "_result": result[f.returns], "_raise": self.raise_for},
+            {"_fn": getattr(self.flat_lib, f"{self.flat_prefix}{f.name}"),
+             "_out": lambda: new(out_type), "_err": lambda: new("OxbString *"),
+             "_pass": lambda p: p, "_result": result[f.returns], "_raise": self.raise_for},
         )  # fmt: skip
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
@@ -139,9 +161,11 @@ class _Loaded:
             return from_c(f.returns, out)
 
         if _cabi.is_complex_pair(f):
+            pool: list[Any] = []
             return _cabi.generate_pair(
                 f,
-                {"_fn": getattr(self.flat_lib, f"oxb_{f.name}"),
+                {"_fn": getattr(self.flat_lib, f"{self.flat_prefix}{f.name}"),
+                 "_take": pool.pop, "_give": pool.append,
                  "_pair": functools.partial(self.flat_ffi.new, "double[2]"),
                  "_null": self.flat_ffi.NULL,
                  "_errors": (AttributeError, TypeError, OverflowError), "_slow": slow},
