@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,11 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
             assert (t["verdict"], t["ratio"]) == ("not measured", None)
         else:
             assert t["verdict"] in {"met", "missed"}
-            ratio = cases[t["case"]]["median"] / cases[t["baseline"]]["median"]
-            assert t["ratio"] == pytest.approx(ratio)
+            # Paired round by round: the median of the per-round ratios.
+            case, baseline = cases[t["case"]]["rounds"], cases[t["baseline"]]["rounds"]
+            assert len(case) == len(baseline) == doc["settings"]["rounds"]
+            ratios = [c / b for c, b in zip(case, baseline, strict=True)]
+            assert t["ratio"] == pytest.approx(statistics.median(ratios))
     report = (tmp_path / "report.md").read_text()
     assert "## Targets" in report
     assert "pyo3 add vs operator.add(a, b)" in report

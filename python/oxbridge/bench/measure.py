@@ -31,6 +31,8 @@ class Result:
     min: float
     size: int | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    #: The median of each round: targets pair them round by round.
+    rounds: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -79,16 +81,19 @@ def measure(cases: list[Case], s: Settings, label: str) -> list[Result]:
     timers = [timeit.Timer(c.stmt, globals=c.namespace) for c in cases]
     plan = [_calls_per_sample(t, s.sample_seconds) for t in timers]
     samples: list[list[float]] = [[] for _ in cases]
+    per_round: list[list[float]] = [[] for _ in cases]
     with click.progressbar(
         length=s.rounds * len(cases), label=f"{label:<12}", file=sys.stderr
     ) as bar:
         for _ in range(s.rounds):
             for i, (timer, (k, per_call)) in enumerate(zip(timers, plan, strict=True)):
                 n_samples = max(3, min(2000, int(s.round_seconds / (k * per_call))))
-                samples[i] += [x / k for x in timer.repeat(repeat=n_samples, number=k)]
+                taken = [x / k for x in timer.repeat(repeat=n_samples, number=k)]
+                samples[i] += taken
+                per_round[i].append(statistics.median(taken))
                 bar.update(1)
     results = []
-    for case, (k, _), xs in zip(cases, plan, samples, strict=True):
+    for case, (k, _), xs, medians in zip(cases, plan, samples, per_round, strict=True):
         xs.sort()
         p99 = xs[min(len(xs) - 1, int(0.99 * len(xs)))]
         results.append(
@@ -102,6 +107,7 @@ def measure(cases: list[Case], s: Settings, label: str) -> list[Result]:
                 p99,
                 xs[0],
                 case.size,
+                rounds=medians,
             )
         )
     return results
