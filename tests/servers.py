@@ -30,8 +30,9 @@ class Served:
 
     def url(self, bridge: str) -> str:
         """The URL of this server's ``ipc``, ``http`` or ``grpc`` bridge."""
-        where = {"ipc": f"unix://{self.unix}", "http": f"http://{self.http[0]}"}
-        return where.get(bridge) or f"grpc://{self.grpc[0]}"
+        if bridge == "ipc":
+            return f"unix://{self.unix}"
+        return f"http://{self.http[0]}" if bridge == "http" else f"grpc://{self.grpc[0]}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         if self.process.poll() is None:

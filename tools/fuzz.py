@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "fuzz"
-TARGETS = ["ipc-json", "batch-frame", "http-json", "grpc", "c-abi", "args"]
+TARGETS = ["ipc-json", "batch-frame", "shared-frame", "http-json", "grpc", "c-abi", "args"]
 #: libFuzzer's status line: "#123 DONE cov: 456 ft: 789 corp: 12/3456b ...".
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 _WRITTEN = re.compile(r"Test unit written to (\S+)")

@@ -18,7 +18,10 @@ use oxbridge_ffi::many::OxbColumn;
 use oxbridge_ffi::{oxb_string_free, OxbComplex, OxbStatus, OxbString};
 use oxbridge_server::json_call::{self, Fields};
 use oxbridge_server::{frames, grpc, grpc_functions, ipc, wire};
+use oxbridge_shm::Region;
 use prost::Message;
+use rustix::fs::{memfd_create, MemfdFlags, SealFlags};
+use std::cell::RefCell;
 
 oxbridge_core::export! {
     /// Every exported type as a parameter and as a result: what the `args`
@@ -73,6 +76,32 @@ pub fn batch_frame(data: &[u8]) {
     if data.len() >= frames::REQUEST_HEADER {
         let _ = frames::frame_len(&data[..frames::REQUEST_HEADER], 1 << 24);
     }
+}
+
+/// A shared-memory call message (frames version 3), with and without a
+/// region: whatever it claims about where values and results lie in the
+/// region, nothing is touched outside it.
+pub fn shared_frame(data: &[u8]) {
+    thread_local!(static REGION: RefCell<Region> = RefCell::new(region()));
+    REGION.with_borrow_mut(|region| {
+        let _ = frames::shared::call("fuzz", data, Some(region));
+    });
+    let _ = frames::shared::call("fuzz", data, None);
+}
+
+/// Bytes of the region the `shared-frame` target's messages point into.
+const REGION_BYTES: usize = 1 << 16;
+
+/// A region as the IPC client makes it: a sealed memfd.
+fn region() -> Region {
+    let fd = memfd_create(
+        "oxbridge-fuzz",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .expect("memfd_create");
+    rustix::fs::ftruncate(&fd, REGION_BYTES as u64).expect("ftruncate");
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW).expect("seal");
+    Region::map(fd, REGION_BYTES).expect("map")
 }
 
 /// An HTTP JSON body, decoded as each function of the calculator and of

@@ -12,7 +12,7 @@ from ._functions import FunctionInfo, bind
 
 if TYPE_CHECKING:
     import numpy as np
-    from numpy.typing import NDArray
+    from numpy.typing import DTypeLike, NDArray
 
     from ._arrays import Array, Operand
     from ._library import Library
@@ -68,7 +68,12 @@ class Client:
     def _many(self, f: FunctionInfo, args: tuple[object, ...], kwargs: dict[str, object]) -> Array:
         arrays = _arrays()
         operands, n = arrays.prepare(f, bind(f, args, kwargs))
-        out: Array = arrays.np.empty(n, dtype=arrays.DTYPES[f.returns])
+        return self._results(f, operands, n, arrays.DTYPES[f.returns])
+
+    def _results(self, f: FunctionInfo, operands: list[Operand], n: int, dtype: DTypeLike) -> Array:
+        """``f(*operands)`` as a new array of ``n`` elements of ``dtype``:
+        :meth:`_fill` on an empty one, unless a bridge makes its own."""
+        out: Array = _arrays().np.empty(n, dtype=dtype)
         self._fill(f, operands, out)
         return out
 

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
+    "FLAG_ONE_FOR_ALL",
     "REPLY",
     "FrameSize",
+    "arguments",
     "byte_view",
     "each_frame",
     "frame_parts",
@@ -35,7 +37,7 @@ FLAG_ONE_FOR_ALL = 1
 CHUNK = 1 << 18
 
 
-def _buffer(f: FunctionInfo, operands: Sequence[Operand]) -> list[tuple[bool, Any]]:
+def arguments(f: FunctionInfo, operands: Sequence[Operand]) -> list[tuple[bool, Any]]:
     """Each argument as ``(one_for_all, values)``, the values an array."""
     import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
 
@@ -52,7 +54,7 @@ def _buffer(f: FunctionInfo, operands: Sequence[Operand]) -> list[tuple[bool, An
 def request_frame(f: FunctionInfo, operands: Sequence[Operand], offset: int) -> list[Any]:
     """The buffers of one request frame: the header (with the function's
     name and the arguments' counts), then each argument's values (no copies)."""
-    columns = _buffer(f, operands)
+    columns = arguments(f, operands)
     name = f.name.encode()
     heads = b"".join(COLUMN.pack(FLAG_ONE_FOR_ALL if all_ else 0, len(v)) for all_, v in columns)
     body = len(name) + len(heads) + sum(v.nbytes for _, v in columns)
@@ -88,11 +90,20 @@ def each_frame(
     n: int,
     size: FrameSize,
     send: Callable[[int, int, list[Operand]], None],
+    workers: int = 1,
 ) -> None:
     """Send a call as frames of at most ``size.elements`` (one frame for an
     empty call): ``send(start, stop, parts)`` for each, the arrays sliced. A
     frame the server refuses as too large is sent again as smaller ones
-    (every call is pure, so resending is safe)."""
+    (every call is pure, so resending is safe).
+
+    With ``workers``, a call of several frames sends them from that many
+    threads at once (``send`` must be safe to call from threads): while one
+    frame crosses the socket, the server computes another. The error raised
+    is the first frame's, as one after another would raise it.
+    """
+    if workers > 1 and n > size.elements and _concurrently(operands, n, size, send, workers):
+        return
     start = 0
     while True:
         stop = min(start + size.elements, n)
@@ -105,6 +116,31 @@ def each_frame(
         start = stop
         if start >= n:
             return
+
+
+def _concurrently(
+    operands: Sequence[Operand],
+    n: int,
+    size: FrameSize,
+    send: Callable[[int, int, list[Operand]], None],
+    workers: int,
+) -> bool:
+    """:func:`each_frame`'s frames from ``workers`` threads; ``False`` when
+    the server refused a frame as too large, for the caller to send them all
+    again one after another, shrinking as it goes."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - large calls only
+
+    step = size.elements
+    spans = [(start, min(start + step, n)) for start in range(0, n, step)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="oxbridge-frames") as pool:
+        done = [pool.submit(send, a, b, frame_parts(operands, a, b)) for a, b in spans]
+    errors = [d.exception() for d in done]
+    if any(isinstance(e, PayloadTooLargeError) for e in errors):
+        return False
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return True
 
 
 def frame_parts(operands: Sequence[Operand], start: int, stop: int) -> list[Operand]:

@@ -34,6 +34,9 @@ pub struct Limits {
     /// How long an IPC connection keeps polling for the next request after a
     /// reply before it sleeps (zero: never poll).
     pub busy_poll: Duration,
+    /// Largest shared-memory region an IPC connection may pass for its
+    /// batches (zero: IPC batches always cross the socket).
+    pub max_shared_bytes: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             memory_budget: 512 * 1024 * 1024,
             budget_wait: Duration::from_secs(2),
             busy_poll: Duration::from_micros(50),
+            max_shared_bytes: 256 * 1024 * 1024,
         }
     }
 }

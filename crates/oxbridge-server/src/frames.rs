@@ -28,12 +28,18 @@
 //!
 //! A client splits arrays larger than the server's request limit into
 //! several frames; the server's memory is bounded by that limit.
+//!
+//! Version 3 is the IPC bridge's shared-memory form (see [`shared`]): the
+//! same call, with the values and results in a region the client passed.
 
 use oxbridge_core::export::{Arg, Function, OutArray, Type};
 use oxbridge_core::{Complex, CoreError, PARALLEL_THRESHOLD};
+use oxbridge_shm::{values, values_mut};
 use rayon::prelude::*;
 
 use crate::error::CallError;
+
+pub mod shared;
 
 /// The first byte of every frame. No JSON text starts with `O`.
 pub const FIRST_BYTE: u8 = b'O';
@@ -69,7 +75,7 @@ fn bad(message: impl Into<String>) -> CallError {
 /// A bad magic.
 pub fn version(header: &[u8]) -> Result<u8, CallError> {
     match header {
-        [b'O', b'X', b'B', v @ (1 | 2), ..] => Ok(*v),
+        [b'O', b'X', b'B', v @ (1..=shared::VERSION), ..] => Ok(*v),
         _ => Err(bad("not an oxbridge batch frame (bad magic)")),
     }
 }
@@ -93,6 +99,29 @@ pub fn frame_len(header: &[u8], limit: usize) -> Result<usize, CallError> {
         Some(n) if n <= limit => Ok(n),
         _ => Err(CallError::TooLarge { limit }),
     }
+}
+
+/// The function a version 2 or 3 body names, checked to have a vectorized
+/// form taking `nargs` arguments; then its `nargs` column heads of
+/// `head_size` bytes each, and the rest of the body.
+fn named(
+    body: &[u8],
+    name_len: u8,
+    nargs: u8,
+    head_size: usize,
+) -> Result<(&'static Function, &[u8], &[u8]), CallError> {
+    let (name_len, nargs) = (usize::from(name_len), usize::from(nargs));
+    let (name, rest) = body
+        .split_at_checked(name_len)
+        .ok_or_else(|| bad("truncated batch frame"))?;
+    let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
+    let function = crate::library().lookup(name)?;
+    function.check_many()?;
+    function.check_arity(nargs)?;
+    let (heads, rest) = rest
+        .split_at_checked(nargs * head_size)
+        .ok_or_else(|| bad("truncated batch frame"))?;
+    Ok((function, heads, rest))
 }
 
 /// One argument of a call, as wire bytes.
@@ -235,23 +264,19 @@ impl<'a> Call<'a> {
             _ => return Err(bad("batch frame length does not match its header")),
         }
         let offset = u64_at(frame, 8);
-        if version(frame)? == 1 {
+        let version = version(frame)?;
+        if version == shared::VERSION {
+            return Err(bad(
+                "a shared-memory frame (version 3) is only served on an IPC connection that began with one",
+            ));
+        }
+        if version == 1 {
             let (a, b) = frame[REQUEST_HEADER..].split_at(usize_at(frame, 16).saturating_mul(16));
             return Self::v1(frame[4], a, b, frame[5] & FLAG_ONE_FOR_ALL != 0, offset);
         }
-        let body = &frame[REQUEST_HEADER..];
-        let (name_len, nargs) = (usize::from(frame[4]), usize::from(frame[5]));
-        let (name, rest) = body
-            .split_at_checked(name_len)
-            .ok_or_else(|| bad("truncated batch frame"))?;
-        let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
-        let function = crate::library().lookup(name)?;
-        function.check_many()?;
-        function.check_arity(nargs)?;
-        let (heads, mut data) = rest
-            .split_at_checked(nargs * COLUMN_HEADER)
-            .ok_or_else(|| bad("truncated batch frame"))?;
-        let mut columns = Vec::with_capacity(nargs);
+        let (function, heads, mut data) =
+            named(&frame[REQUEST_HEADER..], frame[4], frame[5], COLUMN_HEADER)?;
+        let mut columns = Vec::with_capacity(heads.len() / COLUMN_HEADER);
         for (head, param) in heads.chunks_exact(COLUMN_HEADER).zip(function.params) {
             let bytes = usize_at(head, 8)
                 .checked_mul(value_size(param.ty))
@@ -297,6 +322,9 @@ impl<'a> Call<'a> {
     /// # Errors
     /// The first failing element's error.
     pub fn compute_into(&self, out: &mut [u8]) -> Result<(), CallError> {
+        if let Some(done) = self.compute_in_place(out) {
+            return done;
+        }
         let size = self.result_size();
         let scratch = || Scratch::new(self.function);
         let block = |s: &mut Scratch, (i, out): (usize, &mut [u8])| {
@@ -323,6 +351,34 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The results computed on the wire bytes themselves, read as numbers
+    /// where they lie (a shared region's aligned values): `None` if any of
+    /// them is not aligned, for [`Call::compute_into`] to decode instead.
+    fn compute_in_place(&self, out: &mut [u8]) -> Option<Result<(), CallError>> {
+        let args = self
+            .columns
+            .iter()
+            .zip(self.function.params)
+            .map(|(column, param)| match (*column, param.ty) {
+                (Column::All(bytes), ty) => Some(one_value(ty, bytes)),
+                (Column::Each(bytes), Type::Complex) => values(bytes).map(Arg::ComplexArray),
+                (Column::Each(bytes), Type::F64) => values(bytes).map(Arg::F64Array),
+                (Column::Each(bytes), _) => values(bytes).map(Arg::I64Array),
+            })
+            .collect::<Option<Vec<Arg<'_>>>>()?;
+        let mut out = match self.function.returns {
+            Type::Complex => OutArray::Complex(values_mut(out)?),
+            Type::F64 => OutArray::F64(values_mut(out)?),
+            _ => OutArray::I64(values_mut(out)?),
+        };
+        let offset = usize::try_from(self.offset).unwrap_or(0);
+        Some(
+            self.function
+                .invoke_many(&args, &mut out)
+                .map_err(|e| e.at(offset).into()),
+        )
+    }
+
     /// The results as wire bytes.
     ///
     /// # Errors
@@ -339,12 +395,19 @@ impl<'a> Call<'a> {
     /// As for [`Call::compute_into`].
     pub fn reply(&self) -> Result<Vec<u8>, CallError> {
         let mut out = vec![0_u8; REPLY_HEADER + self.len * self.result_size()];
-        out[..3].copy_from_slice(&MAGIC_PREFIX);
-        out[3] = self.version;
-        out[8..16].copy_from_slice(&(self.len as u64).to_le_bytes());
+        out[..REPLY_HEADER].copy_from_slice(&ok_header(self.version, self.len));
         self.compute_into(&mut out[REPLY_HEADER..])?;
         Ok(out)
     }
+}
+
+/// The header of a reply in `version` that carries `len` results.
+fn ok_header(version: u8, len: usize) -> [u8; REPLY_HEADER] {
+    let mut header = [0_u8; REPLY_HEADER];
+    header[..3].copy_from_slice(&MAGIC_PREFIX);
+    header[3] = version;
+    header[8..16].copy_from_slice(&(len as u64).to_le_bytes());
+    header
 }
 
 /// One block's typed values: the arguments decoded, the results to encode.
@@ -511,18 +574,32 @@ pub fn reply_version(frame: &[u8]) -> u8 {
 /// call (see `metrics`).
 #[must_use]
 pub fn handle(bridge: &'static str, frame: &[u8]) -> Vec<u8> {
+    counted(bridge, reply_version(frame), || {
+        let reply = Call::parse(frame)?.reply()?;
+        Ok((frame.len(), reply.len(), reply))
+    })
+}
+
+/// Runs `call` as one counted batch call of `bridge`: its reply, or on
+/// failure the error logged and answered in `version`. `call` gives the bytes
+/// of the request and of the reply (for the metrics) and the reply frame.
+fn counted(
+    bridge: &'static str,
+    version: u8,
+    call: impl FnOnce() -> Result<(usize, usize, Vec<u8>), CallError>,
+) -> Vec<u8> {
     let mut counted = crate::metrics::Call::start(bridge);
     counted.function(crate::metrics::BATCH);
-    match Call::parse(frame).and_then(|call| call.reply()) {
-        Ok(reply) => {
+    match call() {
+        Ok((request, reply_len, reply)) => {
             counted.finish(None);
-            crate::metrics::batch_bytes(bridge, frame.len(), reply.len());
+            crate::metrics::batch_bytes(bridge, request, reply_len);
             reply
         }
         Err(e) => {
             crate::log_call_error(bridge, &e);
             counted.finish(Some(e.kind()));
-            error_reply(reply_version(frame), &e)
+            error_reply(version, &e)
         }
     }
 }

@@ -21,6 +21,7 @@ mod connection;
 mod dispatch;
 mod echo;
 mod framer;
+mod shared;
 mod socket;
 
 use connection::{connection, end_with};

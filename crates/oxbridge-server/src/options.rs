@@ -54,6 +54,12 @@ pub struct ServeOptions {
           default_value_t = Limits::default().max_request_bytes,
           value_parser = positive_bytes)]
     pub max_request_bytes: usize,
+    /// Largest shared-memory region one IPC connection may pass for its
+    /// batches, in bytes; 0 keeps every batch on the socket.
+    #[arg(long, env = "OXBRIDGE_MAX_SHARED_BYTES", value_name = "BYTES",
+          default_value_t = Limits::default().max_shared_bytes,
+          value_parser = clap::value_parser!(usize))]
+    pub max_shared_bytes: usize,
     /// Seconds a connection may stay idle (or stalled mid-request) before it is closed.
     #[arg(long, env = "OXBRIDGE_IDLE_TIMEOUT", value_name = "SECONDS",
           default_value_t = Limits::default().idle_timeout.as_secs_f64(), value_parser = positive_seconds,
@@ -228,6 +234,7 @@ impl ServeOptions {
             }),
             limits: Limits {
                 max_request_bytes: self.max_request_bytes,
+                max_shared_bytes: self.max_shared_bytes,
                 idle_timeout: Duration::from_secs_f64(self.idle_timeout),
                 memory_budget: self.memory_budget,
                 drain_delay: Duration::from_secs_f64(self.drain_delay),

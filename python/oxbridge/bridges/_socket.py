@@ -54,12 +54,16 @@ class BadReply(Exception):
 class Stream:
     """One socket, used by one call at a time, within that call's deadline."""
 
-    __slots__ = ("_tls", "_tuned", "deadline", "sock", "timeout")
+    __slots__ = ("_tls", "_tuned", "deadline", "extra", "reusable", "sock", "timeout")
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         self.sock = sock
         self.timeout = timeout
         self.deadline = 0.0
+        #: What a bridge keeps with this socket (the IPC bridge: its shared region).
+        self.extra: Any = None
+        #: Cleared by a call after which the socket must not be reused.
+        self.reusable = True
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._tuned = False
         if self._tls:
@@ -89,7 +93,7 @@ class Stream:
             skip = min(sent, view.nbytes)
             view, sent = view[skip:], sent - skip
             while view.nbytes:
-                self._budget()
+                self.budget()
                 view = view[sock.send(view) :]
 
     def recv_more(self, buf: bytearray, spins: int = 0, limit: int = MAX_REPLY) -> None:
@@ -113,30 +117,40 @@ class Stream:
                 raise Closed
             buf += chunk
             return
-        self._budget()
+        self.budget()
         chunk = sock.recv(65536)
         if not chunk:
             raise Closed
         buf += chunk
 
-    def recv_into_exactly(self, view: memoryview) -> None:
-        """Fill ``view`` from the socket; :class:`Closed` if the stream ends first."""
+    def recv_into_exactly(self, view: memoryview, spins: int = 0) -> None:
+        """Fill ``view`` from the socket; :class:`Closed` if the stream ends
+        first. ``spins`` polls first, as for :meth:`recv_more`."""
+        for _ in range(0 if self._tls else spins):
+            try:
+                n = self.sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            if n == 0:
+                raise Closed
+            view = view[n:]
+            break
         while view.nbytes:
-            self._budget()
+            self.budget()
             n = self.sock.recv_into(view)
             if n == 0:
                 raise Closed
             view = view[n:]
 
-    def recv_exactly(self, n: int, limit: int = MAX_REPLY) -> bytes:
+    def recv_exactly(self, n: int, limit: int = MAX_REPLY, spins: int = 0) -> bytes:
         """Exactly ``n`` bytes (at most ``limit``, checked before allocating)."""
         if n > limit:
             raise BadReply(f"the reply declares {n} bytes, more than the {limit} allowed")
         buf = bytearray(n)
-        self.recv_into_exactly(memoryview(buf))
+        self.recv_into_exactly(memoryview(buf), spins)
         return bytes(buf)
 
-    def _budget(self) -> None:
+    def budget(self) -> None:
         """Let the next blocking operation wait no longer than the deadline."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -158,6 +172,7 @@ class Stream:
             self._tuned = False
 
     def close(self) -> None:
+        self.extra = None
         self.sock.close()
 
 
@@ -180,6 +195,16 @@ class Connection:
         return what ``reader`` makes of the reply."""
         if size < 0:
             size = len(request)
+
+        def work(stream: Stream) -> T:
+            stream.send(request, size)
+            return reader(stream)
+
+        return self.run(work)
+
+    def run(self, work: Callable[[Stream], T]) -> T:
+        """What ``work`` makes of one exchange on a socket of its own, within
+        one deadline (see the module for what a failure does)."""
         deadline = time.monotonic() + self.timeout
         for attempt in (0, 1):
             # list.pop and list.append are atomic: no lock to leak if a call
@@ -192,8 +217,7 @@ class Connection:
                 reused = False
             stream.deadline = deadline
             try:
-                stream.send(request, size)
-                result = reader(stream)
+                result = work(stream)
             except BaseException as e:
                 stream.close()
                 if isinstance(e, TimeoutError | BlockingIOError):
@@ -208,7 +232,7 @@ class Connection:
                     raise TransportError(f"connection to {self.where} broke: {why(e)}") from None
                 raise  # KeyboardInterrupt, a signal handler's exception: as they are
             stream.finish()
-            if generation == self._generation and len(self._idle) < KEEP_IDLE:
+            if stream.reusable and generation == self._generation and len(self._idle) < KEEP_IDLE:
                 self._idle.append((generation, stream))
             else:
                 stream.close()

@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._client import Client
 from .._functions import FunctionInfo
+from ..errors import PayloadTooLargeError
+from . import _shared as shm
 from ._network import DEFAULT_TIMEOUT, unix_path
 from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
     from .._arrays import Array, Operand
     from .._library import Library
 
@@ -50,7 +54,8 @@ def check_count(length: int, itemsize: int, target: memoryview) -> None:
 def read_batch_reply(stream: Stream, target: memoryview, itemsize: int) -> bytes | None:
     """One batch reply frame, its results received straight into ``target``;
     the error document instead, when the server refused the frame."""
-    ok, length = _frames.parse_reply_header(stream.recv_exactly(_frames.REPLY.size))
+    reply = stream.recv_exactly(_frames.REPLY.size, spins=SPINS)
+    ok, length = _frames.parse_reply_header(reply)
     if not ok:
         return stream.recv_exactly(length, MAX_HEAD)
     check_count(length, itemsize, target)
@@ -79,6 +84,10 @@ class IpcClient(Client):
 
         self.where = f"unix://{path}"
         self._conn = Connection(opener, self.where, timeout)
+        # Large batches go over connections of their own, in shared memory,
+        # while the server takes regions of their size.
+        self._shared = Connection(opener, self.where, timeout) if shm.available() else None
+        self._shared_limit = shm.MAX_REGION
         self._frames = _frames.FrameSize()
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
@@ -98,6 +107,30 @@ class IpcClient(Client):
             return self.request(command + fields)
 
         return json_method(f, send, self.where)
+
+    def _results(self, f: FunctionInfo, operands: list[Operand], n: int, dtype: DTypeLike) -> Array:
+        """Large batches in shared memory when the server takes them; the
+        rest, and all on a server that does not, in frames on the socket."""
+        shared = self._shared
+        if shared is not None and n * self._row_bytes(operands, dtype) >= shm.SHARED_FROM:
+            try:
+                result = shm.call(shared, f, operands, n, dtype, self._shared_limit)
+            except shm.Refused as e:
+                # Too large for this server: smaller regions may still do.
+                too_large = isinstance(e.error, PayloadTooLargeError)
+                self._shared_limit = e.size - 1 if too_large else 0
+            else:
+                if result is not None:
+                    return result
+        return super()._results(f, operands, n, dtype)
+
+    @staticmethod
+    def _row_bytes(operands: list[Operand], dtype: DTypeLike) -> int:
+        """Bytes per element of a batch: each array operand's and the result's."""
+        import numpy as np  # noqa: PLC0415 - a batch: numpy is there
+
+        arrays = sum(v.itemsize for v in operands if isinstance(v, np.ndarray))
+        return arrays + int(np.dtype(dtype).itemsize)
 
     def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         def send(start: int, stop: int, parts: list[Operand]) -> None:
@@ -119,6 +152,8 @@ class IpcClient(Client):
 
     def close(self) -> None:
         self._conn.close()
+        if self._shared is not None:
+            self._shared.close()
 
     def __repr__(self) -> str:
         return f"<oxbridge.Client bridge='ipc' path={self.path!r}{self._library_note()}>"

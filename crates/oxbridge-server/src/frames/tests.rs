@@ -231,3 +231,85 @@ fn lies_in_the_header_are_caught_before_any_allocation() {
     assert!(Call::parse(&bad).is_err());
     assert_eq!(reply_version(&bad), 1);
 }
+
+/// A version-3 call of `mul` on one element at the start of a region.
+fn shared_call(out_at: u64) -> Vec<u8> {
+    let mut body = b"mul".to_vec();
+    for at in [0_u64, 16] {
+        body.push(0);
+        body.extend_from_slice(&[0; 7]);
+        body.extend_from_slice(&1_u64.to_le_bytes());
+        body.extend_from_slice(&at.to_le_bytes());
+    }
+    let mut f = b"OXB\x03".to_vec();
+    f.extend_from_slice(&[shared::CALL, 3, 2, 0]);
+    for n in [0, body.len() as u64, out_at] {
+        f.extend_from_slice(&n.to_le_bytes());
+    }
+    f.extend_from_slice(&body);
+    f
+}
+
+#[test]
+fn shared_memory_calls_are_refused_without_a_region_or_outside_ipc() {
+    let message = shared_call(32);
+    assert_eq!(frame_len(&message, usize::MAX).unwrap(), message.len());
+    let (version, error) = error_of(&shared::call("ipc", &message, None));
+    assert_eq!(version, 3);
+    assert!(error.contains("attach one first"), "{error}");
+    // Over HTTP (`POST /batch`) a version-3 frame has no region to refer to.
+    let (version, error) = error_of(&handle("http", &message));
+    assert_eq!(version, 3);
+    assert!(
+        error.contains("only served on an IPC connection"),
+        "{error}"
+    );
+}
+
+/// `len` bytes starting at an `align`-aligned address inside `room`.
+fn aligned(room: &mut [u8], align: usize, len: usize) -> &mut [u8] {
+    let start = room.as_ptr().align_offset(align);
+    &mut room[start..start + len]
+}
+
+#[test]
+fn values_read_in_place_give_what_decoding_gives() {
+    for (n, zero_at) in [(5_usize, None), (70_001, None), (70_001, Some(69_000))] {
+        let a: Vec<Complex> = (0..n)
+            .map(|i| Complex::new(i as f64 + 0.5, -1.25))
+            .collect();
+        let b: Vec<Complex> = (0..n)
+            .map(|i| match zero_at {
+                Some(z) if z == i => Complex::new(0.0, 0.0),
+                _ => Complex::new(3.0, i as f64 / 7.0),
+            })
+            .collect();
+        let mut room = vec![0_u8; 32 * n + 64];
+        let values = aligned(&mut room, 16, 32 * n);
+        values[..16 * n].copy_from_slice(&complexes(&a));
+        values[16 * n..].copy_from_slice(&complexes(&b));
+        let (a, b) = values.split_at(16 * n);
+        let f = crate::library().lookup("div").unwrap();
+        let call = Call::new(f, vec![Column::Each(a), Column::Each(b)], 1000).unwrap();
+        let mut out_room = vec![0_u8; 16 * n + 32];
+        let in_place = call.compute_in_place(aligned(&mut out_room, 16, 16 * n));
+        let in_place = in_place.expect("aligned values are read in place");
+        let mut decoded = vec![0_u8; 16 * n + 1];
+        // One byte off: not aligned, so the values are decoded.
+        assert!(call.compute_in_place(&mut decoded[1..]).is_none());
+        let by_decoding = call.compute_into(&mut decoded[1..]);
+        match (in_place, by_decoding) {
+            (Ok(()), Ok(())) => {
+                assert!(zero_at.is_none(), "a zero divisor must fail the call");
+                assert_eq!(aligned(&mut out_room, 16, 16 * n), &decoded[1..]);
+            }
+            (Err(x), Err(y)) => {
+                assert_eq!(x.to_string(), y.to_string());
+                assert!(x
+                    .to_string()
+                    .contains(&format!("at index {}", 1000 + zero_at.unwrap())));
+            }
+            other => panic!("the two paths disagree: {other:?}"),
+        }
+    }
+}

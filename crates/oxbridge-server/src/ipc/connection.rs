@@ -23,6 +23,22 @@ pub(super) async fn end_with(stream: &mut UnixStream, reply: &[u8]) {
     }
 }
 
+/// Writes `bytes`, or gives up on a client that has not read them within
+/// the idle timeout (`Ok(false)`: the connection is to be closed).
+pub(super) async fn write_within(
+    stream: &mut UnixStream,
+    bytes: &[u8],
+    limits: &Limits,
+) -> io::Result<bool> {
+    match tokio::time::timeout(limits.idle_timeout, stream.write_all(bytes)).await {
+        Ok(written) => written.map(|()| true),
+        Err(_elapsed) => {
+            tracing::debug!("ipc client stopped reading its replies; closing");
+            Ok(false)
+        }
+    }
+}
+
 /// The least room made for the next read.
 const READ_BYTES: usize = 64 * 1024;
 /// The most room made ahead of the bytes that have arrived.
@@ -38,6 +54,9 @@ pub(super) async fn connection(
     budget: &Budget,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
+    if super::shared::served(&mut stream, limits, shutdown).await? {
+        return Ok(());
+    }
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut framer = Framer::default();
     let mut replies: Vec<u8> = Vec::new();
@@ -79,13 +98,9 @@ pub(super) async fn connection(
         if replied {
             // A client that stops reading its replies is closed like an idle
             // one, and gives back its share of the budget.
-            let Ok(written) =
-                tokio::time::timeout(limits.idle_timeout, stream.write_all(&replies)).await
-            else {
-                tracing::debug!("ipc client stopped reading its reply; closing");
+            if !write_within(&mut stream, &replies, limits).await? {
                 return Ok(());
-            };
-            written?;
+            }
             held = None;
             replies.clear();
             // What one large request needed is not kept for an idle

@@ -1,0 +1,222 @@
+//! A shared-memory region received from a peer process: the one place in the
+//! server where memory is mapped, so the bridges keep `forbid(unsafe_code)`.
+//!
+//! A peer (the IPC client) makes a `memfd`, seals it against shrinking and
+//! passes it over its Unix socket. [`Region::map`] checks the descriptor
+//! before it maps anything:
+//!
+//! - a regular file, non-empty, no larger than the caller's limit;
+//! - sealed with `F_SEAL_SHRINK`. A mapping of a file that is later
+//!   truncated raises `SIGBUS` on the next access, which would kill the
+//!   server; a sealed file cannot be truncated, so every page stays valid
+//!   for the life of the mapping.
+//!
+//! The mapping is shared with the peer, which may write it at any time. The
+//! server only copies plain numbers in and out of it (never lengths, names or
+//! anything else it decides on), so a peer that writes its own region during
+//! its own call gets wrong numbers back, and nothing else happens.
+//!
+//! [`values`] and [`values_mut`] read aligned little-endian bytes (a region's
+//! operands) as numbers in place, so a call needs no decoding copy.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::ops::Range;
+use std::os::fd::OwnedFd;
+use std::ptr::NonNull;
+
+use rustix::fs::{FileType, SealFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+
+/// Why a descriptor cannot serve as a region.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// The region is larger than the limit (both in bytes).
+    TooLarge {
+        /// The region's size.
+        size: u64,
+        /// The most the caller allows.
+        limit: usize,
+    },
+    /// Not a usable region: why, in words.
+    Unusable(String),
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegionError::TooLarge { size, limit } => write!(
+                f,
+                "the shared-memory region has {size} bytes, more than the {limit} allowed"
+            ),
+            RegionError::Unusable(why) => write!(f, "unusable shared-memory region: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RegionError {}
+
+/// A peer's memory, mapped read-write and shared, unmapped on drop.
+pub struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping belongs to this value alone in this process (nothing
+// else holds its address), and every access goes through `&self`/`&mut self`.
+unsafe impl Send for Region {}
+// SAFETY: shared references only ever read, through slices borrowed from `&self`.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Checks `fd` (see the crate's docs) and maps all of it; the descriptor
+    /// is closed, the mapping stays.
+    ///
+    /// # Errors
+    /// [`RegionError::TooLarge`] above `limit` bytes; [`RegionError::Unusable`]
+    /// for anything but a non-empty regular file sealed against shrinking,
+    /// or one the kernel will not map read-write.
+    pub fn map(fd: OwnedFd, limit: usize) -> Result<Region, RegionError> {
+        let unusable = |what: &str, e: rustix::io::Errno| {
+            RegionError::Unusable(format!("{what}: {}", std::io::Error::from(e)))
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| unusable("cannot stat it", e))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(RegionError::Unusable("not a memfd".into()));
+        }
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        if size == 0 {
+            return Err(RegionError::Unusable("it is empty".into()));
+        }
+        let len = match usize::try_from(size) {
+            Ok(len) if len <= limit => len,
+            _ => return Err(RegionError::TooLarge { size, limit }),
+        };
+        let seals = rustix::fs::fcntl_get_seals(&fd)
+            .map_err(|_| RegionError::Unusable("not a memfd that can be sealed".into()))?;
+        if !seals.contains(SealFlags::SHRINK) {
+            return Err(RegionError::Unusable(
+                "it is not sealed against shrinking (F_SEAL_SHRINK)".into(),
+            ));
+        }
+        // SAFETY: a fresh mapping at an address of the kernel's choosing
+        // aliases nothing of ours; `len` is the file's whole size, which the
+        // seal keeps from shrinking, so every page of it stays backed.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::POPULATE,
+                &fd,
+                0,
+            )
+        }
+        .map_err(|e| unusable("cannot map it read-write", e))?;
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| RegionError::Unusable("mapped at address 0".into()))?;
+        Ok(Region { ptr, len })
+    }
+
+    /// The region's size in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region is empty (never, once mapped).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes of `inputs`, read-only, and of `out`, writable, all at once:
+    /// `None` unless every range lies inside the region and `out` overlaps
+    /// none of the inputs (inputs may overlap each other).
+    #[must_use]
+    pub fn split(
+        &mut self,
+        inputs: &[Range<usize>],
+        out: Range<usize>,
+    ) -> Option<(Vec<&[u8]>, &mut [u8])> {
+        let inside = |r: &Range<usize>| r.start <= r.end && r.end <= self.len;
+        let apart = |r: &Range<usize>| {
+            r.is_empty() || out.is_empty() || r.end <= out.start || out.end <= r.start
+        };
+        if !inside(&out) || !inputs.iter().all(|r| inside(r) && apart(r)) {
+            return None;
+        }
+        let base = self.ptr.as_ptr();
+        let ins = inputs
+            .iter()
+            // SAFETY: in bounds (checked above); shared, read-only borrows
+            // of `self`, disjoint from the one writable borrow below.
+            .map(|r| unsafe { std::slice::from_raw_parts(base.add(r.start), r.len()) })
+            .collect();
+        // SAFETY: in bounds and disjoint from every input (checked above);
+        // `&mut self` makes it the only writable borrow of the region.
+        let out = unsafe { std::slice::from_raw_parts_mut(base.add(out.start), out.len()) };
+        Some((ins, out))
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `map`, and no borrow of it can
+        // outlive `self`.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast::<c_void>(), self.len) };
+    }
+}
+
+/// Plain data: no padding, and every bit pattern a valid value, so a
+/// region's bytes may be read and written as a slice of it.
+///
+/// # Safety
+/// Implement only for such types.
+pub unsafe trait Plain: Copy {}
+
+// SAFETY: eight bytes, any pattern a valid `f64`.
+unsafe impl Plain for f64 {}
+// SAFETY: eight bytes, any pattern a valid `i64`.
+unsafe impl Plain for i64 {}
+// SAFETY: `#[repr(C)]` of two `f64`: sixteen bytes, no padding.
+unsafe impl Plain for oxbridge_core::Complex {}
+
+/// Whether `bytes` can be viewed as values of `T` in the wire's byte order
+/// (little-endian): aligned, a whole number of them, on a little-endian host.
+fn fits<T: Plain>(bytes: &[u8]) -> bool {
+    cfg!(target_endian = "little")
+        && bytes.len() % std::mem::size_of::<T>() == 0
+        && bytes.as_ptr().align_offset(std::mem::align_of::<T>()) == 0
+}
+
+/// `bytes` as values of `T`, without a copy, if they fit (see [`fits`]).
+#[must_use]
+pub fn values<T: Plain>(bytes: &[u8]) -> Option<&[T]> {
+    // SAFETY: aligned, whole values, any bit pattern valid (`Plain`); the
+    // slice borrows `bytes`.
+    fits::<T>(bytes).then(|| unsafe {
+        std::slice::from_raw_parts(
+            bytes.as_ptr().cast::<T>(),
+            bytes.len() / std::mem::size_of::<T>(),
+        )
+    })
+}
+
+/// `bytes` as values of `T` to write, without a copy, if they fit.
+#[must_use]
+pub fn values_mut<T: Plain>(bytes: &mut [u8]) -> Option<&mut [T]> {
+    let n = bytes.len() / std::mem::size_of::<T>();
+    // SAFETY: as for `values`; the slice borrows `bytes` mutably.
+    fits::<T>(bytes)
+        .then(|| unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), n) })
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Region").field("len", &self.len).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
