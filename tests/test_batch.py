@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import operator
+import threading
 from typing import Any
 
 import numpy as np
 import oxbridge
 import pytest
+from oxbridge import _frames
 
 from .vectors import assert_raises_like, decode, load
 
@@ -95,3 +97,42 @@ def test_arrays_larger_than_one_request_cross_the_wire(bridge: str) -> None:
     b = decode({"ramp": n, "scale": -1.25})
     want = oxbridge.connect("pyo3").div_many(a, b)
     assert same_bits(oxbridge.connect(bridge).div_many(a, b), want)
+
+
+def test_frames_sent_concurrently_raise_the_first_frames_error() -> None:
+    """From two threads, frame 3 fails before frame 1 does: frame 1's error
+    is still the one raised, as one frame after another would raise it."""
+    size = _frames.FrameSize()
+    size.elements = 10
+    third_failed = threading.Event()
+
+    def send(start: int, stop: int, parts: list[Any]) -> None:
+        assert len(parts[0]) == stop - start
+        if start == 30:
+            third_failed.set()
+            raise oxbridge.OxbridgeZeroDivisionError("frame 3")
+        if start == 10:
+            assert third_failed.wait(30), "frame 3 never ran alongside frame 1"
+            raise oxbridge.OxbridgeZeroDivisionError("frame 1")
+
+    a = np.zeros(45, dtype=np.complex128)
+    with pytest.raises(oxbridge.OxbridgeZeroDivisionError, match="frame 1"):
+        _frames.each_frame([a, 1j], 45, size, send, workers=2)
+
+
+def test_frames_sent_concurrently_shrink_when_the_server_refuses_them() -> None:
+    size = _frames.FrameSize()
+    size.elements = 16
+    sent: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def send(start: int, stop: int, _parts: list[Any]) -> None:
+        if stop - start > 5:
+            raise oxbridge.PayloadTooLargeError("over the limit")
+        with lock:
+            sent.append((start, stop))
+
+    _frames.each_frame([np.zeros(50, dtype=np.complex128), 1j], 50, size, send, workers=2)
+    # A frame accepted before the refusal is sent again: every call is pure.
+    assert sorted(set(sent)) == [(s, min(s + 4, 50)) for s in range(0, 50, 4)]
+    assert size.elements == 4

@@ -29,14 +29,22 @@ def fixed_args(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def in_flight(thread: threading.Thread) -> bool:
-    """Whether ``thread`` is inside a bridge's exchange with its server."""
-    frame = sys._current_frames().get(thread.ident or -1)
-    while frame is not None:
-        code = frame.f_code
-        if "bridges" in code.co_filename and code.co_name in ("exchange", "call"):
-            return True
-        frame = frame.f_back
-    return False
+    """Whether ``thread`` is inside a bridge's exchange with its server, or
+    has threads of its own inside one (a call of several frames sends them
+    from a pool: see ``_frames.each_frame``)."""
+    stacks = sys._current_frames()
+
+    def exchanging(ident: int | None) -> bool:
+        frame = stacks.get(ident or -1)
+        while frame is not None:
+            code = frame.f_code
+            if "bridges" in code.co_filename and code.co_name in ("exchange", "call"):
+                return True
+            frame = frame.f_back
+        return False
+
+    senders = [t for t in threading.enumerate() if t.name.startswith("oxbridge-frames")]
+    return exchanging(thread.ident) or any(exchanging(t.ident) for t in senders)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:

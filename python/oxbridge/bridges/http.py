@@ -230,7 +230,8 @@ class HttpClient(Client):
             if error is not None:
                 raise error_from(error[1], f"{self.url}/batch (HTTP {error[0]})", error[0])
 
-        _frames.each_frame(operands, len(out), self._frames, send)
+        # Two connections: a frame crosses one while the server computes the other's.
+        _frames.each_frame(operands, len(out), self._frames, send, workers=2)
 
     def close(self) -> None:
         self._conn.close()
