@@ -27,6 +27,9 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "functions",
     "many",
     "parse_serve_args",
+    # BEGIN calculator only (tools/gen_stubs.py leaves it out of other libraries' stubs)
+    "serve_anchors",
+    # END calculator only
 ]
 
 from collections.abc import Callable
@@ -94,6 +97,14 @@ def fast_many(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
     are (1-D contiguous arrays of the parameter's dtype of one length, or a
     plain float or complex after the first) are computed into a new array at
     once; anything else goes to ``fallback(*args, **kwargs)``."""
+
+# BEGIN calculator only
+def serve_anchors() -> tuple[str, str]:
+    """Serves the minimal axum handler and the minimal tonic service of `add`
+    on free loopback ports, in a background thread that lives as long as the
+    process: their `(http, grpc)` addresses (the benchmark's anchors)."""
+
+# END calculator only
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `serve` binds without `--unix`."""

@@ -20,6 +20,8 @@ extern "C" {
 #[pyo3(name = "_native", crate = "oxbridge_py::pyo3")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     oxbridge_py::init(m, &oxbridge_core::CALCULATOR)?;
+    // The benchmark's anchors answer the calculator's `add`: its module only.
+    m.add_function(wrap_pyfunction!(oxbridge_py::anchors::serve_anchors, m)?)?;
     // SAFETY: cffi's init, called with the GIL held, returns a new reference
     // to its module or null with an exception set.
     let api = unsafe { Bound::from_owned_ptr_or_err(m.py(), PyInit__cffi_api())? };

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use oxbridge_core::export::Library;
 pub use {oxbridge_ffi, pyo3};
 
+pub mod anchors;
 mod batch;
 mod callables;
 mod errors;

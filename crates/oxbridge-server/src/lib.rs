@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod accept;
+pub mod anchors;
 pub mod budget;
 pub mod config;
 pub mod error;
