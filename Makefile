@@ -119,16 +119,21 @@ nginx: ## nginx for deploy/ and its tests: the Debian package, installed only wh
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
+.PHONY: loadgen
+loadgen: ## wrk and h2load, the bench's load generators for server throughput: Debian packages, installed only when missing
+	@command -v wrk >/dev/null && command -v h2load >/dev/null || { echo "installing wrk and h2load (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client >/dev/null; }
+
 .PHONY: deploy
 deploy: build nginx ## Three replicas behind nginx on loopback (HTTP :8080, gRPC :8081) until Ctrl-C
 	$(PY) deploy/cluster.py
 
 .PHONY: test-python
-test-python: build nginx ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
+test-python: build nginx loadgen ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
 	$(PY) -m pytest -q -p no:randomly
 
 .PHONY: test-random
-test-random: build nginx ## pytest in a random order (SEED=N repeats an order; the seed is printed)
+test-random: build nginx loadgen ## pytest in a random order (SEED=N repeats an order; the seed is printed)
 	@seed=$${SEED:-$$RANDOM}; echo "random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
 	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
@@ -137,7 +142,7 @@ test-memory-full: build ## The memory-budget tests at full scale: 300 x 16 MiB r
 	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py
 
 .PHONY: test-loaded
-test-loaded: build nginx ## pytest in a random order while a busy loop runs on every core
+test-loaded: build nginx loadgen ## pytest in a random order while a busy loop runs on every core
 	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \
 	  trap 'kill "$${pids[@]}"' EXIT; \
 	  seed=$${SEED:-$$RANDOM}; echo "every core busy, random order, seed $$seed"; \
@@ -156,7 +161,7 @@ lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	$(PY) -m mypy.stubtest oxbridge._native pystd._native
 
 .PHONY: bench
-bench: build ## Speed targets, measured side by side
+bench: build loadgen ## Speed targets, measured side by side (and server throughput with wrk, h2load)
 	$(VENV)/bin/oxbridge bench
 
 .PHONY: header

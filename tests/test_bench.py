@@ -10,6 +10,8 @@ from pathlib import Path
 
 import oxbridge
 import pytest
+from oxbridge import bench
+from oxbridge.bench.measure import settings
 from oxbridge.bench.peer import RoundTrip
 
 
@@ -39,7 +41,18 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
     assert baselines <= set(cases)
     assert {r["bridge"] for r in doc["concurrency"]} == {"ipc", "http", "grpc"}
     assert {r["threads"] for r in doc["concurrency"]} == {1, 4, 16}
-    targets = doc["targets"]
+    # The server under load against its anchors: a paired ratio per bridge,
+    # judged like every other target.
+    load = {r["bridge"]: r for r in doc["throughput"]}
+    assert set(load) == {"http", "grpc"}
+    for r in load.values():
+        assert r["server_per_second"] > 0
+        assert r["anchor_per_second"] > 0
+    load_targets = [t for t in doc["targets"] if " server under " in t["case"]]
+    assert [t["ratio"] for t in load_targets] == [load["http"]["ratio"], load["grpc"]["ratio"]]
+    assert all(t["verdict"] == ("met" if t["ratio"] <= t["limit"] else "missed")
+               for t in load_targets)  # fmt: skip
+    targets = [t for t in doc["targets"] if t not in load_targets]
     assert len(targets) == 18
     # A quick run measures the single calls and the small batches; the 1e6
     # targets say they were not measured, with no ratio, rather than judge
@@ -56,6 +69,7 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
             assert t["ratio"] == pytest.approx(statistics.median(ratios))
     report = (tmp_path / "report.md").read_text()
     assert "## Targets" in report
+    assert "## Server throughput" in report
     assert "pyo3 add vs operator.add(a, b)" in report
     assert "nan" not in report
     for png in ("scalar_latency.png", "batch_throughput.png"):
@@ -145,4 +159,17 @@ def test_the_round_trip_floor_moves_the_bytes_and_its_peer_stops() -> None:
         assert len(trip.request) == 16 + (3 << 20)
     finally:
         trip.close()
-    assert trip.child.returncode == 0
+    assert trip.peer.process.returncode == 0
+
+
+def test_without_load_generators_throughput_is_skipped_and_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench, "missing_tools", lambda: ["wrk (Debian: wrk)"])
+    notes = bench.skipped(["pyo3", "http"])
+    assert notes[-1] == (
+        "server throughput, which needs the load generators wrk (Debian: wrk)"
+        " (`make bench` installs them)"
+    )
+    assert bench.server_throughput(["http"], settings(True, ["http"])) == []
+    assert not any("throughput" in n for n in bench.skipped(["pyo3", "ctypes"]))

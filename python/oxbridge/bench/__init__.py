@@ -30,8 +30,9 @@ import click
 
 from .. import bridges
 from .cases import batch_cases, scalar_cases
-from .measure import concurrency, measure, settings
-from .report import evaluate, human, machine, plots, tables
+from .measure import Settings, concurrency, measure, settings
+from .report import evaluate, human, load_verdicts, machine, plots, tables
+from .throughput import LoadError, missing_tools, throughput
 
 __all__ = ["iter_names", "run_bench", "run_demo"]
 
@@ -67,8 +68,9 @@ def run_bench(
                 "gb_per_second": 48 * r.size / r.median / 1e9,
             }
     conc = concurrency(chosen, s)
-    verdicts = evaluate(results)
-    lines = tables(results, conc, verdicts)
+    load = server_throughput(chosen, s)
+    verdicts = evaluate(results) + load_verdicts(load)
+    lines = tables(results, conc, verdicts, load)
     click.echo("\n".join(lines))
     elapsed = time.perf_counter() - started
     click.echo(
@@ -81,6 +83,7 @@ def run_bench(
             "elapsed_seconds": elapsed,
             "cases": [asdict(r) for r in results],
             "concurrency": conc,
+            "throughput": load,
             "targets": verdicts,
         }
         (output / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
@@ -110,6 +113,24 @@ def run_bench(
     return verdicts
 
 
+def server_throughput(chosen: list[str], s: Settings) -> list[dict[str, Any]]:
+    """The server's throughput on the chosen network bridges against their
+    anchors; none without the load generators (see :func:`skipped`)."""
+    from .._library import CALCULATOR  # noqa: PLC0415 - loaded when it runs
+    from ..bridges import _embedded  # noqa: PLC0415
+
+    loaded = [b for b in ("http", "grpc") if b in chosen]
+    if not loaded or missing_tools():
+        return []
+    where = _embedded.addresses(CALCULATOR)
+    try:
+        return throughput({b: getattr(where, b) for b in loaded}, s.load_rounds, s.load_seconds)
+    except LoadError as e:
+        # Minutes of measurements are not lost to it: the report says why.
+        click.echo(f"server throughput not measured: {e}", err=True)
+        return []
+
+
 def has(module: str) -> bool:
     """Whether ``module`` can be imported (an optional dependency is installed)."""
     return importlib.util.find_spec(module) is not None
@@ -123,6 +144,12 @@ def skipped(chosen: list[str]) -> list[str]:
         notes.append(f"batches, which need numpy ({extra})")
     if "http" in chosen and not has("requests"):
         notes.append(f"the HTTP article's client, which needs requests ({extra})")
+    tools = missing_tools()
+    if tools and ("http" in chosen or "grpc" in chosen):
+        notes.append(
+            f"server throughput, which needs the load generators {' and '.join(tools)}"
+            " (`make bench` installs them)"
+        )
     return notes
 
 

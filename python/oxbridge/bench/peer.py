@@ -10,17 +10,14 @@ of its result back: the least any bridge can spend moving them.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
-from typing import IO
+
+from .child import START_TIMEOUT, Child, until_stdin_closes
 
 #: The request's size and the reply's size.
 HEADER = struct.Struct("<QQ")
-START_TIMEOUT = 30.0
 
 
 def _read_exact(conn: socket.socket, view: memoryview) -> bool:
@@ -53,13 +50,7 @@ def _answer(conn: socket.socket) -> None:
 def main() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
-
-    def watch_stdin() -> None:
-        while os.read(sys.stdin.fileno(), 1024):
-            pass
-        os._exit(0)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
     while True:
         conn, _ = listener.accept()
         threading.Thread(target=_answer, args=(conn,), daemon=True).start()
@@ -70,13 +61,9 @@ class RoundTrip:
     of ``request`` bytes out and ``reply`` bytes back."""
 
     def __init__(self, request: int, reply: int) -> None:
-        self.child = subprocess.Popen(
-            [sys.executable, "-m", "oxbridge.bench.peer"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        self.peer = Child("oxbridge.bench.peer", "the round-trip peer")
         try:
-            port = int(_line(self.child.stdout))
+            port = int(self.peer.line)
             self.sock = socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
         except BaseException:
             self.close()
@@ -95,28 +82,7 @@ class RoundTrip:
         sock = getattr(self, "sock", None)
         if sock is not None:
             sock.close()
-        if self.child.stdin is not None:
-            self.child.stdin.close()
-        try:
-            self.child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.child.kill()
-            self.child.wait()
-        if self.child.stdout is not None:
-            self.child.stdout.close()
-
-
-def _line(stream: IO[bytes] | None) -> bytes:
-    """The peer's first line, within ``START_TIMEOUT``."""
-    import select  # noqa: PLC0415
-
-    assert stream is not None
-    if not select.select([stream], [], [], START_TIMEOUT)[0]:
-        raise TimeoutError(f"the round-trip peer did not start within {START_TIMEOUT:g} s")
-    line = stream.readline()
-    if not line:
-        raise ConnectionError("the round-trip peer exited at start")
-    return line
+        self.peer.close()
 
 
 if __name__ == "__main__":

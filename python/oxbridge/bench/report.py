@@ -15,6 +15,7 @@ from typing import Any
 from .. import _native
 from .cases import LARGE
 from .measure import Result
+from .throughput import CONNECTIONS, STREAMS
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,32 @@ def evaluate(results: list[Result]) -> list[dict[str, Any]]:
     return rows
 
 
+#: The most the server may spend per request under load, as a multiple of
+#: its anchor's (a minimal axum handler, a minimal tonic service).
+LOAD_LIMIT = 1.1
+
+
+def load_verdicts(load: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The throughput targets: the server's cost per request under load over
+    its anchor's, in the rows' shape of :func:`evaluate`."""
+    rows = []
+    for r in load:
+        case = f"{r['bridge']} server under {r['tool']}"
+        rows.append(
+            {
+                "target": f"{case} vs a {r['anchor']}",
+                "case": case,
+                "baseline": r["anchor"],
+                "ratio": r["ratio"],
+                "limit": LOAD_LIMIT,
+                "means": f"the server spends at most {LOAD_LIMIT:g}x the {r['anchor']}'s "
+                "time per request (the anchor's requests/s over the server's)",
+                "verdict": "met" if r["ratio"] <= LOAD_LIMIT else "missed",
+            }
+        )
+    return rows
+
+
 def human(seconds: float) -> str:
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"
@@ -124,7 +151,10 @@ def machine() -> dict[str, Any]:
 
 
 def tables(
-    results: list[Result], conc: list[dict[str, Any]], verdicts: list[dict[str, Any]]
+    results: list[Result],
+    conc: list[dict[str, Any]],
+    verdicts: list[dict[str, Any]],
+    load: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """The report as Markdown lines (also what the terminal shows)."""
     out = [
@@ -157,6 +187,22 @@ def tables(
             "|---|---:|---:|",
         ]
         out += [f"| {c['bridge']} | {c['threads']} | {c['calls_per_second']:,.0f} |" for c in conc]
+    if load:
+        out += [
+            "",
+            "## Server throughput (`add` under load; requests/s, higher is better)",
+            "",
+            f"`wrk`: {CONNECTIONS} HTTP/1.1 connections; `h2load`: {CONNECTIONS} HTTP/2",
+            f"connections of {STREAMS} streams. Server and anchor take turns, round by round.",
+            "",
+            "| bridge | load | server | anchor | anchor's | server's cost per request |",
+            "|---|---|---:|---|---:|---:|",
+        ]
+        out += [
+            f"| {r['bridge']} | {r['tool']} | {r['server_per_second']:,.0f} | {r['anchor']} "
+            f"| {r['anchor_per_second']:,.0f} | {r['ratio']:.2f}x the anchor's |"
+            for r in load
+        ]
     out += [
         "",
         "## Targets",
