@@ -95,6 +95,15 @@ def test_a_stop_first_drains_then_closes(tmp_path: Path, command: str) -> None:
         assert s.process.poll() is None
 
 
+@pytest.mark.parametrize("command", ["python", "binary"])
+def test_a_sigterm_right_after_the_ready_line_is_a_clean_stop(tmp_path: Path, command: str) -> None:
+    """The stop signals are caught before the ready line is printed: a
+    SIGTERM at once is a graceful stop (exit 0), never the default action."""
+    for _ in range(5):
+        s = start(*ephemeral(tmp_path), binary=command == "binary")
+        assert s.stop(signal.SIGTERM) == 0
+
+
 def health_status(addr: str) -> int:
     try:
         with urllib.request.urlopen(f"http://{addr}/healthz", timeout=5) as r:

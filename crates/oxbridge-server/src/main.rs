@@ -5,12 +5,20 @@ use std::process::ExitCode;
 
 use oxbridge_server::ServeOptions;
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler cannot fail on Unix");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, caught from the moment this is called: a signal
+/// that comes right after the ready line (or before) is a graceful stop,
+/// never the default action's sudden death.
+fn stop_signals() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
+    let mut int =
+        signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail on Unix");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
 
@@ -22,6 +30,7 @@ async fn main() -> ExitCode {
         Ok(options) => options,
         Err(e) => e.exit(),
     };
+    let stop = stop_signals();
     let running = match oxbridge_server::start(options.config(&oxbridge_core::CALCULATOR)).await {
         Ok(r) => r,
         Err(e) => {
@@ -49,7 +58,7 @@ async fn main() -> ExitCode {
     let watch_stdin = options.watch_stdin;
     tokio::spawn(async move {
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = stop => {}
             () = stdin_closed(), if watch_stdin => {}
         }
         tracing::info!("shutting down: finishing in-flight requests");
