@@ -25,7 +25,9 @@ CLIENT = ROOT / "python" / "oxbridge" / "_client.py"
 PYSTD_CLIENT = ROOT / "examples" / "pystd" / "python" / "pystd" / "_client.py"
 BEGIN, END = "# BEGIN exported functions (tools/gen_stubs.py)", "# END exported functions"
 #: What only the calculator's extension has (the benchmark's anchors).
-CALCULATOR_ONLY = re.compile(r"^ *# BEGIN calculator only.*?# END calculator only\n\n?", re.M | re.S)
+CALCULATOR_ONLY = re.compile(
+    r"^ *# BEGIN calculator only.*?# END calculator only\n\n?", re.MULTILINE | re.DOTALL
+)
 
 #: The Python annotation of each catalogue type.
 PYTHON_TYPE = {
