@@ -40,7 +40,8 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Yielding<B> {
             return Poll::Pending;
         }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        this.yield_next = matches!(polled, Poll::Ready(Some(Ok(_))));
+        // Nothing left to read: no turn to give.
+        this.yield_next = matches!(polled, Poll::Ready(Some(Ok(_)))) && !this.inner.is_end_stream();
         polled
     }
 

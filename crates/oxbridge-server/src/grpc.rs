@@ -186,7 +186,8 @@ pub async fn routes(
     access: &Access,
     ready: &crate::readiness::Readiness,
 ) -> Result<tonic::service::Routes, crate::StartError> {
-    let access_for_calls = access.clone();
+    // Shared, not copied, by every call.
+    let access_for_calls = std::sync::Arc::new(access.clone());
     let access = access.clone();
     // Health and reflection stay open (load balancers probe them); the
     // calculator and the greeter need the token when one is set.
@@ -254,8 +255,6 @@ pub async fn routes(
         health_services,
         ready.clone(),
     ));
-    // tonic answers an unknown service or method with a bare UNIMPLEMENTED;
-    // every other error of ours has a message, so this one gets one too.
     // Every exported function: one route per method, derived from its definition.
     let service = format!("/{}.Functions", crate::grpc_functions::package(library));
     let methods = library.functions.iter().flat_map(|f| {
@@ -288,24 +287,27 @@ pub async fn routes(
             }),
         )
     });
-    let router = router
-        .layer(axum::middleware::from_fn(name_unimplemented))
-        .layer(axum::middleware::from_fn(observe));
+    let router = router.layer(axum::middleware::from_fn(observe));
     Ok(tonic::service::Routes::from(router))
 }
 
 /// Observes every call: counts and times it by its method's function (see
 /// `metrics`), and logs a failure once, from the error kind and message its
 /// response carries (every error of ours has its kind in the metadata).
-/// One layer for both: each layer costs every request a boxed future.
+/// An unknown method's bare UNIMPLEMENTED gets a message (see
+/// `name_unimplemented`) first.
+/// One layer for all: each layer costs every request a boxed future.
 async fn observe(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut call = crate::metrics::Call::start("grpc");
-    let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+    // A shared reference to the request's path, not a copy.
+    let uri = request.uri().clone();
+    let method = uri.path().rsplit('/').next().unwrap_or_default();
     call.function(function_of(method));
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    name_unimplemented(uri.path(), &mut response);
     let headers = response.headers();
     // A reply's status comes in its trailers; one in the headers is a
     // failure sent without a reply ("trailers only").
@@ -380,12 +382,10 @@ fn percent_decoded(value: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn name_unimplemented(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+/// tonic answers an unknown service or method of `path` with a bare
+/// UNIMPLEMENTED; every other error of ours has a message, so this one gets
+/// one too.
+fn name_unimplemented(path: &str, response: &mut axum::response::Response) {
     let headers = response.headers_mut();
     let unimplemented = headers
         .get("grpc-status")
@@ -421,5 +421,4 @@ async fn name_unimplemented(
             );
         }
     }
-    response
 }

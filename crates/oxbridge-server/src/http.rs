@@ -1,6 +1,8 @@
 //! The HTTP bridge (axum): the article's JSON API, problem+json errors.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -36,65 +38,85 @@ pub fn app_with_access(
     budget: &Budget,
     ready: &Readiness,
 ) -> Router {
-    let access = Arc::new(access.clone());
-    let guard = axum::middleware::from_fn(
+    let front = Front {
+        access: Arc::new(access.clone()),
+        budget: budget.clone(),
+        ready: ready.clone(),
+        max_request_bytes: limits.max_request_bytes,
+    };
+    routes(limits).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let access = access.clone();
-            async move {
-                let header = request
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .map(axum::http::HeaderValue::as_bytes);
-                if request.uri().path() == "/healthz" || access.authorized(header) {
-                    next.run(request).await
-                } else {
-                    let mut response = AppError(CallError::PermissionDenied(
-                        "missing or wrong bearer token".into(),
-                    ))
-                    .into_response();
-                    response.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        axum::http::HeaderValue::from_static("Bearer"),
-                    );
-                    response
-                }
-            }
+            front.clone().handle(request, next)
         },
-    );
-    let budget = budget.clone();
-    let max_request_bytes = limits.max_request_bytes;
-    let within_budget = axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let budget = budget.clone();
-            async move { within_budget(&budget, max_request_bytes, request, next).await }
-        },
-    );
-    let ready = ready.clone();
-    let draining = axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let ready = ready.clone();
-            async move { close_when_draining(&ready, request, next).await }
-        },
-    );
-    // The token is checked first: a refused caller holds no memory.
-    routes(limits)
-        .layer(within_budget)
-        .layer(guard)
-        .layer(draining)
-        .layer(axum::middleware::from_fn(observe))
+    ))
+}
+
+/// What every request passes before its route: one layer, because each
+/// layer costs every request a boxed future and the calls are small.
+#[derive(Clone)]
+struct Front {
+    access: Arc<Access>,
+    budget: Budget,
+    ready: Readiness,
+    max_request_bytes: usize,
+}
+
+impl Front {
+    /// Observes the request (see `observe`), closes its connection while the
+    /// server drains (see `close_when_draining`), checks its token, then
+    /// holds its share of the memory budget (see `within_budget`). The token
+    /// is checked first: a refused caller holds no memory.
+    async fn handle(
+        self,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        let mut call = crate::metrics::Call::start("http");
+        call.function(crate::metrics::function(
+            request.uri().path().trim_start_matches('/'),
+        ));
+        let response = if self.ready.is_serving() {
+            self.guarded(request, next).await
+        } else {
+            close_when_draining(request, |request| self.guarded(request, next)).await
+        };
+        observe(call, &response);
+        response
+    }
+
+    /// The token, then the budget.
+    async fn guarded(
+        &self,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(axum::http::HeaderValue::as_bytes);
+        if request.uri().path() == "/healthz" || self.access.authorized(header) {
+            within_budget(&self.budget, self.max_request_bytes, request, next).await
+        } else {
+            let mut response = AppError(CallError::PermissionDenied(
+                "missing or wrong bearer token".into(),
+            ))
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            response
+        }
+    }
 }
 
 /// While the server drains: `/healthz` answers 503, and every reply closes
 /// its keep-alive connection, so a client (or a balancer's pool) reconnects,
 /// to another replica once this one stops listening.
-async fn close_when_draining(
-    ready: &Readiness,
+async fn close_when_draining<F: std::future::Future<Output = Response>>(
     request: axum::extract::Request,
-    next: axum::middleware::Next,
+    next: impl FnOnce(axum::extract::Request) -> F,
 ) -> Response {
-    if ready.is_serving() {
-        return next.run(request).await;
-    }
     let mut response = if request.uri().path() == "/healthz" {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +124,7 @@ async fn close_when_draining(
         )
             .into_response()
     } else {
-        next.run(request).await
+        next(request).await
     };
     response.headers_mut().insert(
         header::CONNECTION,
@@ -265,15 +287,9 @@ impl IntoResponse for AppError {
 #[derive(Clone)]
 struct Failed(Arc<CallError>);
 
-/// Observes every request, refused ones included: counts and times it
-/// (see `metrics`), and logs a failure once, after its response is made.
-/// One layer for both: each layer costs every request a boxed future.
-async fn observe(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut call = crate::metrics::Call::start("http");
-    call.function(crate::metrics::function(
-        request.uri().path().trim_start_matches('/'),
-    ));
-    let response = next.run(request).await;
+/// Counts and times every request, refused ones included (see `metrics`),
+/// and logs a failure once, after its response is made.
+fn observe(call: crate::metrics::Call, response: &Response) {
     match response.extensions().get::<Failed>() {
         Some(Failed(e)) => {
             crate::log_call_error("http", e);
@@ -282,7 +298,6 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         None if response.status().is_success() => call.finish(None),
         None => call.finish_other_error(),
     }
-    response
 }
 
 /// `POST /<function>`: its arguments as one JSON object, its result as
@@ -324,13 +339,19 @@ async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Byte
     // A body that stops arriving is not waited for longer than an idle
     // client; one that arrives takes turns with the others (see `fair`).
     let request = request.map(|body| axum::body::Body::new(crate::fair::Yielding::new(body)));
-    let Ok(body) =
-        tokio::time::timeout(limits.idle_timeout, Bytes::from_request(request, &())).await
-    else {
-        return Err(AppError(CallError::Timeout(format!(
-            "the request body did not arrive within {:?}",
-            limits.idle_timeout
-        ))));
+    let mut reading = std::pin::pin!(Bytes::from_request(request, &()));
+    // A small body is usually whole already: no timer for it.
+    let body = match std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
+        Poll::Ready(body) => body,
+        Poll::Pending => match tokio::time::timeout(limits.idle_timeout, reading).await {
+            Ok(body) => body,
+            Err(_) => {
+                return Err(AppError(CallError::Timeout(format!(
+                    "the request body did not arrive within {:?}",
+                    limits.idle_timeout
+                ))))
+            }
+        },
     };
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
