@@ -12,6 +12,10 @@ STAMPS := .stamps
 # Every cargo call builds against the venv's interpreter, as maturin does.
 export PYO3_PYTHON := $(abspath $(PY))
 export CARGO_TERM_COLOR ?= never
+# The cargo profile of `make build`: `fast` (release code without the
+# whole-program pass, see Cargo.toml) for the tests; `make bench` builds
+# `release`, what users get.
+PROFILE ?= fast
 
 .PHONY: help
 help: ## Show this help
@@ -30,14 +34,14 @@ $(STAMPS)/venv: | $(STAMPS)
 venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 
 .PHONY: build
-build: $(STAMPS)/venv ## Build in release mode and install into .venv (with dev tools)
+build: $(STAMPS)/venv ## Build (cargo profile `fast`, or PROFILE=release) and install into .venv (with dev tools)
 	@# The extensions are abi3 (one build for CPython 3.11+): an older
 	@# version-tagged build would be imported before them, so it goes.
 	rm -f python/oxbridge/_native.cpython-*.so examples/pystd/python/pystd/*.cpython-*.so
-	$(VENV)/bin/maturin develop --release --extras dev --quiet
+	$(VENV)/bin/maturin develop --profile $(PROFILE) --extras dev --quiet
 	@# The example library outside the core, built the way its README says.
-	$(VENV)/bin/maturin develop --release --quiet -m examples/pystd/Cargo.toml
-	cargo build --release --quiet -p oxbridge-c -p oxbridge-server
+	$(VENV)/bin/maturin develop --profile $(PROFILE) --quiet -m examples/pystd/Cargo.toml
+	cargo build --profile $(PROFILE) --quiet -p oxbridge-c -p oxbridge-server
 
 .PHONY: run
 run: build ## The article's example through every bridge, with its cost per call
@@ -57,8 +61,11 @@ test-sdist: $(STAMPS)/venv ## Build the sdist, install it in a fresh venv from s
 	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)
 	$(VENV)/bin/maturin sdist --out $(SDIST_DIR)
 	$(PYTHON) -m venv $(SDIST_DIR)/venv
-	@# As a user would: pip builds it (maturin from the index), with an empty cargo target.
-	env -u PYO3_PYTHON CARGO_TARGET_DIR=$(abspath $(SDIST_DIR))/target \
+	@# As a user would: pip builds it (maturin from the index). In the test
+	@# build's profile and cargo target, whose dependencies are built already:
+	@# the crates themselves compile from the sdist's sources (another path),
+	@# and the product's whole-program build is `make wheel`'s to check.
+	env -u PYO3_PYTHON MATURIN_PEP517_ARGS="--profile $(PROFILE)" CARGO_TARGET_DIR=$(abspath target) \
 		$(SDIST_DIR)/venv/bin/pip install --quiet $(SDIST_DIR)/oxbridge-*.tar.gz
 	cd $(SDIST_DIR) && venv/bin/python -c 'import oxbridge; \
 		got = [oxbridge.connect(b).add(1 + 3j, -5j) for b in ("pyo3", "ctypes", "cffi")]; \
@@ -66,6 +73,9 @@ test-sdist: $(STAMPS)/venv ## Build the sdist, install it in a fresh venv from s
 	cd $(SDIST_DIR) && venv/bin/oxbridge --add --arg1 1+3j --arg2 -5j --via ipc
 
 WHEEL_DIR := target/wheels
+# The wheel's cargo profile: `release`, what users get. CI checks the wheel
+# built in `fast`: the same files, tags and ABI, without the whole-program pass.
+WHEEL_PROFILE ?= release
 
 $(STAMPS)/wheel-tools: $(STAMPS)/venv
 	@# zig links against an old glibc for maturin --zig; the others inspect the wheel.
@@ -78,7 +88,7 @@ wheel: $(STAMPS)/wheel-tools ## The portable wheel into target/wheels: abi3 (CPy
 	@# Its own cargo target: zig's linker would otherwise rebuild the dev build's every crate.
 	@# maturin finds zig as `python -m ziglang` with the python on PATH: the venv's.
 	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_TARGET_DIR=target/zig \
-		$(VENV)/bin/maturin build --release --strip \
+		$(VENV)/bin/maturin build --profile $(WHEEL_PROFILE) --strip \
 		--zig --compatibility manylinux_2_17 --out $(WHEEL_DIR)
 
 .PHONY: test-wheel
@@ -87,7 +97,8 @@ test-wheel: wheel ## auditwheel and abi3audit on the wheel, then fresh venvs of 
 
 .PHONY: test-rust
 test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
-	cargo test --workspace $(PYO3_CRATES:%=--exclude %) --quiet
+	@# In the build's profile: its dependencies are compiled already.
+	cargo test --profile $(PROFILE) --workspace $(PYO3_CRATES:%=--exclude %) --quiet
 
 FUZZ_SECONDS ?= 300
 
@@ -96,8 +107,8 @@ $(STAMPS)/cargo-fuzz: | $(STAMPS)
 	@touch $@
 
 .PHONY: test-fuzz
-test-fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## A short coverage-guided pass (cargo fuzz, ASan) over every target, from the committed corpus (5 s each)
-	$(PY) tools/fuzz.py --seconds 5
+test-fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## A short coverage-guided pass (cargo fuzz, ASan, unoptimized) over every target, from the committed corpus (5 s each)
+	$(PY) tools/fuzz.py --seconds 5 --dev
 
 .PHONY: fuzz
 fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## Fuzz every target for FUZZ_SECONDS each (default 300), adding what it finds to fuzz/corpus
@@ -106,12 +117,12 @@ fuzz: $(STAMPS)/venv $(STAMPS)/cargo-fuzz ## Fuzz every target for FUZZ_SECONDS 
 .PHONY: test-c
 test-c: build ## The C ABI from C, against include/oxbridge.h, also under valgrind
 	cc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_abi.c \
-	   -Ltarget/release -loxbridge -lm -o target/test_abi
-	LD_LIBRARY_PATH=target/release target/test_abi
+	   -Ltarget/$(PROFILE) -loxbridge -lm -o target/test_abi
+	LD_LIBRARY_PATH=target/$(PROFILE) target/test_abi
 	@# The same program under valgrind: no invalid access, no leak.
 	@command -v valgrind >/dev/null || { echo "installing valgrind (Debian package)"; \
 	  apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-	LD_LIBRARY_PATH=target/release valgrind -q --error-exitcode=1 --leak-check=full \
+	LD_LIBRARY_PATH=target/$(PROFILE) valgrind -q --error-exitcode=1 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect target/test_abi
 
 .PHONY: nginx
@@ -138,8 +149,8 @@ test-random: build nginx loadgen ## pytest in a random order (SEED=N repeats an 
 	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
 .PHONY: test-memory-full
-test-memory-full: build ## The memory-budget tests at full scale: 300 x 16 MiB requests and 300 silent clients a bridge
-	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py
+test-memory-full: build ## The memory tests at full scale: 300 x 16 MiB requests and 300 silent clients, 64 x 10,000 calls a bridge
+	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py tests/test_load.py
 
 .PHONY: test-loaded
 test-loaded: build nginx loadgen ## pytest in a random order while a busy loop runs on every core
@@ -161,7 +172,8 @@ lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	$(PY) -m mypy.stubtest oxbridge._native pystd._native
 
 .PHONY: bench
-bench: build loadgen ## Speed targets, measured side by side (and server throughput with wrk, h2load)
+bench: PROFILE = release
+bench: build loadgen ## Speed targets, measured side by side, of the release build (and server throughput with wrk, h2load)
 	$(VENV)/bin/oxbridge bench
 
 .PHONY: header

@@ -40,8 +40,13 @@ class Served:
         return self.process.wait(timeout=timeout)
 
 
-#: The Rust server binary (``make build`` builds it).
-BINARY = Path(__file__).resolve().parent.parent / "target" / "release" / "oxbridge-server"
+#: The Rust server binary: the newest of ``make build``'s (``target/fast``)
+#: and ``make bench``'s or ``cargo build --release``'s (``target/release``).
+_TARGET = Path(__file__).resolve().parent.parent / "target"
+BINARY = max(
+    (_TARGET / profile / "oxbridge-server" for profile in ("fast", "release")),
+    key=lambda b: b.stat().st_mtime if b.exists() else 0.0,
+)
 
 
 def start(

@@ -114,13 +114,13 @@ def test_serve_options_are_the_servers_one_definition() -> None:
     ``python -m PACKAGE serve`` parse the same options (the Rust server's
     ``ServeOptions``): the same help, environment variables named after
     each package, defaults shown, the same refusals."""
-    root = Path(__file__).resolve().parents[1]
+    from .servers import BINARY  # noqa: PLC0415 - as the test above
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
     py = run(sys.executable, "-m", "oxbridge", "serve", "--help")
-    binary = run(str(root / "target" / "release" / "oxbridge-server"), "--help")
+    binary = run(str(BINARY), "--help")
     pystd = run(sys.executable, "-m", "pystd", "serve", "--help")
     assert py.returncode == binary.returncode == pystd.returncode == 0, py.stderr
     assert py.stdout.replace("oxbridge serve", "oxbridge-server") == binary.stdout

@@ -2,10 +2,12 @@
 (libFuzzer, AddressSanitizer), one after another, with a line per target:
 executions, coverage, corpus, and whether anything crashed.
 
-    python tools/fuzz.py [--seconds N] [--grow] [TARGET...]
+    python tools/fuzz.py [--seconds N] [--grow] [--dev] [TARGET...]
 
 ``make test-fuzz`` runs a short pass from the committed corpus
-(``fuzz/corpus/<target>/``), new inputs going to a scratch directory;
+(``fuzz/corpus/<target>/``), new inputs going to a scratch directory, built
+without optimizations (``--dev``: a build several times quicker, for a pass
+of seconds);
 ``make fuzz`` (``--grow``) runs long and adds what it finds to the committed
 corpus. A crash input is copied into the target's corpus, so every later
 run replays it: commit it with the fix, as a regression vector.
@@ -36,7 +38,9 @@ def cargo_fuzz(*args: str) -> list[str]:
     return ["cargo", "fuzz", *args, "--fuzz-dir", str(FUZZ)]
 
 
-def run(target: str, seconds: float, grow: bool, scratch: Path) -> tuple[bool, str]:
+def run(
+    target: str, seconds: float, grow: bool, scratch: Path, mode: list[str]
+) -> tuple[bool, str]:
     """Fuzzes ``target`` for ``seconds``: (no crash, its summary line)."""
     corpus = FUZZ / "corpus" / target
     corpus.mkdir(parents=True, exist_ok=True)
@@ -44,7 +48,7 @@ def run(target: str, seconds: float, grow: bool, scratch: Path) -> tuple[bool, s
     dirs = [corpus] if grow else [scratch / target, corpus]
     dirs[0].mkdir(parents=True, exist_ok=True)
     command = [
-        *cargo_fuzz("run", target),
+        *cargo_fuzz("run", *mode, target),
         *map(str, dirs),
         "--",
         f"-max_total_time={seconds:g}",
@@ -79,6 +83,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5, help="per target")
     parser.add_argument("--grow", action="store_true", help="add new inputs to fuzz/corpus")
+    parser.add_argument("--dev", action="store_true", help="build without optimizations")
     parser.add_argument("targets", nargs="*", help=f"of {', '.join(TARGETS)} (default: all)")
     args = parser.parse_args()
     targets = args.targets or TARGETS
@@ -87,12 +92,13 @@ def main() -> int:
         parser.error(f"unknown target(s) {', '.join(sorted(unknown))}: choose from {TARGETS}")
     env = {**os.environ, "RUSTC_BOOTSTRAP": "1"}
     print(f"building {len(targets)} fuzz target(s) (cargo fuzz, AddressSanitizer)", flush=True)
-    subprocess.run(cargo_fuzz("build"), cwd=ROOT, env=env, check=True)
+    mode = ["--dev"] if args.dev else []
+    subprocess.run(cargo_fuzz("build", *mode), cwd=ROOT, env=env, check=True)
     print(f"fuzzing each for {args.seconds:g} s", flush=True)
     ok = True
     with tempfile.TemporaryDirectory(prefix="oxbridge-fuzz-") as scratch:
         for target in targets:
-            passed, line = run(target, args.seconds, args.grow, Path(scratch))
+            passed, line = run(target, args.seconds, args.grow, Path(scratch), mode)
             print(line, flush=True)
             ok &= passed
     return 0 if ok else 1
