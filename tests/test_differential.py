@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 
@@ -45,3 +46,26 @@ def test_bridge_equals_cpython_bit_for_bit(
 @given(greeting=st.text(), name=st.text())
 def test_greet_equals_fstring(client: oxbridge.Client, greeting: str, name: str) -> None:
     assert client.greet(greeting, name) == f"{greeting}, {name}"
+
+
+def test_complex_arguments_are_read_in_place_exactly() -> None:
+    """The PyO3 bridge reads an exact ``complex`` from its object (its layout
+    checked at import): on CPython it does, and the parts come out bit for
+    bit, signed zeros, extremes and NaN included; a subclass is read through
+    ``complex()``, as before."""
+    assert oxbridge._native.COMPLEX_IN_PLACE is True
+    client = oxbridge.connect("pyo3")
+
+    class Sub(complex):
+        pass
+
+    zero = complex(-0.0, -0.0)  # x + (-0-0j) is x, bit for bit, for every x
+    for a in (
+        complex(-0.0, math.nan),
+        complex(5e-324, -0.0),
+        complex(-1.7976931348623157e308, math.inf),
+        Sub(1.5, -2.0),
+    ):
+        got = client.add(a, zero)
+        assert type(got) is complex
+        assert same_complex(got, complex(a.real, a.imag)), (a, got)

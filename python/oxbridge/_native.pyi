@@ -11,6 +11,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "sub",
     # END exported functions
     "ABI_VERSION",
+    "COMPLEX_IN_PLACE",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
@@ -39,6 +40,8 @@ from typing import Any, final
 __version__: str
 ABI_VERSION: int
 C_HEADER: str
+#: Whether `complex` arguments are read in place (their layout checked at import).
+COMPLEX_IN_PLACE: bool
 #: Where `serve` listens without --http / --grpc (and where clients look first).
 DEFAULT_HTTP_PORT: int
 DEFAULT_GRPC_PORT: int

@@ -29,8 +29,9 @@ pub(crate) type Few<T> = SmallVec<[T; 6]>;
 /// Adds one native function per exported function to `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     for (index, f) in library().functions.iter().enumerate() {
+        let meth = INDEXED.get(index).copied().unwrap_or(trampoline);
         let index = index.into_pyobject(m.py())?.into_any();
-        let function = native_function(m, f.name, &text_signature(f), index, trampoline)?;
+        let function = native_function(m, f.name, &text_signature(f), index, meth)?;
         m.add(f.name, function)?;
     }
     Ok(())
@@ -84,6 +85,8 @@ fn leak_c(text: &str) -> *const c_char {
     Box::leak(text.into_boxed_c_str()).as_ptr()
 }
 
+/// The entry point of a function past the first [`INDEXED`]: its index is
+/// read from `slf`.
 unsafe extern "C" fn trampoline(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
@@ -92,9 +95,39 @@ unsafe extern "C" fn trampoline(
 ) -> *mut ffi::PyObject {
     // SAFETY: CPython calls this with the GIL held, and passes `nargsf`
     // positional arguments followed by one per name in `kwnames` (a tuple or
-    // null), all live for the call.
-    unsafe { guarded(|py| call(py, slf, args, nargsf, kwnames)) }
+    // null), all live for the call; `slf` is the index object `register`
+    // gave this function.
+    unsafe { guarded(|py| call(py, function_at(slf)?, args, nargsf, kwnames)) }
 }
+
+/// The entry point of function `I`: its index is in the code, so a call
+/// reads nothing from `slf` (one call into CPython fewer, on every call).
+unsafe extern "C" fn indexed<const I: usize>(
+    _slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: as in `trampoline`.
+    unsafe {
+        guarded(|py| {
+            let f = library()
+                .functions
+                .get(I)
+                .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))?;
+            call(py, f, args, nargsf, kwnames)
+        })
+    }
+}
+
+macro_rules! indexed {
+    ($($i:literal)*) => { [$(indexed::<$i> as FastCall),*] };
+}
+
+/// The entry points of the first functions, by index (see [`indexed`]).
+static INDEXED: [FastCall; 32] = indexed!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+);
 
 /// Runs `body` with the GIL, as a C entry point: a panic becomes an
 /// `InternalError`, and the result a new reference or null with the error set.
@@ -124,15 +157,18 @@ pub(crate) unsafe fn guarded(
     }
 }
 
+/// Calls `f` with CPython's vectorcall arguments.
+///
+/// # Safety
+/// The GIL is held; `args` holds `nargsf` positional arguments followed by
+/// one per name in `kwnames` (a tuple or null), all live for the call.
 unsafe fn call<'py>(
     py: Python<'py>,
-    slf: *mut ffi::PyObject,
+    f: &'static Function,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: `slf` is the index object `register` gave this function.
-    let f = unsafe { function_at(slf) }?;
     // METH_FASTCALL receives the plain count (CPython strips the vectorcall flag).
     let nargs = usize::try_from(nargsf).unwrap_or(0);
     if kwnames.is_null() && nargs == f.params.len() && nargs <= FAST_ARGS {

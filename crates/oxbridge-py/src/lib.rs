@@ -105,6 +105,7 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
             chosen.name
         )));
     }
+    m.add("COMPLEX_IN_PLACE", scalar::check_layout(m.py()))?;
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge_ffi::OXB_ABI_VERSION)?;
     m.add("C_HEADER", oxbridge_ffi::exported::header(library))?;

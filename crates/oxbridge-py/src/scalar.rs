@@ -1,5 +1,7 @@
 //! Reading a Python number as a complex, as `complex(x)` does.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use oxbridge_core::Complex;
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyString};
@@ -11,12 +13,60 @@ use crate::errors;
 /// `__float__` or `__index__`.
 #[inline]
 pub(crate) fn as_complex(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Complex> {
-    // The limited API (abi3) has no `PyComplexObject`: an exact `complex`
-    // is read through its two accessors, which cannot fail on one.
     if let Ok(c) = value.cast_exact::<PyComplex>() {
+        if LAID_OUT.load(Ordering::Relaxed) {
+            // SAFETY: `c` is an exact, live `complex`, laid out as
+            // `ComplexObject` (checked when the module loaded).
+            let z = unsafe { &*c.as_ptr().cast::<ComplexObject>() };
+            return Ok(Complex::new(z.real, z.imag));
+        }
+        // The accessors cannot fail on an exact `complex`.
         return Ok(Complex::new(c.real(), c.imag()));
     }
     slow_as_complex(value, name)
+}
+
+/// A `complex` object as CPython lays it out: the object head, then its
+/// two parts (`PyComplexObject`, the same in every CPython 3). The limited
+/// API (abi3) hides the struct, so [`check_layout`] confirms it at load.
+#[repr(C)]
+struct ComplexObject {
+    head: pyo3::ffi::PyObject,
+    real: f64,
+    imag: f64,
+}
+
+/// Whether this interpreter's `complex` is laid out as [`ComplexObject`]:
+/// then its parts are read in place, else through two calls into CPython.
+static LAID_OUT: AtomicBool = AtomicBool::new(false);
+
+/// Confirms the layout of [`ComplexObject`] on values whose parts are
+/// known, through CPython's own accessors (see [`LAID_OUT`]).
+/// True when it holds.
+pub(crate) fn check_layout(py: Python<'_>) -> bool {
+    // Every `complex` is `__basicsize__` bytes: a read within them is in bounds.
+    let size = py
+        .get_type::<PyComplex>()
+        .getattr("__basicsize__")
+        .and_then(|n| n.extract::<usize>());
+    let fits = size.is_ok_and(|n| n >= std::mem::size_of::<ComplexObject>());
+    let laid_out = fits
+        && [
+            (1.5, -2.25),
+            (-0.0, f64::MAX),
+            (f64::MIN_POSITIVE, 3.0e-300),
+        ]
+        .into_iter()
+        .all(|(re, im)| {
+            let c = PyComplex::from_doubles(py, re, im);
+            // SAFETY: `c` is a live `complex`, at least as large as a
+            // `ComplexObject` (checked above); the fields are plain doubles.
+            let z = unsafe { &*c.as_ptr().cast::<ComplexObject>() };
+            let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+            same(z.real, re) && same(z.imag, im) && same(c.real(), re) && same(c.imag(), im)
+        });
+    LAID_OUT.store(laid_out, Ordering::Relaxed);
+    laid_out
 }
 
 #[cold]
