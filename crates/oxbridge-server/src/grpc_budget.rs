@@ -160,12 +160,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let large = may_be_large(request.uri().path());
         let (budget, size) = (self.layer.budget.clone(), self.layer.max_request_bytes);
-        let connection = connection_of(&request);
         Box::pin(async move {
             if !large {
                 let response = inner.call(request).await?;
                 return Ok(response.map(|body| HeldBody::new(body, None)));
             }
+            let connection = connection_of(&request);
             // The share is that of the message the call declares (in its
             // first five bytes), not of the largest request allowed.
             let (parts, body) = request.into_parts();
@@ -173,7 +173,7 @@ where
             let request = Request::from_parts(parts, body);
             let bytes = declared.map_or(size, |declared| declared.min(size));
             let held = match &connection {
-                Some(connection) => budget.hold_in(&connection.shares, bytes).await,
+                Some(connection) => budget.hold_in(connection.shares(), bytes).await,
                 None => budget.hold(bytes).await,
             };
             let held = match held {

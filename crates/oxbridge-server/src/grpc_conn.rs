@@ -31,22 +31,31 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::budget::Budget;
 use crate::write_timeout::WriteTimeout;
 
-/// What a connection's calls see of it (a request extension).
+/// What a connection's calls see of it (a request extension). Shared:
+/// tonic copies it into every request.
 #[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    /// The part of the memory budget this connection may hold at once.
-    pub shares: Arc<Semaphore>,
+pub struct ConnectionInfo(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    shares: Arc<Semaphore>,
     stalled: CancellationToken,
     idle: Duration,
 }
 
 impl ConnectionInfo {
+    /// The part of the memory budget this connection may hold at once.
+    #[must_use]
+    pub fn shares(&self) -> &Arc<Semaphore> {
+        &self.0.shares
+    }
+
     /// Watches a reply: unless it calls [`Progress::made`] at least once per
     /// idle timeout, its connection is closed. Stops watching when dropped.
     #[must_use]
     pub fn watch(&self) -> Progress {
         let made = Arc::new(AtomicBool::new(false));
-        let (idle, stalled, seen) = (self.idle, self.stalled.clone(), made.clone());
+        let (idle, stalled, seen) = (self.0.idle, self.0.stalled.clone(), made.clone());
         let watchdog = tokio::spawn(async move {
             loop {
                 sleep(idle).await;
@@ -93,11 +102,11 @@ pub struct Connection {
 impl Connection {
     fn new(stream: TcpStream, idle: Duration, budget: &Budget) -> Self {
         let stalled = CancellationToken::new();
-        let info = ConnectionInfo {
+        let info = ConnectionInfo(Arc::new(Shared {
             shares: budget.connection_part(),
             stalled: stalled.clone(),
             idle,
-        };
+        }));
         Connection {
             inner: WriteTimeout::new(stream, idle),
             info,
@@ -117,7 +126,7 @@ impl Connection {
         }
         // The timer is moved on lazily, when it fires, not at every read.
         while self.silent.as_mut().poll(cx).is_ready() {
-            let due = self.last_read + self.info.idle;
+            let due = self.last_read + self.info.0.idle;
             if due <= Instant::now() {
                 return Some(io::Error::new(
                     io::ErrorKind::TimedOut,

@@ -246,8 +246,8 @@ fn default_of(ty: Type) -> Value {
 ///
 /// # Errors
 /// `INVALID_ARGUMENT` (`bad_request`) for a malformed message.
-pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<Vec<Value>, Status> {
-    let mut values: Vec<Value> = f.params.iter().map(|p| default_of(p.ty)).collect();
+pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<crate::Args, Status> {
+    let mut values: crate::Args = f.params.iter().map(|p| default_of(p.ty)).collect();
     while buf.has_remaining() {
         let (tag, wire) =
             encoding::decode_key(buf).map_err(|e| bad(format!("malformed request: {e}")))?;
@@ -293,7 +293,7 @@ pub struct FunctionCodec(pub &'static Function);
 
 impl Codec for FunctionCodec {
     type Encode = Value;
-    type Decode = Vec<Value>;
+    type Decode = crate::Args;
     type Encoder = Self;
     type Decoder = Self;
 
@@ -317,10 +317,10 @@ impl Encoder for FunctionCodec {
 }
 
 impl Decoder for FunctionCodec {
-    type Item = Vec<Value>;
+    type Item = crate::Args;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<Value>>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<crate::Args>, Status> {
         decode_request(self.0, src).map(Some)
     }
 }
@@ -334,9 +334,9 @@ pub async fn serve(
     let mut grpc = tonic::server::Grpc::new(FunctionCodec(f))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let call = tower::service_fn(move |request: tonic::Request<Vec<Value>>| async move {
+    let call = tower::service_fn(move |request: tonic::Request<crate::Args>| async move {
         let args = request.into_inner();
-        let args: Vec<_> = args.iter().map(Value::as_arg).collect();
+        let args: smallvec::SmallVec<[_; 4]> = args.iter().map(Value::as_arg).collect();
         f.invoke(&args)
             .map(tonic::Response::new)
             .map_err(|e| status(&e.into()))

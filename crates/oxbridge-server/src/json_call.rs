@@ -39,8 +39,8 @@ pub fn call(f: &Function, fields: &Fields<'_>) -> Result<Vec<u8>, CallError> {
             })?;
             decode(raw, p.ty, p.name)
         })
-        .collect::<Result<Vec<Value>, CallError>>()?;
-    let args: Vec<_> = args.iter().map(Value::as_arg).collect();
+        .collect::<Result<crate::Args, CallError>>()?;
+    let args: smallvec::SmallVec<[_; 4]> = args.iter().map(Value::as_arg).collect();
     let value = f.invoke(&args)?;
     Ok(reply(f.result_field, &value))
 }

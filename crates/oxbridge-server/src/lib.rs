@@ -46,6 +46,9 @@ pub use config::{Access, Config, Limits, Listen, TlsFiles};
 pub use error::CallError;
 pub use options::ServeOptions;
 
+/// A call's arguments, decoded: inline up to four, without an allocation.
+pub type Args = smallvec::SmallVec<[oxbridge_core::export::Value; 4]>;
+
 /// The library this process serves, chosen by the first [`start`].
 static SERVED: std::sync::OnceLock<&'static Library> = std::sync::OnceLock::new();
 
