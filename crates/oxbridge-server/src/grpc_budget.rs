@@ -5,15 +5,17 @@
 //! small and pass freely. The share is kept
 //! until the reply has gone out (see `budget`).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
+use oxbridge_core::export::Library;
 use tonic::body::Body;
 use tonic::transport::server::TlsConnectInfo;
 use tower::{Layer, Service};
@@ -29,19 +31,32 @@ fn may_be_large(path: &str) -> bool {
     if path.ends_with("/Batch") {
         return true;
     }
-    let Some((service, method)) = path.rsplit_once('/') else {
-        return false;
-    };
-    let functions = format!(
-        "/{}.Functions",
-        crate::grpc_functions::package(crate::library())
-    );
-    service == functions
-        && crate::library().functions.iter().any(|f| {
-            let arrays = f.params.iter().any(|p| p.ty.element().is_some());
-            method == crate::grpc_many::many_method(f)
-                || (method == crate::grpc_functions::method_name(f.name) && arrays)
-        })
+    // The paths, derived once: this runs on every call.
+    static LARGE: OnceLock<(usize, HashSet<String>)> = OnceLock::new();
+    let library = crate::library();
+    let key = std::ptr::from_ref(library) as usize;
+    let (of, large) = LARGE.get_or_init(|| (key, large_paths(library)));
+    if *of == key {
+        large.contains(path)
+    } else {
+        large_paths(library).contains(path)
+    }
+}
+
+/// The paths of `library`'s vectorized calls and of its functions that take arrays.
+fn large_paths(library: &Library) -> HashSet<String> {
+    let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+    let mut paths = HashSet::new();
+    for f in library.functions {
+        paths.insert(format!("{service}/{}", crate::grpc_many::many_method(f)));
+        if f.params.iter().any(|p| p.ty.element().is_some()) {
+            paths.insert(format!(
+                "{service}/{}",
+                crate::grpc_functions::method_name(f.name)
+            ));
+        }
+    }
+    paths
 }
 
 /// The length a gRPC request body declares for its message (the 5-byte
@@ -202,6 +217,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_and_vectorized_calls_are_large_scalar_calls_are_not() {
+        for (path, large) in [
+            ("/calculator.v1.Functions/AddMany", true),
+            ("/calculator.v1.Functions/PowMany", true),
+            ("/oxbridge.v1.Calculator/Batch", true),
+            ("/calculator.v1.Functions/Add", false),
+            ("/calculator.v1.Functions/Greet", false),
+            ("/other.v1.Functions/AddMany", false),
+            ("/calculator.v1.Functions/Nope", false),
+            ("", false),
+        ] {
+            assert_eq!(may_be_large(path), large, "{path}");
+        }
+        let calculator = large_paths(&oxbridge_core::CALCULATOR);
+        assert!(calculator.contains("/calculator.v1.Functions/MulMany"));
+        assert!(!calculator.contains("/calculator.v1.Functions/Mul"));
+    }
 
     /// A body of `chunks`, as they would arrive.
     fn body_of(chunks: &[&'static [u8]]) -> Body {
