@@ -51,7 +51,9 @@ run: build ## The article's example through every bridge, with its cost per call
 test: build lint test-rust test-c test-fuzz test-python ## Every test and lint
 
 # Python extensions: linked by the interpreter that loads them, so their tests
-# run from Python, not as Rust test binaries.
+# run from Python, not as Rust test binaries. oxbridge-py's own unit tests
+# (those that need no interpreter, such as the gRPC client's status mapping)
+# run as a library's.
 PYO3_CRATES := oxbridge-py oxbridge-native pystd
 
 SDIST_DIR := target/sdist-check
@@ -96,9 +98,10 @@ test-wheel: wheel ## auditwheel and abi3audit on the wheel, then fresh venvs of 
 	$(PY) tools/check_wheel.py $(WHEEL_DIR)/oxbridge-*.whl
 
 .PHONY: test-rust
-test-rust: ## Rust unit tests (core, C ABI, header drift, server handlers)
+test-rust: $(STAMPS)/venv ## Rust unit tests (core, C ABI, header drift, server handlers, the gRPC client's mapping)
 	@# In the build's profile: its dependencies are compiled already.
 	cargo test --profile $(PROFILE) --workspace $(PYO3_CRATES:%=--exclude %) --quiet
+	cargo test --profile $(PROFILE) -p oxbridge-py --lib --quiet
 
 FUZZ_SECONDS ?= 300
 

@@ -17,6 +17,7 @@ pub mod anchors;
 mod batch;
 mod callables;
 mod errors;
+mod grpc_client;
 mod scalar;
 mod server;
 
@@ -125,6 +126,7 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     m.add_function(wrap_pyfunction!(functions, m)?)?;
     callables::register(m)?;
     batch::register(m)?;
+    m.add_class::<grpc_client::GrpcChannel>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<server::ServeOptions>()?;
     m.add_function(wrap_pyfunction!(server::parse_serve_args, m)?)?;

@@ -15,6 +15,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
+    "GrpcChannel",
     "LIBRARY",
     "PARALLEL_THRESHOLD",
     "RUSTC_VERSION",
@@ -135,6 +136,27 @@ class Server:
         v: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+@final
+class GrpcChannel:
+    """A gRPC client's connection to one server, or round-robin to several."""
+
+    def __new__(
+        cls,
+        servers: list[tuple[str, int]],
+        target: str,
+        *,
+        ca: bytes | None = None,
+        token: str | None = None,
+        health_service: str | None = None,
+        max_message: int = 67108864,
+    ) -> GrpcChannel: ...
+    def call(self, path: str, request: bytes, timeout: float) -> bytes: ...
+    def submit(self, path: str, request: bytes, timeout: float) -> int: ...
+    def completed(self) -> list[tuple[int, bytes | BaseException]]: ...
+    def cancel(self, id: int) -> None: ...
+    def wake_fd(self) -> int: ...
+    def close(self) -> None: ...
 
 def many(function: str, args: tuple[Any, ...], out: Any) -> None:
     """`out[:] = function(*args)` elementwise, for an exported numeric function:

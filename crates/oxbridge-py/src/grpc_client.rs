@@ -1,0 +1,876 @@
+//! The gRPC bridge's client: tonic inside the extension, so the bridge needs
+//! no grpcio.
+//!
+//! Python writes each request's protobuf message (`bridges/_protobuf.py`) and
+//! reads the reply's; this module moves them. A [`GrpcChannel`] keeps one
+//! lazily connected HTTP/2 channel per server, on a runtime of one worker
+//! thread shared by every client of the process. A call releases the GIL
+//! while it waits and wakes every 50 ms to let Python's signal handlers run,
+//! so Ctrl-C interrupts it (the stream is reset; no later call can see its
+//! reply). Over several servers, calls go round-robin to those whose
+//! `grpc.health.v1` watch says SERVING. A failed call maps here, once, to the
+//! kinds of `oxbridge.errors`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tokio::runtime::Runtime;
+use tokio::task::AbortHandle;
+use tonic::body::Body;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Code, Status};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+use crate::errors;
+
+/// How long a waiting call keeps the GIL released before Python's signal
+/// handlers get their turn.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// HTTP/2 flow control: what a server may send before the client reads it.
+/// Wide enough for a batch's reply in few round trips, and for h2's guard
+/// against small DATA frames (its budget is half the connection window) to
+/// let a thousand concurrent calls' replies wait for their readers.
+const STREAM_WINDOW: u32 = 8 << 20;
+const CONNECTION_WINDOW: u32 = 32 << 20;
+
+/// The longest pause between two attempts at a server's health watch.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long a waiting call keeps polling (yielding the CPU between looks)
+/// before it parks: a local server's reply comes sooner than a parked thread
+/// is woken on these machines.
+const SPIN: Duration = Duration::from_micros(100);
+
+/// Wakes a thread that drives a future itself: its flag set, the thread unparked.
+struct ThreadWaker {
+    woken: AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `future` on this thread, in `runtime`'s context (its connections
+/// run on the runtime's worker), until it is ready or `slice` has passed:
+/// after each poll, first looks for its wake-up for [`SPIN`], then parks.
+fn drive<F: Future>(
+    runtime: &Runtime,
+    mut future: Pin<&mut F>,
+    slice: Duration,
+) -> Option<F::Output> {
+    let _context = runtime.enter();
+    let started = Instant::now();
+    let me = Arc::new(ThreadWaker {
+        woken: AtomicBool::new(true),
+        thread: std::thread::current(),
+    });
+    let waker = Waker::from(me.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if me.woken.swap(false, Ordering::Acquire) {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return Some(out);
+            }
+            let polled = Instant::now();
+            while !me.woken.load(Ordering::Acquire) && polled.elapsed() < SPIN {
+                std::thread::yield_now();
+            }
+            continue;
+        }
+        let left = slice.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
+    }
+}
+
+/// The runtime of every channel in this process, and the process it was made
+/// in: a child of `fork` has none of its threads and makes its own.
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+
+fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
+    let pid = std::process::id();
+    let mut slot = lock(&RUNTIME);
+    if let Some((made_in, runtime)) = *slot {
+        if made_in == pid {
+            return Ok(runtime);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("oxbridge-grpc-client")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            let message = format!("cannot start the gRPC client's runtime: {e}");
+            errors::error(py, "transport", message)
+        })?;
+    // One per process, for the life of the process: channels hold handles to it.
+    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
+    *slot = Some((pid, runtime));
+    Ok(runtime)
+}
+
+/// A request's message: the bytes of a Python `bytes` object, read in
+/// place while tonic encodes them, without the GIL.
+struct Message {
+    owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: `ptr` points into the `bytes` object `owner` keeps alive; a
+// `bytes` object never moves or changes, so any thread may read it.
+unsafe impl Send for Message {}
+// SAFETY: as for `Send`: the bytes are only ever read.
+unsafe impl Sync for Message {}
+
+impl Message {
+    fn new(request: &Bound<'_, PyBytes>) -> Self {
+        let data = request.as_bytes();
+        Self {
+            owner: request.clone().unbind(),
+            ptr: data.as_ptr(),
+            len: data.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let _ = &self.owner;
+        // SAFETY: see `unsafe impl Send for Message`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// Requests as Python wrote them, replies as they came.
+#[derive(Clone, Copy)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Arc<Message>;
+    type Decode = Bytes;
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self {
+        *self
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Arc<Message>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Arc<Message>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(item.bytes());
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// One server: its channel, and whether its health watch last said SERVING.
+struct Server {
+    host: Arc<str>,
+    port: u16,
+    channel: Channel,
+    serving: Arc<AtomicBool>,
+}
+
+/// A gRPC client's connection to one server, or round-robin to several.
+#[pyclass(frozen, module = "oxbridge._native")]
+pub struct GrpcChannel {
+    servers: Vec<Server>,
+    next: AtomicUsize,
+    /// The servers as the user named them, for messages (`grpc://<target>`).
+    target: String,
+    authorization: Option<AsciiMetadataValue>,
+    max_message: usize,
+    runtime: &'static Runtime,
+    pid: u32,
+    watches: Mutex<Vec<AbortHandle>>,
+    finished: OnceLock<Arc<Finished>>,
+}
+
+fn netloc(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[pymethods]
+impl GrpcChannel {
+    /// A channel to `servers` (`(host, port)`, the first one's name being the
+    /// `:authority` of every call and the name TLS verifies). `ca`: `None`
+    /// for plaintext, else TLS verified against these PEM roots (empty: the
+    /// system's). `health_service`: when set, each server's health watch of
+    /// that service decides whether it gets calls.
+    #[new]
+    #[pyo3(signature = (servers, target, *, ca = None, token = None, health_service = None, max_message = 67_108_864))]
+    fn new(
+        py: Python<'_>,
+        servers: Vec<(String, u16)>,
+        target: String,
+        ca: Option<Vec<u8>>,
+        token: Option<&str>,
+        health_service: Option<String>,
+        max_message: usize,
+    ) -> PyResult<Self> {
+        let invalid = |message: String| errors::error(py, "invalid_argument", message);
+        let Some((first_host, first_port)) = servers.first() else {
+            return Err(invalid(
+                "a gRPC channel needs at least one server".to_owned(),
+            ));
+        };
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let origin: http::Uri = format!("{scheme}://{}", netloc(first_host, *first_port))
+            .parse()
+            .map_err(|e| invalid(format!("grpc://{target}: {e}")))?;
+        let tls = ca.map(|pem| {
+            let config = ClientTlsConfig::new().domain_name(first_host.clone());
+            if pem.is_empty() {
+                config.with_enabled_roots()
+            } else {
+                config.ca_certificate(Certificate::from_pem(pem))
+            }
+        });
+        let authorization = token
+            .map(|t| format!("Bearer {t}").parse::<AsciiMetadataValue>())
+            .transpose()
+            .map_err(|_| invalid("the token is not printable ASCII".to_owned()))?;
+        let runtime = runtime(py)?;
+        // Endpoints spawn their connections' tasks: made inside the runtime.
+        let _entered = runtime.enter();
+        let mut made = Vec::with_capacity(servers.len());
+        for (host, port) in &servers {
+            let uri = format!("{scheme}://{}", netloc(host, *port));
+            let mut endpoint = Endpoint::from_shared(uri)
+                .map_err(|e| invalid(format!("grpc://{target}: {e}")))?
+                .origin(origin.clone())
+                .tcp_nodelay(true)
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW);
+            if let Some(tls) = &tls {
+                endpoint = endpoint.tls_config(tls.clone()).map_err(|e| {
+                    errors::error(py, "transport", format!("grpc://{target}: TLS: {e}"))
+                })?;
+            }
+            made.push(Server {
+                host: host.as_str().into(),
+                port: *port,
+                channel: endpoint.connect_lazy(),
+                serving: Arc::new(AtomicBool::new(false)),
+            });
+        }
+        let watches = match health_service {
+            Some(service) if made.len() > 1 => made
+                .iter()
+                .map(|s| {
+                    let watch = watch(s.channel.clone(), service.clone(), s.serving.clone());
+                    runtime.spawn(watch).abort_handle()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(Self {
+            servers: made,
+            next: AtomicUsize::new(0),
+            target,
+            authorization,
+            max_message,
+            runtime,
+            pid: std::process::id(),
+            watches: Mutex::new(watches),
+            finished: OnceLock::new(),
+        })
+    }
+
+    /// One unary call of `path` (`/<package>.v1.Functions/<Name>`) with the
+    /// encoded `request`; the reply's message. Raises the `OxbridgeError`
+    /// of the failure. A server that refused the call as unavailable while
+    /// something listens at its address (restarted: the channel reconnects)
+    /// is tried again until it answers or the deadline has passed.
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        request: &Bound<'py, PyBytes>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let call = self.prepare(py, path, request, timeout)?;
+        let mut reply = std::pin::pin!(call.run());
+        loop {
+            let done = py.detach(|| drive(self.runtime, reply.as_mut(), SIGNAL_CHECK));
+            match done {
+                Some(Ok(bytes)) => return Ok(PyBytes::new(py, &bytes)),
+                Some(Err(status)) => return Err(self.failure(py, &status)),
+                None => py.check_signals()?,
+            }
+        }
+    }
+
+    /// Starts the call [`call`](Self::call) makes, without waiting: its
+    /// number, which [`completed`](Self::completed) hands back with its
+    /// outcome once it ends (and `wake_fd` becomes readable). For asyncio.
+    fn submit(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        request: &Bound<'_, PyBytes>,
+        timeout: f64,
+    ) -> PyResult<u64> {
+        let call = self.prepare(py, path, request, timeout)?;
+        let finished = self.finished(py)?;
+        let id = finished.next_id.fetch_add(1, Ordering::Relaxed);
+        let done = finished.clone();
+        let task = self.runtime.spawn(async move {
+            let outcome = call.run().await;
+            done.push(id, outcome);
+        });
+        lock(&finished.running).insert(id, task.abort_handle());
+        Ok(id)
+    }
+
+    /// The calls [`submit`](Self::submit)ted that have ended since the last
+    /// look: `(number, reply bytes or the OxbridgeError)`.
+    fn completed(&self, py: Python<'_>) -> PyResult<Vec<(u64, Py<PyAny>)>> {
+        let finished = self.finished(py)?;
+        finished.woken.store(false, Ordering::SeqCst);
+        let done = std::mem::take(&mut *lock(&finished.done));
+        let mut running = lock(&finished.running);
+        done.into_iter()
+            .map(|(id, outcome)| {
+                running.remove(&id);
+                let value = match outcome {
+                    Ok(bytes) => PyBytes::new(py, &bytes).into_any().unbind(),
+                    Err(status) => self.failure(py, &status).into_value(py).into_any(),
+                };
+                Ok((id, value))
+            })
+            .collect()
+    }
+
+    /// Stops a [`submit`](Self::submit)ted call (its stream is reset); it is
+    /// never reported.
+    fn cancel(&self, py: Python<'_>, id: u64) -> PyResult<()> {
+        if let Some(task) = lock(&self.finished(py)?.running).remove(&id) {
+            task.abort();
+        }
+        Ok(())
+    }
+
+    /// A descriptor that becomes readable when a submitted call has ended:
+    /// read what it holds, then take [`completed`](Self::completed).
+    fn wake_fd(&self, py: Python<'_>) -> PyResult<i32> {
+        use std::os::fd::AsRawFd;
+        Ok(self.finished(py)?.reader.as_raw_fd())
+    }
+
+    /// Stops the health watches; calls made after this still work (each
+    /// channel reconnects on demand) until the object is gone.
+    fn close(&self) {
+        let watches = std::mem::take(&mut *lock(&self.watches));
+        for watch in watches {
+            watch.abort();
+        }
+    }
+}
+
+impl Drop for GrpcChannel {
+    fn drop(&mut self) {
+        self.close();
+        if let Some(finished) = self.finished.get() {
+            for (_, task) in lock(&finished.running).drain() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl GrpcChannel {
+    /// A call of `path` with `request`, to the next server (and the one after
+    /// it for a retry).
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        request: &Bound<'_, PyBytes>,
+        timeout: f64,
+    ) -> PyResult<Call> {
+        if self.pid != std::process::id() {
+            let message = format!(
+                "grpc://{}: this client was made before a fork; connect again in this process",
+                self.target
+            );
+            return Err(errors::error(py, "transport", message));
+        }
+        let path = PathAndQuery::try_from(path)
+            .map_err(|e| errors::error(py, "internal", format!("bad gRPC path {path:?}: {e}")))?;
+        // Not positive (or NaN): at once; beyond any clock: no deadline.
+        let timeout = if timeout > 0.0 {
+            Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        }
+        .max(Duration::from_millis(1));
+        Ok(Call {
+            path,
+            message: Arc::new(Message::new(request)),
+            authorization: self.authorization.clone(),
+            max_message: self.max_message,
+            deadline: Instant::now().checked_add(timeout),
+            timeout,
+            servers: self
+                .pick()
+                .map(|s| (s.channel.clone(), s.host.clone(), s.port)),
+        })
+    }
+
+    /// What the asyncio calls share, made on the first.
+    fn finished(&self, py: Python<'_>) -> PyResult<&Arc<Finished>> {
+        if let Some(finished) = self.finished.get() {
+            return Ok(finished);
+        }
+        let (reader, writer) = UnixStream::pair()
+            .and_then(|(r, w)| {
+                r.set_nonblocking(true)?;
+                w.set_nonblocking(true)?;
+                Ok((r, w))
+            })
+            .map_err(|e| {
+                errors::error(py, "transport", format!("cannot make a socket pair: {e}"))
+            })?;
+        let made = Arc::new(Finished {
+            next_id: AtomicU64::new(0),
+            done: Mutex::new(Vec::new()),
+            running: Mutex::new(HashMap::new()),
+            woken: AtomicBool::new(false),
+            reader,
+            writer,
+        });
+        Ok(self.finished.get_or_init(|| made))
+    }
+    /// The next server round-robin among those whose health says SERVING
+    /// (among all, while none does yet), and the one after it for a retry.
+    fn pick(&self) -> [&Server; 2] {
+        let n = self.servers.len();
+        if n == 1 {
+            return [&self.servers[0]; 2];
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut serving = (0..n)
+            .map(|i| (start + i) % n)
+            .filter(|&i| self.servers[i].serving.load(Ordering::Relaxed));
+        let first = serving.next().unwrap_or(start % n);
+        let second = serving.next().unwrap_or((first + 1) % n);
+        [&self.servers[first], &self.servers[second]]
+    }
+
+    /// The `OxbridgeError` of a failed call: the server's own kind when it
+    /// sent one, else what the gRPC status means.
+    fn failure(&self, py: Python<'_>, status: &Status) -> PyErr {
+        let target = &self.target;
+        let details = status.message();
+        let kind = status
+            .metadata()
+            .get(oxbridge_server::grpc::ERROR_KIND_KEY)
+            .and_then(|v| v.to_str().ok());
+        if let Some(kind) = kind {
+            return errors::error(py, kind, details.to_owned());
+        }
+        let local = local_cause(status);
+        match status.code() {
+            Code::DeadlineExceeded => errors::error(
+                py,
+                "timeout",
+                format!("no reply from grpc://{target} in time"),
+            ),
+            Code::Unavailable => {
+                let why = local.map_or_else(|| details.to_owned(), |(words, _)| words);
+                let message = format!("grpc://{target} is unavailable: {why}");
+                errors::error(py, "transport", message)
+            }
+            _ if local.as_ref().is_some_and(|(_, io)| *io) => {
+                let (words, _) = local.unwrap_or_default();
+                let message = format!("grpc://{target} is unavailable: {words}");
+                errors::error(py, "transport", message)
+            }
+            _ if local.is_some() => {
+                let (words, _) = local.unwrap_or_default();
+                let message = format!("grpc://{target} broke the HTTP/2 protocol: {words}");
+                errors::error(py, "protocol", message)
+            }
+            Code::OutOfRange if decode_limit(details).is_some() => {
+                let limit = decode_limit(details).unwrap_or_default();
+                let message = format!("request is larger than the server's limit of {limit} bytes");
+                errors::error(py, "payload_too_large", message)
+            }
+            code => errors::error(
+                py,
+                "internal",
+                format!("gRPC {} from grpc://{target}: {details}", code_name(code)),
+            ),
+        }
+    }
+}
+
+/// The asyncio calls of a channel: those running, those ended and not yet
+/// taken, and the socket pair that says so.
+struct Finished {
+    next_id: AtomicU64,
+    done: Mutex<Vec<(u64, Result<Bytes, Status>)>>,
+    running: Mutex<HashMap<u64, AbortHandle>>,
+    /// Whether a byte is in the pair since the last look: one says enough.
+    woken: AtomicBool,
+    reader: UnixStream,
+    writer: UnixStream,
+}
+
+impl Finished {
+    fn push(&self, id: u64, outcome: Result<Bytes, Status>) {
+        lock(&self.done).push((id, outcome));
+        if !self.woken.swap(true, Ordering::SeqCst) {
+            // Full only when the reader has a byte to read already.
+            let _ = (&self.writer).write(&[1]);
+        }
+    }
+}
+
+/// A lock's contents, also after a panic elsewhere (they stay consistent:
+/// every critical section is one push, take or insert).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A call in flight, owned by its future (the GIL is not held while it runs).
+struct Call {
+    path: PathAndQuery,
+    message: Arc<Message>,
+    authorization: Option<AsciiMetadataValue>,
+    max_message: usize,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    /// Where it goes, and where a retry goes: (channel, host, port).
+    servers: [(Channel, Arc<str>, u16); 2],
+}
+
+impl Call {
+    /// The call on the first server; on UNAVAILABLE while something listens
+    /// there or at the second, again on the second (the same server, when
+    /// there is one) until it is ready or the deadline has passed.
+    async fn run(self) -> Result<Bytes, Status> {
+        let servers = &self.servers;
+        let Some(deadline) = self.deadline else {
+            // A timeout beyond any clock: only the caller's interrupt ends it.
+            return self.attempt(&servers[0].0, self.timeout).await;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let run = async {
+            let first = self.attempt(&servers[0].0, self.timeout).await;
+            match first {
+                Err(status) if is_unavailable(&status) => {
+                    let listening = any_listening(servers).await;
+                    if !listening {
+                        return Err(status);
+                    }
+                    // As grpc's wait-for-ready: the channel reconnects
+                    // until it is ready or the deadline has passed.
+                    let mut backoff = Duration::from_millis(10);
+                    loop {
+                        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        let again = self
+                            .attempt(&servers[1].0, left.max(Duration::from_millis(1)))
+                            .await;
+                        match again {
+                            Err(status) if is_unavailable(&status) => {
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(MAX_BACKOFF);
+                            }
+                            other => return other,
+                        }
+                    }
+                }
+                other => other,
+            }
+        };
+        match tokio::time::timeout_at(deadline, run).await {
+            Ok(result) => result,
+            Err(_) => Err(Status::deadline_exceeded("the call's deadline passed")),
+        }
+    }
+
+    async fn attempt(&self, channel: &Channel, timeout: Duration) -> Result<Bytes, Status> {
+        let service = tower::util::MapResponse::new(channel.clone(), as_grpc_status);
+        let mut grpc = tonic::client::Grpc::new(service)
+            .max_decoding_message_size(self.max_message)
+            .max_encoding_message_size(self.max_message);
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(describe(&e)))?;
+        let mut request = tonic::Request::new(self.message.clone());
+        if self.deadline.is_some() {
+            request.set_timeout(timeout);
+        }
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
+        grpc.unary(request, self.path.clone(), RawCodec)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| {
+                // The channel's own timer of the request's grpc-timeout.
+                let expired = causes(&status).any(|e| e.is::<tonic::TimeoutExpired>());
+                if expired {
+                    Status::deadline_exceeded("the call's deadline passed")
+                } else {
+                    status
+                }
+            })
+    }
+}
+
+/// A plain HTTP error response (a proxy's 502 when no server is behind it)
+/// as the gRPC status it means, by gRPC's own mapping: tonic would read its
+/// HTML as gRPC frames and fail with INTERNAL.
+fn as_grpc_status(response: http::Response<Body>) -> http::Response<Body> {
+    let status = response.status();
+    if status == http::StatusCode::OK || response.headers().contains_key("grpc-status") {
+        return response;
+    }
+    let code = match status.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502..=504 => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    let reason = status.canonical_reason().unwrap_or("");
+    let words = if matches!(status.as_u16(), 502..=504) {
+        format!(
+            "no server answered behind the proxy: HTTP {} {reason}",
+            status.as_u16()
+        )
+    } else {
+        format!("HTTP {} {reason}", status.as_u16())
+    };
+    let mut mapped = http::Response::new(Body::empty());
+    let headers = mapped.headers_mut();
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", http::HeaderValue::from(code as i32));
+    if let Ok(message) = http::HeaderValue::from_str(words.trim_end()) {
+        headers.insert("grpc-message", message);
+    }
+    mapped
+}
+
+/// Whether a status is a broken or refused link, not a server's answer:
+/// UNAVAILABLE without a kind of the server's, or a socket's error here.
+fn is_unavailable(status: &Status) -> bool {
+    let kind = status.metadata().get(oxbridge_server::grpc::ERROR_KIND_KEY);
+    kind.is_none()
+        && (status.code() == Code::Unavailable || causes(status).any(|e| e.is::<std::io::Error>()))
+}
+
+/// A status's causes, nearest first (none for a status the server sent).
+fn causes(status: &Status) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(status), |e| e.source())
+}
+
+/// Whether a TCP connection to either server can be made now.
+async fn any_listening(servers: &[(Channel, Arc<str>, u16)]) -> bool {
+    for (_, host, port) in servers {
+        if tokio::net::TcpStream::connect((&**host, *port))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// An error and its causes, each said once, for the message of a broken
+/// link ("tcp connect error: Connection refused (os error 111)").
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !words.contains(&said) {
+            words.push(said);
+        }
+        next = cause.source();
+    }
+    words.join(": ")
+}
+
+/// What failed on this side of the link, when a status was made here from
+/// an error (a received status has no source): the error, and whether it
+/// was the socket's (else the peer broke HTTP/2).
+fn local_cause(status: &Status) -> Option<(String, bool)> {
+    let cause = std::error::Error::source(status)?;
+    let io = causes(status).any(|e| e.is::<std::io::Error>());
+    let said = describe(cause);
+    let details = status.message();
+    let words = if said.contains(details) {
+        said
+    } else {
+        format!("{details}: {said}")
+    };
+    Some((words, io))
+}
+
+/// The limit in tonic's words for a message over it ("...message length too
+/// large: found N bytes, the limit is: M bytes"): the server refused the
+/// request in its codec, before oxbridge saw it, like HTTP's 413.
+fn decode_limit(details: &str) -> Option<u64> {
+    let (_, rest) = details.split_once("message length too large: found ")?;
+    let (_, limit) = rest.split_once("the limit is: ")?;
+    limit.strip_suffix(" bytes")?.parse().ok()
+}
+
+/// A gRPC code's name as gRPC spells it (`UNIMPLEMENTED`).
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Keeps `serving` to what a server's health watch of `service` says, for
+/// as long as the channel lives: not serving while the watch is broken,
+/// serving for a server without the health service (as grpc's own client).
+async fn watch(channel: Channel, service: String, serving: Arc<AtomicBool>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let request = HealthCheckRequest {
+            service: service.clone(),
+        };
+        match HealthClient::new(channel.clone()).watch(request).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                while let Ok(Some(reply)) = stream.message().await {
+                    let ok = reply.status == ServingStatus::Serving as i32;
+                    serving.store(ok, Ordering::Relaxed);
+                    backoff = Duration::from_millis(100);
+                }
+            }
+            Err(status) if status.code() == Code::Unimplemented => {
+                serving.store(true, Ordering::Relaxed);
+                return;
+            }
+            Err(_) => {}
+        }
+        serving.store(false, Ordering::Relaxed);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decode_limit_is_read_from_tonics_words() {
+        let words =
+            "Error, decoded message length too large: found 70 bytes, the limit is: 64 bytes";
+        assert_eq!(decode_limit(words), Some(64));
+        assert_eq!(decode_limit("message length too large"), None);
+        assert_eq!(decode_limit("something else"), None);
+    }
+
+    #[test]
+    fn a_proxys_http_error_is_the_grpc_status_it_means() {
+        let reply = |code: u16| {
+            let mut response = http::Response::new(Body::empty());
+            *response.status_mut() = http::StatusCode::from_u16(code).unwrap_or_default();
+            let mapped = as_grpc_status(response);
+            let header = |name| mapped.headers().get(name).cloned();
+            (
+                mapped.status(),
+                header("grpc-status"),
+                header("grpc-message"),
+            )
+        };
+        let (status, code, message) = reply(502);
+        assert_eq!(status, http::StatusCode::OK);
+        assert_eq!(code, Some(http::HeaderValue::from(14)));
+        let message = message.unwrap_or_else(|| http::HeaderValue::from_static(""));
+        assert_eq!(
+            message,
+            "no server answered behind the proxy: HTTP 502 Bad Gateway"
+        );
+        assert_eq!(reply(404).1, Some(http::HeaderValue::from(12)));
+        assert_eq!(reply(500).1, Some(http::HeaderValue::from(2)));
+        // A gRPC answer passes as it came.
+        assert_eq!(reply(200).1, None);
+    }
+
+    #[test]
+    fn every_code_has_grpcs_name() {
+        assert_eq!(code_name(Code::Unimplemented), "UNIMPLEMENTED");
+        assert_eq!(code_name(Code::from_i32(8)), "RESOURCE_EXHAUSTED");
+    }
+}
