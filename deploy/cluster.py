@@ -77,16 +77,17 @@ def http_health(port: int) -> int | None:
 def grpc_health(port: int, service: str = GRPC_SERVICE) -> int | None:
     """``grpc.health.v1.Health/Check`` of ``service``: its status, or None
     when the server cannot be reached."""
-    import grpc  # noqa: PLC0415 - oxbridge's own dependency, needed here only
+    from oxbridge import OxbridgeError, _native  # noqa: PLC0415 - needed here only
 
     name = service.encode()
     request = b"\x0a" + bytes([len(name)]) + name
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        check = channel.unary_unary("/grpc.health.v1.Health/Check")
-        try:
-            reply: bytes = check(request, timeout=5)
-        except grpc.RpcError:
-            return None
+    channel = _native.GrpcChannel([("127.0.0.1", port)], f"127.0.0.1:{port}")
+    try:
+        reply = channel.call("/grpc.health.v1.Health/Check", request, 5.0)
+    except OxbridgeError:
+        return None
+    finally:
+        channel.close()
     # HealthCheckResponse { ServingStatus status = 1; }: absent means UNKNOWN (0).
     return reply[1] if reply[:1] == b"\x08" else 0
 

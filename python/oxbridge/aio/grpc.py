@@ -1,19 +1,24 @@
-"""The asyncio gRPC client: ``bridges/grpc.py``'s messages over ``grpc.aio``."""
+"""The asyncio gRPC client: ``bridges/grpc.py``'s messages on its native channel.
+
+Each call is submitted to the channel's runtime and awaited on a future; the
+channel's wake descriptor, watched by the event loop, says when calls have
+ended. No thread of the loop's waits, and no grpcio.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import grpc
-import grpc.aio
-
+from .. import _native
 from .._functions import FunctionInfo
 from ..bridges import grpc as sync_grpc
 from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ..bridges._protobuf import decode_many_reply, decode_reply, encode_many_request
+from ..errors import TransportError
 from ._client import AsyncClient
 
 if TYPE_CHECKING:
@@ -22,10 +27,11 @@ if TYPE_CHECKING:
 
 
 class AsyncGrpcClient(AsyncClient):
-    """asyncio calls over gRPC (HTTP/2) to an oxbridge server, through ``grpc.aio``.
+    """asyncio calls over gRPC (HTTP/2) to an oxbridge server.
 
     The channel is made on the first call, in the event loop that makes it;
-    like ``grpc.aio`` itself, the client belongs to that loop.
+    the client belongs to that loop. Calls run concurrently on the one
+    channel (HTTP/2 streams); a cancelled call resets its stream.
     """
 
     bridge = "grpc"
@@ -34,60 +40,49 @@ class AsyncGrpcClient(AsyncClient):
         self.target = where.netloc
         self._where = where
         self.timeout = timeout
-        self._metadata = (("authorization", f"Bearer {where.token}"),) if where.token else None
         self._service = f"/{library.name}.v1.Functions"
-        self._channel: grpc.aio.Channel | None = None
-        self._channel_args = sync_grpc.channel_args(where, library)
+        self._channel: _native.GrpcChannel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[int, asyncio.Future[bytes]] = {}
         super().__init__(library)
 
-    def _rpc(self, method: str) -> Any:
+    def _open(self) -> _native.GrpcChannel:
         if self._channel is None:
-            where = self._where
-            target, options = self._channel_args
-            if where.ca is None:
-                self._channel = grpc.aio.insecure_channel(target, options=options)
+            self._channel = sync_grpc.channel(self._where, self.library)
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._channel.wake_fd(), self._wake)
+        return self._channel
+
+    def _wake(self) -> None:
+        """The loop's callback when calls have ended: their futures settled."""
+        channel = self._channel
+        if channel is None:
+            return
+        with contextlib.suppress(BlockingIOError):
+            os.read(channel.wake_fd(), 4096)
+        for number, outcome in channel.completed():
+            future = self._waiting.pop(number, None)
+            if future is None or future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
             else:
-                roots = Path(where.ca).read_bytes() if where.ca else None
-                credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-                self._channel = grpc.aio.secure_channel(target, credentials, options=options)
-        return self._channel.unary_unary(method)
+                future.set_result(outcome)
 
     async def call(self, method: str, request: bytes) -> bytes:
         """One RPC, with the sync client's retry of a restarted server
         (see ``bridges.grpc.GrpcClient.call``)."""
-        rpc = self._rpc(method)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        channel = self._open()
+        number = channel.submit(method, request, self.timeout)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting[number] = future
         try:
-            reply: bytes = await rpc(request, timeout=self.timeout, metadata=self._metadata)
-        except grpc.aio.AioRpcError as e:
-            if e.code() != grpc.StatusCode.UNAVAILABLE or not await self._listening(deadline):
-                raise sync_grpc.error_from_rpc(e, self.target) from None
-        else:
-            return reply
-        try:
-            reply = await rpc(
-                request,
-                timeout=max(deadline - loop.time(), 0.001),
-                metadata=self._metadata,
-                wait_for_ready=True,
-            )
-        except grpc.aio.AioRpcError as e:
-            raise sync_grpc.error_from_rpc(e, self.target) from None
-        return reply
-
-    async def _listening(self, deadline: float) -> bool:
-        """Whether a TCP connection to one of the servers can be made now."""
-        for host, port in self._where.addresses:
-            remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
-            try:
-                async with asyncio.timeout(remaining):
-                    _, writer = await asyncio.open_connection(host, port)
-            except OSError:  # refused, unreachable, or the time left ran out
-                continue
-            writer.close()
-            return True
-        return False
+            return await future
+        except asyncio.CancelledError:
+            channel.cancel(number)
+            raise
+        finally:
+            self._waiting.pop(number, None)
 
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
         method = f"{self._service}/{sync_grpc.method_name(f.name)}"
@@ -112,9 +107,17 @@ class AsyncGrpcClient(AsyncClient):
         out[start:stop] = np.frombuffer(result, dtype=out.dtype)
 
     async def aclose(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(channel.wake_fd())
+            for number, future in list(self._waiting.items()):
+                channel.cancel(number)
+                if not future.done():
+                    future.set_exception(
+                        TransportError(f"grpc://{self.target}: the client was closed")
+                    )
+            channel.close()
 
     def __repr__(self) -> str:
         where = f"target={self.target!r}"
