@@ -1,11 +1,12 @@
 """What a plain ``pip install oxbridge`` (no extras) must do, as a script.
 
-Every bridge's scalar calls work and never import numpy; a vectorized call
-fails with one line naming the extra to install. ``tests/test_extras.py``
-runs it with numpy made unimportable; ``tools/check_wheel.py`` runs it in
-fresh venvs where numpy was never installed. Exits non-zero on a failure.
+Every bridge's scalar calls work and never import numpy or grpcio (the gRPC
+bridge's client is in the extension); a vectorized call fails with one line
+naming the extra to install. ``tests/test_extras.py`` runs it with numpy and
+grpcio made unimportable; ``tools/check_wheel.py`` runs it in fresh venvs
+where neither was ever installed. Exits non-zero on a failure.
 
-    python plain_install.py [--block-numpy]
+    python plain_install.py [--block-numpy] [--block-grpcio]
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 if "--block-numpy" in sys.argv:
     # As if numpy were not installed: `import numpy` raises ModuleNotFoundError.
     sys.modules["numpy"] = None  # type: ignore[assignment]
+if "--block-grpcio" in sys.argv:
+    sys.modules["grpc"] = None  # type: ignore[assignment]
 
 import oxbridge
 
@@ -53,7 +56,8 @@ def main() -> None:
     for bridge in oxbridge.BRIDGES:
         check(bridge)
     assert sys.modules.get("numpy") is None, "a scalar call imported numpy"
-    print(f"plain install: scalar calls on {', '.join(oxbridge.BRIDGES)} without numpy")
+    assert sys.modules.get("grpc") is None, "a call imported grpcio"
+    print(f"plain install: scalar calls on {', '.join(oxbridge.BRIDGES)} without numpy or grpcio")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,50 @@ def run(code_or_script: list[str], timeout: float = 120) -> subprocess.Completed
 
 
 def test_every_bridge_calls_scalars_without_numpy_and_names_the_extra_for_batches() -> None:
-    done = run([str(HERE / "plain_install.py"), "--block-numpy"])
+    done = run([str(HERE / "plain_install.py"), "--block-numpy", "--block-grpcio"])
     assert done.returncode == 0, done.stderr
-    assert "scalar calls on pyo3, ctypes, cffi, ipc, http, grpc without numpy" in done.stdout
+    assert "scalar calls on pyo3, ctypes, cffi, ipc, http, grpc without numpy or grpcio" in (
+        done.stdout
+    )
+
+
+GRPC_WITHOUT_GRPCIO = """
+import asyncio, sys
+sys.modules["grpc"] = None  # as if grpcio were not installed
+import numpy as np
+import oxbridge, oxbridge.aio
+
+with oxbridge.connect("grpc") as client:
+    assert client.add(1 + 3j, -5j) == 1 - 2j
+    assert client.mul_many(np.arange(5, dtype=complex), 2j).tolist() == [2j * i for i in range(5)]
+    try:
+        client.div(1, 0)
+    except oxbridge.OxbridgeZeroDivisionError as e:
+        print("sync:", type(e).__name__, e)
+
+async def main():
+    client = oxbridge.aio.connect("grpc")
+    try:
+        got = await asyncio.gather(*(client.add(i, 1j) for i in range(20)))
+        assert got == [i + 1j for i in range(20)], got
+        try:
+            await client.div(1, 0)
+        except oxbridge.OxbridgeZeroDivisionError as e:
+            print("aio:", type(e).__name__, e)
+    finally:
+        await client.aclose()
+
+asyncio.run(main())
+assert sys.modules["grpc"] is None
+"""
+
+
+def test_the_grpc_bridge_works_without_grpcio() -> None:
+    done = run(["-c", GRPC_WITHOUT_GRPCIO])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["sync", "aio"], done.stdout
+    assert all("OxbridgeZeroDivisionError" in line for line in lines), done.stdout
 
 
 def test_the_cli_adds_without_numpy() -> None:
@@ -74,4 +115,20 @@ def test_oxbridge_dask_without_dask_names_its_extra() -> None:
     assert done.stdout == (
         "MissingExtraError vectorized functions over dask arrays (oxbridge.dask) need dask,"
         " which is not installed: pip install 'oxbridge[dask]'\n"
+    )
+
+
+def test_the_generated_grpc_stubs_without_grpcio_name_their_extra() -> None:
+    code = (
+        "import sys; sys.modules['grpc'] = None\n"
+        "try:\n"
+        "    from oxbridge._proto import calculator_pb2_grpc\n"
+        "except ImportError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    done = run(["-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "MissingExtraError the generated gRPC stubs (oxbridge._proto) need grpc,"
+        " which is not installed: pip install 'oxbridge[grpcio]'\n"
     )

@@ -196,14 +196,6 @@ def test_an_interrupted_call_never_affects_the_next(server: Served, bridge: str)
             except Tick:
                 interrupted += 1
                 continue
-            except oxbridge.InternalError as e:
-                # grpcio catches an exception raised inside its (de)serializer
-                # and fails the call with INTERNAL instead: still an error,
-                # never an answer. (The native gRPC client will not do this.)
-                if bridge != "grpc" or "serializing" not in str(e):
-                    raise
-                interrupted += 1
-                continue
             completed += 1
             if not ok:
                 wrong.append(i)

@@ -43,10 +43,23 @@ def generate(out: Path) -> list[Path]:
             target = out / path.name
             target.write_text(text)
             written.append(target)
-    (out / "__init__.py").write_text(
-        '"""Generated gRPC stubs: do not edit, run `make protos`."""\n'
-    )
+    (out / "__init__.py").write_text(INIT)
     return written
+
+
+#: The package's ``__init__``: grpcio is an extra, named when it is missing.
+INIT = '''"""Generated gRPC stubs: do not edit, run `make protos`.
+
+For grpcio, as the articles' own clients use them; oxbridge's gRPC bridge
+does not (its client is in the extension). Without grpcio and protobuf,
+importing them names the extra that brings both.
+"""
+
+from .._extras import require
+
+require("google.protobuf", "grpcio", "the generated gRPC stubs (oxbridge._proto)")
+require("grpc", "grpcio", "the generated gRPC stubs (oxbridge._proto)")
+'''
 
 
 if __name__ == "__main__":

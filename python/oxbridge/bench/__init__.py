@@ -144,6 +144,10 @@ def skipped(chosen: list[str]) -> list[str]:
         notes.append(f"batches, which need numpy ({extra})")
     if "http" in chosen and not has("requests"):
         notes.append(f"the HTTP article's client, which needs requests ({extra})")
+    if "grpc" in chosen and not has("grpc"):
+        notes.append(
+            f"the bare grpcio stub and the gRPC article's client, which need grpcio ({extra})"
+        )
     tools = missing_tools()
     if tools and ("http" in chosen or "grpc" in chosen):
         notes.append(
