@@ -393,8 +393,10 @@ def test_a_proxys_own_error_page_is_a_broken_link(what: str, status: int, flavou
 GRPC_FAKES: dict[str, tuple[str, str, bytes]] = {
     "empty-reply": ("add", "Add", b""),
     "missing-imaginary": ("add", "Add", b"\x0a\x09\x09" + struct.pack("<d", 5.0)),
-    "batch-one-for-four": ("batch", "Batch", b"\x0a\x10" + b"\x00" * 16),
     "not-protobuf": ("add", "Add", b"\xff\xff\xff"),
+    "batch-one-for-four": ("batch", "MulMany", b"\x0a\x10" + b"\x00" * 16),
+    "batch-past-the-end": ("batch", "MulMany", b"\x0a\x40" + b"\x00" * 16),
+    "batch-not-protobuf": ("batch", "MulMany", b"\xff\xff\xff"),
 }
 
 
@@ -402,12 +404,14 @@ GRPC_FAKES: dict[str, tuple[str, str, bytes]] = {
 @pytest.mark.parametrize("case", GRPC_FAKES, ids=list(GRPC_FAKES))
 def test_grpc_client_against_a_broken_server(case: str, flavour: str) -> None:
     what, method, reply = GRPC_FAKES[case]
+    answered = threading.Event()
 
     def answer(_request: bytes, _context: grpc.ServicerContext) -> bytes:
+        answered.set()
         return reply
 
     handler = grpc.method_handlers_generic_handler(
-        "oxbridge.v1.Calculator", {method: grpc.unary_unary_rpc_method_handler(answer)}
+        "calculator.v1.Functions", {method: grpc.unary_unary_rpc_method_handler(answer)}
     )
     fake = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
     port = fake.add_insecure_port("127.0.0.1:0")
@@ -416,7 +420,9 @@ def test_grpc_client_against_a_broken_server(case: str, flavour: str) -> None:
         error = assert_fails_cleanly(f"grpc://127.0.0.1:{port}", what, flavour)
     finally:
         fake.stop(None)
-    assert isinstance(error, oxbridge.ProtocolError | oxbridge.InternalError), repr(error)
+    assert answered.is_set(), "the fake's method was never called: the test tested nothing"
+    assert type(error) is oxbridge.ProtocolError, repr(error)
+    assert f"bad reply from grpc://127.0.0.1:{port}" in str(error)
 
 
 # --- one error per condition ---------------------------------------------------------
