@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes};
 use http::uri::PathAndQuery;
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyMemoryView};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 use tonic::body::Body;
@@ -48,6 +50,10 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 /// let a thousand concurrent calls' replies wait for their readers.
 const STREAM_WINDOW: u32 = 8 << 20;
 const CONNECTION_WINDOW: u32 = 32 << 20;
+
+/// The largest DATA frame a server may send: a batch's reply in few frames
+/// (HTTP/2's default of 16 KiB makes 256 of them per MiB).
+const MAX_FRAME: u32 = 1 << 20;
 
 /// The longest pause between two attempts at a server's health watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -136,34 +142,65 @@ fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
     Ok(runtime)
 }
 
-/// A request's message: the bytes of a Python `bytes` object, read in
-/// place while tonic encodes them, without the GIL.
+/// A request's message: Python's `bytes` objects and byte `memoryview`s,
+/// one after another, read in place while tonic encodes them, without the
+/// GIL.
 struct Message {
-    owner: Py<PyBytes>,
-    ptr: *const u8,
+    /// What keeps each piece's memory alive and in place.
+    owners: Vec<Py<PyAny>>,
+    pieces: Vec<(*const u8, usize)>,
     len: usize,
 }
 
-// SAFETY: `ptr` points into the `bytes` object `owner` keeps alive; a
-// `bytes` object never moves or changes, so any thread may read it.
+// SAFETY: each piece points into a `bytes` object (which never moves or
+// changes) or into the exporter of a `memoryview` (pinned until the view is
+// released, and the bridge never releases the views it hands over), both
+// kept alive by `owners`; the pieces are only ever read, from any thread.
 unsafe impl Send for Message {}
 // SAFETY: as for `Send`: the bytes are only ever read.
 unsafe impl Sync for Message {}
 
 impl Message {
-    fn new(request: &Bound<'_, PyBytes>) -> Self {
-        let data = request.as_bytes();
-        Self {
-            owner: request.clone().unbind(),
-            ptr: data.as_ptr(),
-            len: data.len(),
+    /// The message of `parts`: `bytes` objects, and contiguous byte
+    /// `memoryview`s that nothing releases until the call is over.
+    fn new(parts: &[Bound<'_, PyAny>]) -> PyResult<Self> {
+        let mut message = Self {
+            owners: Vec::with_capacity(parts.len()),
+            pieces: Vec::with_capacity(parts.len()),
+            len: 0,
+        };
+        for part in parts {
+            let piece = if let Ok(bytes) = part.cast::<PyBytes>() {
+                let data = bytes.as_bytes();
+                (data.as_ptr(), data.len())
+            } else if part.is_instance_of::<PyMemoryView>() {
+                let view = PyBuffer::<u8>::get(part)?;
+                if !view.is_c_contiguous() {
+                    return Err(PyValueError::new_err("a request piece must be contiguous"));
+                }
+                let piece = (view.buf_ptr().cast_const().cast::<u8>(), view.len_bytes());
+                // The view's own export keeps the memory in place from here.
+                drop(view);
+                piece
+            } else {
+                let kind = part.get_type().name()?;
+                let message = format!("a request piece must be bytes or a memoryview, not {kind}");
+                return Err(PyTypeError::new_err(message));
+            };
+            message.len += piece.1;
+            message.pieces.push(piece);
+            message.owners.push(part.clone().unbind());
         }
+        Ok(message)
     }
 
-    fn bytes(&self) -> &[u8] {
-        let _ = &self.owner;
+    /// The pieces, in order.
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let _ = &self.owners;
         // SAFETY: see `unsafe impl Send for Message`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        self.pieces
+            .iter()
+            .map(|&(ptr, len)| unsafe { std::slice::from_raw_parts(ptr, len) })
     }
 }
 
@@ -191,7 +228,10 @@ impl Encoder for RawCodec {
     type Error = Status;
 
     fn encode(&mut self, item: Arc<Message>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(item.bytes());
+        dst.reserve(item.len);
+        for piece in item.pieces() {
+            dst.put_slice(piece);
+        }
         Ok(())
     }
 }
@@ -287,7 +327,8 @@ impl GrpcChannel {
                 .origin(origin.clone())
                 .tcp_nodelay(true)
                 .initial_stream_window_size(STREAM_WINDOW)
-                .initial_connection_window_size(CONNECTION_WINDOW);
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .max_frame_size(MAX_FRAME);
             if let Some(tls) = &tls {
                 endpoint = endpoint.tls_config(tls.clone()).map_err(|e| {
                     errors::error(py, "transport", format!("grpc://{target}: TLS: {e}"))
@@ -335,16 +376,42 @@ impl GrpcChannel {
         request: &Bound<'py, PyBytes>,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let call = self.prepare(py, path, request, timeout)?;
-        let mut reply = std::pin::pin!(call.run());
-        loop {
-            let done = py.detach(|| drive(self.runtime, reply.as_mut(), SIGNAL_CHECK));
-            match done {
-                Some(Ok(bytes)) => return Ok(PyBytes::new(py, &bytes)),
-                Some(Err(status)) => return Err(self.failure(py, &status)),
-                None => py.check_signals()?,
-            }
+        let message = Message::new(std::slice::from_ref(request.as_any()))?;
+        let reply = self.wait(py, self.prepare(py, path, message, timeout)?)?;
+        Ok(PyBytes::new(py, &reply))
+    }
+
+    /// A batch's call: the request written from `parts` (`bytes` and byte
+    /// `memoryview`s of the arrays, read in place), the reply's results
+    /// (the bytes of field 1 of a `<Name>ManyReply`) written straight into
+    /// `out`. `None` when they were; the whole reply when it does not hold
+    /// exactly `len(out)` bytes of results, for Python to say what is wrong.
+    fn call_many<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        parts: Vec<Bound<'py, PyAny>>,
+        out: &Bound<'py, PyAny>,
+        timeout: f64,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let out = PyBuffer::<u8>::get(out)?;
+        if out.readonly() || !out.is_c_contiguous() {
+            return Err(PyValueError::new_err(
+                "out must be a writable contiguous buffer",
+            ));
         }
+        let message = Message::new(&parts)?;
+        let reply = self.wait(py, self.prepare(py, path, message, timeout)?)?;
+        let results = many_results(&reply).filter(|r| r.len() == out.len_bytes());
+        let Some(results) = results else {
+            return Ok(Some(PyBytes::new(py, &reply)));
+        };
+        // SAFETY: `out` is a writable, contiguous export of `len_bytes`
+        // bytes, held (so in place) until this function returns.
+        let target =
+            unsafe { std::slice::from_raw_parts_mut(out.buf_ptr().cast::<u8>(), out.len_bytes()) };
+        py.detach(|| target.copy_from_slice(results));
+        Ok(None)
     }
 
     /// Starts the call [`call`](Self::call) makes, without waiting: its
@@ -357,7 +424,8 @@ impl GrpcChannel {
         request: &Bound<'_, PyBytes>,
         timeout: f64,
     ) -> PyResult<u64> {
-        let call = self.prepare(py, path, request, timeout)?;
+        let message = Message::new(std::slice::from_ref(request.as_any()))?;
+        let call = self.prepare(py, path, message, timeout)?;
         let finished = self.finished(py)?;
         let id = finished.next_id.fetch_add(1, Ordering::Relaxed);
         let done = finished.clone();
@@ -426,13 +494,28 @@ impl Drop for GrpcChannel {
 }
 
 impl GrpcChannel {
+    /// The reply of `call`, waited for with the GIL released; Python's
+    /// signal handlers run every [`SIGNAL_CHECK`] (an exception they raise
+    /// drops the call, which resets its stream).
+    fn wait(&self, py: Python<'_>, call: Call) -> PyResult<Bytes> {
+        let mut reply = std::pin::pin!(call.run());
+        loop {
+            let done = py.detach(|| drive(self.runtime, reply.as_mut(), SIGNAL_CHECK));
+            match done {
+                Some(Ok(bytes)) => return Ok(bytes),
+                Some(Err(status)) => return Err(self.failure(py, &status)),
+                None => py.check_signals()?,
+            }
+        }
+    }
+
     /// A call of `path` with `request`, to the next server (and the one after
     /// it for a retry).
     fn prepare(
         &self,
         py: Python<'_>,
         path: &str,
-        request: &Bound<'_, PyBytes>,
+        message: Message,
         timeout: f64,
     ) -> PyResult<Call> {
         if self.pid != std::process::id() {
@@ -453,7 +536,7 @@ impl GrpcChannel {
         .max(Duration::from_millis(1));
         Ok(Call {
             path,
-            message: Arc::new(Message::new(request)),
+            message: Arc::new(message),
             authorization: self.authorization.clone(),
             max_message: self.max_message,
             deadline: Instant::now().checked_add(timeout),
@@ -766,6 +849,47 @@ fn local_cause(status: &Status) -> Option<(String, bool)> {
     Some((words, io))
 }
 
+/// The bytes of the last field 1 (length-delimited) of a protobuf message,
+/// as a `<Name>ManyReply` holds its results; empty when there is none.
+/// `None` when the message is malformed.
+fn many_results(message: &[u8]) -> Option<&[u8]> {
+    let mut rest = message;
+    let mut results: &[u8] = &[];
+    while !rest.is_empty() {
+        let key = varint(&mut rest)?;
+        let skip = match key & 7 {
+            0 => {
+                varint(&mut rest)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(varint(&mut rest)?).ok()?,
+            5 => 4,
+            _ => return None,
+        };
+        let (value, after) = rest.split_at_checked(skip)?;
+        if key >> 3 == 1 && key & 7 == 2 {
+            results = value;
+        }
+        rest = after;
+    }
+    Some(results)
+}
+
+/// A protobuf varint read off the front of `data`.
+fn varint(data: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = data.split_first()?;
+        *data = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// The limit in tonic's words for a message over it ("...message length too
 /// large: found N bytes, the limit is: M bytes"): the server refused the
 /// request in its codec, before oxbridge saw it, like HTTP's 413.
@@ -839,6 +963,21 @@ mod tests {
         assert_eq!(decode_limit(words), Some(64));
         assert_eq!(decode_limit("message length too large"), None);
         assert_eq!(decode_limit("something else"), None);
+    }
+
+    #[test]
+    fn a_batch_replys_results_are_its_last_field_one() {
+        // Field 1 twice (the last counts), a varint, a fixed64 and a fixed32 between.
+        let message = [
+            0x0a, 2, 1, 2, 0x10, 0x96, 0x01, 0x19, 0, 0, 0, 0, 0, 0, 0, 0, 0x25, 0, 0, 0, 0, 0x0a,
+            3, 7, 8, 9,
+        ];
+        assert_eq!(many_results(&message), Some(&[7u8, 8, 9][..]));
+        assert_eq!(many_results(&[]), Some(&[][..]));
+        // A length past the end, a group (wire type 3), a varint that never ends.
+        assert_eq!(many_results(&[0x0a, 5, 1]), None);
+        assert_eq!(many_results(&[0x0b]), None);
+        assert_eq!(many_results(&[0x08, 0xff]), None);
     }
 
     #[test]

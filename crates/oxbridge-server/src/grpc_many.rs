@@ -147,6 +147,8 @@ impl Encoder for ManyCodec {
     type Error = Status;
 
     fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        // One allocation for the reply, not a doubling series of copies.
+        dst.reserve(item.len() + 16);
         encoding::encode_key(1, encoding::WireType::LengthDelimited, dst);
         encoding::encode_varint(item.len() as u64, dst);
         dst.put_slice(&item);

@@ -9,6 +9,9 @@ use tokio::net::TcpListener;
 use crate::budget::Budget;
 use crate::{grpc_budget, grpc_conn, Running, StartError};
 
+/// The largest DATA frame a client may send (HTTP/2's default is 16 KiB).
+const MAX_FRAME: u32 = 1 << 20;
+
 /// Serves `routes` on every listener in the background of `running`.
 ///
 /// # Errors
@@ -38,6 +41,9 @@ pub(crate) fn serve(
             // time, so only a silent one is closed (see `grpc_conn`).
             .http2_keepalive_interval(Some(limits.idle_timeout / 2))
             .http2_keepalive_timeout(Some(limits.idle_timeout / 2))
+            // A batch's request in few frames: no more memory than the
+            // window already allows, 64 times fewer frames than the default.
+            .max_frame_size(Some(MAX_FRAME))
             .layer(grpc_budget::BudgetLayer::new(
                 budget.clone(),
                 limits.max_request_bytes,

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _extras
 from .._functions import FunctionInfo
 from ..errors import ProtocolError
+
+if TYPE_CHECKING:
+    from .._arrays import Operand
 
 _DOUBLE = struct.Struct("<d")
 _COMPLEX = struct.Struct("<BdBd")  # 0x09 re 0x11 im
@@ -199,28 +202,30 @@ def _result(type_name: str, values: list[tuple[int, Any]]) -> Any:
     return _RESULTS[type_name](values)
 
 
-def encode_many_request(f: FunctionInfo, parts: Sequence[Any], offset: int) -> bytes:
-    """The pieces of a ``<Name>ManyRequest`` (``grpc_many.rs``): each argument's
-    values as bytes in fields 1..n, then the offset and the names of the
-    arguments that are one value for every element."""
-    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
+def many_request_parts(f: FunctionInfo, parts: Sequence[Operand], offset: int) -> list[Any]:
+    """The pieces of a ``<Name>ManyRequest`` (``grpc_many.rs``), the arrays'
+    bytes not copied: each argument's values as bytes in fields 1..n, then
+    the offset and the names of the arguments that are one value for every
+    element."""
+    from .._frames import arguments, byte_view  # noqa: PLC0415 - a batch only
 
-    from .._arrays import DTYPES  # noqa: PLC0415
-
-    pieces: list[bytes] = []
-    shared: list[str] = []
-    for i, (p, value) in enumerate(zip(f.params, parts, strict=True), start=1):
-        values = value
-        if not isinstance(value, np.ndarray):
-            shared.append(p.name)
-            values = np.array([value], dtype=DTYPES[p.type])
+    pieces: list[Any] = []
+    shared: list[bytes] = []
+    for i, (p, (one_for_all, values)) in enumerate(
+        zip(f.params, arguments(f, parts), strict=True), start=1
+    ):
+        if one_for_all:
+            shared.append(_delimited(len(f.params) + 2, p.name.encode()))
         pieces.append(_key(i, 2) + _varint(values.nbytes))
-        pieces.append(values.tobytes())
-    n = len(f.params)
+        pieces.append(byte_view(values))
     if offset:
-        pieces.append(_key(n + 1, 0) + _varint(offset))
-    pieces.extend(_delimited(n + 2, name.encode()) for name in shared)
-    return b"".join(pieces)
+        pieces.append(_key(len(f.params) + 1, 0) + _varint(offset))
+    return pieces + shared
+
+
+def encode_many_request(f: FunctionInfo, parts: Sequence[Operand], offset: int) -> bytes:
+    """A ``<Name>ManyRequest`` in one piece (see :func:`many_request_parts`)."""
+    return b"".join(many_request_parts(f, parts, offset))
 
 
 def decode_many_reply(data: bytes, nbytes: int, where: str) -> bytes:
