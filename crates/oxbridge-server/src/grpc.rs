@@ -123,9 +123,9 @@ impl v1::calculator_server::Calculator for Calculator {
             let op = u8::try_from(req.op).unwrap_or(u8::MAX);
             frames::Call::v1(op, &req.a, &req.b, req.b_scalar, req.offset)?.run()
         };
-        let result = tokio::task::spawn_blocking(compute)
+        let result = crate::offload::run(received, compute)
             .await
-            .map_err(|e| status(&CallError::Internal(format!("batch task failed: {e}"))))?
+            .map_err(|e| status(&CallError::Internal(e)))?
             .map_err(|e| status(&e))?;
         crate::metrics::batch_bytes("grpc", received, result.len());
         Ok(Response::new(v1::BatchReply { result }))

@@ -177,9 +177,9 @@ pub async fn serve(
     let call = tower::service_fn(move |request: tonic::Request<ManyRequest>| async move {
         let request = request.into_inner();
         let received = request.args.iter().map(Bytes::len).sum();
-        let reply = tokio::task::spawn_blocking(move || run(f, &request))
+        let reply = crate::offload::run(received, move || run(f, &request))
             .await
-            .map_err(|e| status(&CallError::Internal(format!("batch task failed: {e}"))))?
+            .map_err(|e| status(&CallError::Internal(e)))?
             .map_err(|e| status(&e))?;
         crate::metrics::batch_bytes("grpc", received, reply.len());
         Ok(tonic::Response::new(reply))

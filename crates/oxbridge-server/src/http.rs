@@ -396,9 +396,9 @@ async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Re
     let body = read_body(request, FRAME, &limits).await?;
     let received = body.len();
     let compute = move || crate::frames::Call::parse(&body)?.reply();
-    let frame = tokio::task::spawn_blocking(compute)
+    let frame = crate::offload::run(received, compute)
         .await
-        .map_err(|e| CallError::Internal(format!("batch task failed: {e}")))??;
+        .map_err(CallError::Internal)??;
     crate::metrics::batch_bytes("http", received, frame.len());
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }

@@ -35,6 +35,7 @@ pub mod ipc;
 pub mod json_call;
 mod linger;
 pub mod metrics;
+mod offload;
 mod openapi;
 pub mod options;
 pub mod rate_limit;
