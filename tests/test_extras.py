@@ -101,34 +101,33 @@ def test_a_module_missing_inside_an_installed_extra_is_not_blamed_on_the_extra(
     assert info.value.name == "oxbridge_missing_dependency"
 
 
-def test_oxbridge_dask_without_dask_names_its_extra() -> None:
+def import_error_without(modules: list[str], statement: str) -> str:
+    """``Type message`` of the ImportError that ``statement`` raises in a
+    fresh interpreter where ``modules`` cannot be imported."""
+    blocked = "; ".join(f"sys.modules[{m!r}] = None" for m in modules)
     code = (
-        "import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
-        "from oxbridge import dask as oxdask\n"
+        f"import sys; {blocked}\n"
         "try:\n"
-        "    oxdask.apply('mul_many', None)\n"
+        f"    {statement}\n"
         "except ImportError as e:\n"
         "    print(type(e).__name__, e)\n"
     )
     done = run(["-c", code])
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (
+    return done.stdout
+
+
+def test_oxbridge_dask_without_dask_names_its_extra() -> None:
+    statement = "from oxbridge import dask as oxdask; oxdask.apply('mul_many', None)"
+    assert import_error_without(["dask", "dask.array"], statement) == (
         "MissingExtraError vectorized functions over dask arrays (oxbridge.dask) need dask,"
         " which is not installed: pip install 'oxbridge[dask]'\n"
     )
 
 
 def test_the_generated_grpc_stubs_without_grpcio_name_their_extra() -> None:
-    code = (
-        "import sys; sys.modules['grpc'] = None\n"
-        "try:\n"
-        "    from oxbridge._proto import calculator_pb2_grpc\n"
-        "except ImportError as e:\n"
-        "    print(type(e).__name__, e)\n"
-    )
-    done = run(["-c", code])
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == (
+    statement = "from oxbridge._proto import calculator_pb2_grpc"
+    assert import_error_without(["grpc"], statement) == (
         "MissingExtraError the generated gRPC stubs (oxbridge._proto) need grpc,"
         " which is not installed: pip install 'oxbridge[grpcio]'\n"
     )
