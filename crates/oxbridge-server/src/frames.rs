@@ -32,14 +32,18 @@
 //! Version 3 is the IPC bridge's shared-memory form (see [`shared`]): the
 //! same call, with the values and results in a region the client passed.
 
+use bytes::Bytes;
 use oxbridge_core::export::{Arg, Function, OutArray, Type};
 use oxbridge_core::{Complex, CoreError, PARALLEL_THRESHOLD};
-use oxbridge_shm::{values, values_mut};
+use oxbridge_shm::{bytes_of, bytes_of_mut, values, values_mut};
 use rayon::prelude::*;
 
 use crate::error::CallError;
 
 pub mod shared;
+mod spread;
+
+pub use spread::Spread;
 
 /// The first byte of every frame. No JSON text starts with `O`.
 pub const FIRST_BYTE: u8 = b'O';
@@ -77,6 +81,19 @@ pub fn version(header: &[u8]) -> Result<u8, CallError> {
     match header {
         [b'O', b'X', b'B', v @ (1..=shared::VERSION), ..] => Ok(*v),
         _ => Err(bad("not an oxbridge batch frame (bad magic)")),
+    }
+}
+
+/// Where the values start in the request frame whose header is `header`
+/// (version 2: after the name and the column heads; else after the header).
+/// A malformed header gives some offset in the frame: parsing refuses it.
+#[must_use]
+pub fn values_offset(header: &[u8]) -> usize {
+    match header {
+        [b'O', b'X', b'B', 2, name_len, nargs, ..] => {
+            REQUEST_HEADER + usize::from(*name_len) + usize::from(*nargs) * COLUMN_HEADER
+        }
+        _ => REQUEST_HEADER,
     }
 }
 
@@ -131,6 +148,25 @@ pub enum Column<'a> {
     Each(&'a [u8]),
     /// One value for every element.
     All(&'a [u8]),
+    /// One value per element, across the pieces the body arrived in.
+    Spread(Spread<'a>),
+}
+
+impl Column<'_> {
+    /// Its length in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Each(bytes) | Column::All(bytes) => bytes.len(),
+            Column::Spread(spread) => spread.len(),
+        }
+    }
+
+    /// Whether it holds no bytes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The size on the wire of one value of the numeric scalar type `ty`.
@@ -181,16 +217,20 @@ impl<'a> Call<'a> {
         b_all: bool,
         offset: u64,
     ) -> Result<Self, CallError> {
-        let name = V1_OPERATIONS
-            .get(usize::from(op))
-            .ok_or_else(|| bad(format!("unknown batch operation code {op}")))?;
-        let function = crate::library().lookup(name)?;
         let b = if b_all {
             Column::All(b)
         } else {
             Column::Each(b)
         };
-        Self::checked(function, vec![Column::Each(a), b], offset, 1)
+        Self::v1_columns(op, Column::Each(a), b, offset)
+    }
+
+    fn v1_columns(op: u8, a: Column<'a>, b: Column<'a>, offset: u64) -> Result<Self, CallError> {
+        let name = V1_OPERATIONS
+            .get(usize::from(op))
+            .ok_or_else(|| bad(format!("unknown batch operation code {op}")))?;
+        let function = crate::library().lookup(name)?;
+        Self::checked(function, vec![a, b], offset, 1)
     }
 
     fn checked(
@@ -212,23 +252,23 @@ impl<'a> Call<'a> {
                         param.ty.name()
                     )));
                 }
-                Column::Each(bytes) if bytes.len() % size != 0 => {
+                Column::Each(_) | Column::Spread(_) if column.len() % size != 0 => {
                     return Err(bad(format!(
                         "argument '{}' has {} bytes, not a whole number of {} ({size} bytes each)",
                         param.name,
-                        bytes.len(),
+                        column.len(),
                         param.ty.name()
                     )));
                 }
                 Column::All(_) => {}
-                Column::Each(bytes) => match len {
-                    None => len = Some((param.name, bytes.len() / size)),
-                    Some((first, first_len)) if first_len != bytes.len() / size => {
+                Column::Each(_) | Column::Spread(_) => match len {
+                    None => len = Some((param.name, column.len() / size)),
+                    Some((first, first_len)) if first_len != column.len() / size => {
                         return Err(CoreError::LengthMismatch {
                             first,
                             first_len,
                             other: param.name,
-                            other_len: bytes.len() / size,
+                            other_len: column.len() / size,
                         }
                         .into())
                     }
@@ -253,13 +293,26 @@ impl<'a> Call<'a> {
     /// # Errors
     /// A malformed frame, an unknown function, or arguments that do not fit it.
     pub fn parse(frame: &'a [u8]) -> Result<Self, CallError> {
-        if frame.len() < REQUEST_HEADER {
+        // In one piece, every value lies in one slice.
+        Self::parse_pieces(frame, &[])?.ok_or_else(|| bad("truncated batch frame"))
+    }
+
+    /// Parses a complete request frame that arrived as `head` (at least its
+    /// header, name and column heads, when the frame has them), then the
+    /// pieces `more`, reading its values where they lie. `None` when a value
+    /// for every element lies across two pieces: parse the frame joined.
+    ///
+    /// # Errors
+    /// As for [`Call::parse`], with the same messages.
+    pub fn parse_pieces(head: &'a [u8], more: &'a [Bytes]) -> Result<Option<Self>, CallError> {
+        let whole = Spread::new(head, more);
+        let Some(frame) = head.get(..REQUEST_HEADER) else {
             return Err(bad("truncated batch frame"));
-        }
+        };
         // The frame is already whole and within the limit: a header that
         // claims another length is malformed, not too large.
         match frame_len(frame, usize::MAX) {
-            Ok(n) if n == frame.len() => {}
+            Ok(n) if n == whole.len() => {}
             Err(bad_magic @ CallError::BadRequest(_)) => return Err(bad_magic),
             _ => return Err(bad("batch frame length does not match its header")),
         }
@@ -270,30 +323,47 @@ impl<'a> Call<'a> {
                 "a shared-memory frame (version 3) is only served on an IPC connection that began with one",
             ));
         }
+        let mismatch = || bad("batch frame length does not match its header");
+        let column = |values: Spread<'a>, one_for_all: bool| match values.contiguous() {
+            Some(bytes) if one_for_all => Some(Column::All(bytes)),
+            Some(bytes) => Some(Column::Each(bytes)),
+            None if one_for_all => None,
+            None => Some(Column::Spread(values)),
+        };
+        let (_, values) = whole.split_at(REQUEST_HEADER).ok_or_else(mismatch)?;
         if version == 1 {
-            let (a, b) = frame[REQUEST_HEADER..].split_at(usize_at(frame, 16).saturating_mul(16));
-            return Self::v1(frame[4], a, b, frame[5] & FLAG_ONE_FOR_ALL != 0, offset);
+            let (a, b) = values
+                .split_at(usize_at(frame, 16).saturating_mul(16))
+                .ok_or_else(mismatch)?;
+            let (Some(a), Some(b)) = (
+                column(a, false),
+                column(b, frame[5] & FLAG_ONE_FOR_ALL != 0),
+            ) else {
+                return Ok(None);
+            };
+            return Self::v1_columns(frame[4], a, b, offset).map(Some);
         }
-        let (function, heads, mut data) =
-            named(&frame[REQUEST_HEADER..], frame[4], frame[5], COLUMN_HEADER)?;
+        let (function, heads, _) =
+            named(&head[REQUEST_HEADER..], frame[4], frame[5], COLUMN_HEADER)?;
+        let (_, mut data) = values
+            .split_at(usize::from(frame[4]) + heads.len())
+            .ok_or_else(mismatch)?;
         let mut columns = Vec::with_capacity(heads.len() / COLUMN_HEADER);
         for (head, param) in heads.chunks_exact(COLUMN_HEADER).zip(function.params) {
-            let bytes = usize_at(head, 8)
+            let (values, after) = usize_at(head, 8)
                 .checked_mul(value_size(param.ty))
-                .filter(|&n| n <= data.len())
-                .ok_or_else(|| bad("batch frame length does not match its header"))?;
-            let (values, after) = data.split_at(bytes);
+                .and_then(|bytes| data.split_at(bytes))
+                .ok_or_else(mismatch)?;
             data = after;
-            columns.push(if head[0] & FLAG_ONE_FOR_ALL == 0 {
-                Column::Each(values)
-            } else {
-                Column::All(values)
-            });
+            let Some(column) = column(values, head[0] & FLAG_ONE_FOR_ALL != 0) else {
+                return Ok(None);
+            };
+            columns.push(column);
         }
         if !data.is_empty() {
-            return Err(bad("batch frame length does not match its header"));
+            return Err(mismatch());
         }
-        Self::checked(function, columns, offset, 2)
+        Self::checked(function, columns, offset, 2).map(Some)
     }
 
     /// Number of results.
@@ -364,6 +434,7 @@ impl<'a> Call<'a> {
                 (Column::Each(bytes), Type::Complex) => values(bytes).map(Arg::ComplexArray),
                 (Column::Each(bytes), Type::F64) => values(bytes).map(Arg::F64Array),
                 (Column::Each(bytes), _) => values(bytes).map(Arg::I64Array),
+                (Column::Spread(_), _) => None,
             })
             .collect::<Option<Vec<Arg<'_>>>>()?;
         let mut out = match self.function.returns {
@@ -427,6 +498,12 @@ impl Values {
     }
 
     fn decode(&mut self, bytes: &[u8]) {
+        // The wire's order is the host's: one block copy, whatever the
+        // alignment of `bytes` (a body cut where the transport cut it).
+        if cfg!(target_endian = "little") {
+            self.fill(bytes.len(), |block| block.copy_from_slice(bytes));
+            return;
+        }
         match self {
             Values::Complex(v) => {
                 for (z, c) in v.iter_mut().zip(bytes.chunks_exact(16)) {
@@ -447,7 +524,30 @@ impl Values {
         }
     }
 
+    /// Decodes `len` wire bytes that `copy` writes into the buffer it is given.
+    fn fill(&mut self, len: usize, copy: impl FnOnce(&mut [u8])) {
+        if cfg!(target_endian = "little") {
+            match self {
+                Values::Complex(v) => copy(&mut bytes_of_mut(v.as_mut_slice())[..len]),
+                Values::F64(v) => copy(&mut bytes_of_mut(v.as_mut_slice())[..len]),
+                Values::I64(v) => copy(&mut bytes_of_mut(v.as_mut_slice())[..len]),
+            }
+            return;
+        }
+        let mut bytes = vec![0; len];
+        copy(&mut bytes);
+        self.decode(&bytes);
+    }
+
     fn encode(&self, m: usize, out: &mut [u8]) {
+        if cfg!(target_endian = "little") {
+            match self {
+                Values::Complex(v) => out.copy_from_slice(bytes_of(&v[..m])),
+                Values::F64(v) => out.copy_from_slice(bytes_of(&v[..m])),
+                Values::I64(v) => out.copy_from_slice(bytes_of(&v[..m])),
+            }
+            return;
+        }
         match self {
             Values::Complex(v) => {
                 for (c, z) in out.chunks_exact_mut(16).zip(&v[..m]) {
@@ -529,9 +629,13 @@ impl Scratch {
         out: &mut [u8],
     ) -> Result<(), CoreError> {
         for ((values, column), param) in self.args.iter_mut().zip(columns).zip(f.params) {
-            if let Column::Each(bytes) = column {
-                let size = value_size(param.ty);
-                values.decode(&bytes[start * size..(start + m) * size]);
+            let size = value_size(param.ty);
+            match column {
+                Column::Each(bytes) => values.decode(&bytes[start * size..(start + m) * size]),
+                Column::Spread(spread) => values.fill(m * size, |block| {
+                    spread.copy_to(start * size, block);
+                }),
+                Column::All(_) => {}
             }
         }
         let args: Vec<Arg<'_>> = self
@@ -540,7 +644,7 @@ impl Scratch {
             .zip(columns)
             .zip(f.params)
             .map(|((values, column), param)| match column {
-                Column::Each(_) => values.each(m),
+                Column::Each(_) | Column::Spread(_) => values.each(m),
                 Column::All(bytes) => one_value(param.ty, bytes),
             })
             .collect();

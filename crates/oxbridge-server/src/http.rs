@@ -17,6 +17,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::budget::{Budget, HeldBody};
 use crate::config::{Access, Limits};
 use crate::error::CallError;
+use crate::frame_body::{self, FrameBody, GatherError};
 use crate::json_call;
 use crate::readiness::Readiness;
 use crate::wire::{self, WireComplex};
@@ -325,6 +326,34 @@ const FRAME: &str = "application/octet-stream";
 /// call this server on their behalf. A declared length over the limit is
 /// refused before a byte of the body is awaited.
 async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Bytes, AppError> {
+    let request = checked_body(request, want, limits)?;
+    within_idle_timeout(Bytes::from_request(request, &()), limits)
+        .await?
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(limits)
+            } else {
+                unreadable(rejection)
+            }
+        })
+}
+
+/// A batch frame's body, checked as [`read_body`] checks a body, kept in
+/// the pieces it arrived in (see `frame_body`).
+async fn read_frame(request: Request, limits: &Limits) -> Result<FrameBody, AppError> {
+    let request = checked_body(request, FRAME, limits)?;
+    let gathering = frame_body::gather(request.into_body(), limits.max_request_bytes);
+    within_idle_timeout(gathering, limits)
+        .await?
+        .map_err(|e| match e {
+            GatherError::TooLarge => too_large(limits),
+            GatherError::Body(e) => unreadable(e),
+        })
+}
+
+/// The request, its media type and declared length checked (see
+/// [`read_body`]), its body taking turns with others (see `fair`).
+fn checked_body(request: Request, want: &str, limits: &Limits) -> Result<Request, AppError> {
     check_media_type(request.headers(), want)?;
     let declared_len = request
         .headers()
@@ -332,38 +361,42 @@ async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Byte
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > limits.max_request_bytes as u64) {
-        return Err(AppError(CallError::TooLarge {
-            limit: limits.max_request_bytes,
-        }));
+        return Err(too_large(limits));
     }
-    // A body that stops arriving is not waited for longer than an idle
-    // client; one that arrives takes turns with the others (see `fair`).
-    let request = request.map(|body| axum::body::Body::new(crate::fair::Yielding::new(body)));
-    let mut reading = std::pin::pin!(Bytes::from_request(request, &()));
+    Ok(request.map(|body| axum::body::Body::new(crate::fair::Yielding::new(body))))
+}
+
+/// `reading`'s outcome: a body that stops arriving is not waited for
+/// longer than an idle client.
+async fn within_idle_timeout<T>(
+    reading: impl Future<Output = T>,
+    limits: &Limits,
+) -> Result<T, AppError> {
+    let mut reading = std::pin::pin!(reading);
     // A small body is usually whole already: no timer for it.
-    let body = match std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
-        Poll::Ready(body) => body,
-        Poll::Pending => match tokio::time::timeout(limits.idle_timeout, reading).await {
-            Ok(body) => body,
-            Err(_) => {
-                return Err(AppError(CallError::Timeout(format!(
+    match std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
+        Poll::Ready(body) => Ok(body),
+        Poll::Pending => tokio::time::timeout(limits.idle_timeout, reading)
+            .await
+            .map_err(|_| {
+                AppError(CallError::Timeout(format!(
                     "the request body did not arrive within {:?}",
                     limits.idle_timeout
-                ))))
-            }
-        },
-    };
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError(CallError::TooLarge {
-                limit: limits.max_request_bytes,
-            })
-        } else {
-            AppError(CallError::BadRequest(format!(
-                "could not read the request body: {rejection}"
-            )))
-        }
+                )))
+            }),
+    }
+}
+
+fn too_large(limits: &Limits) -> AppError {
+    AppError(CallError::TooLarge {
+        limit: limits.max_request_bytes,
     })
+}
+
+fn unreadable(e: impl std::fmt::Display) -> AppError {
+    AppError(CallError::BadRequest(format!(
+        "could not read the request body: {e}"
+    )))
 }
 
 /// Refuses a body not declared as `want` (see [`read_body`]).
@@ -393,9 +426,9 @@ fn check_media_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
         (status = "4XX", description = "A refused or unreadable frame, or a body not declared application/octet-stream (415)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Response, AppError> {
-    let body = read_body(request, FRAME, &limits).await?;
+    let body = read_frame(request, &limits).await?;
     let received = body.len();
-    let compute = move || crate::frames::Call::parse(&body)?.reply();
+    let compute = move || body.reply();
     let frame = crate::offload::run(received, compute)
         .await
         .map_err(CallError::Internal)??;

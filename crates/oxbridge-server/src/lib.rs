@@ -21,6 +21,7 @@ pub mod budget;
 pub mod config;
 pub mod error;
 mod fair;
+mod frame_body;
 pub mod frames;
 pub mod grpc;
 pub mod grpc_budget;

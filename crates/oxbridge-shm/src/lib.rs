@@ -212,6 +212,30 @@ pub fn values_mut<T: Plain>(bytes: &mut [u8]) -> Option<&mut [T]> {
         .then(|| unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), n) })
 }
 
+/// `values`' bytes to overwrite, in the host's byte order: the wire's on a
+/// little-endian host. Any `T: Plain` may be viewed so (no padding, every
+/// bit pattern valid), whatever the alignment of the bytes copied in.
+#[must_use]
+pub fn bytes_of_mut<T: Plain>(values: &mut [T]) -> &mut [u8] {
+    // SAFETY: `T` has no padding and takes any bit pattern (`Plain`), and
+    // `u8` has no alignment: the same memory, borrowed mutably once.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            values.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(values),
+        )
+    }
+}
+
+/// `values`' bytes, in the host's byte order (see [`bytes_of_mut`]).
+#[must_use]
+pub fn bytes_of<T: Plain>(values: &[T]) -> &[u8] {
+    // SAFETY: as for `bytes_of_mut`, borrowed shared.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
 impl fmt::Debug for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Region").field("len", &self.len).finish()

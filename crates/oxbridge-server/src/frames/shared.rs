@@ -61,9 +61,7 @@ pub fn call(bridge: &'static str, message: &[u8], region: Option<&mut Region>) -
             .ok_or_else(|| bad("no shared-memory region on this connection: attach one first"))?;
         let (call, out) = parse(message, region)?;
         call.compute_into(out)?;
-        let read = call.columns.iter().map(|c| match c {
-            Column::Each(b) | Column::All(b) => b.len(),
-        });
+        let read = call.columns.iter().map(Column::len);
         Ok((
             read.sum(),
             out.len(),

@@ -313,3 +313,94 @@ fn values_read_in_place_give_what_decoding_gives() {
         }
     }
 }
+
+/// `frame` as the HTTP bridge keeps a body: cut into pieces of `cut` bytes.
+fn in_pieces(frame: &[u8], cut: usize) -> crate::frame_body::FrameBody {
+    let mut body = crate::frame_body::FrameBody::default();
+    for piece in frame.chunks(cut) {
+        body.take(Bytes::copy_from_slice(piece));
+    }
+    body.finish();
+    body
+}
+
+#[test]
+fn a_frame_in_pieces_answers_as_the_frame_in_one() {
+    let z = |k: usize| Complex::new(k as f64 * 0.5 - 3.0, 1.0 - k as f64 / 7.0);
+    let a: Vec<Complex> = (0..300).map(z).collect();
+    let b: Vec<Complex> = (0..300).map(|k| z(k + 11)).collect();
+    let zero = vec![Complex::new(0.0, 0.0)];
+    let long: Vec<Complex> = (0..70_000).map(z).collect();
+    let mut frames = vec![
+        frame(2, false, 5, &a, &b),
+        frame(3, true, 0, &a, &zero),
+        frame(0, false, 0, &a, &b[..299]),
+        frame2(
+            "mul",
+            9,
+            &[(false, 300, complexes(&a)), (false, 300, complexes(&b))],
+        ),
+        frame2(
+            "div",
+            0,
+            &[(false, 300, complexes(&a)), (true, 1, complexes(&zero))],
+        ),
+        frame2(
+            "pow",
+            0,
+            &[(false, 300, complexes(&a)), (true, 1, complexes(&b[..1]))],
+        ),
+        frame2(
+            "mul",
+            0,
+            &[(false, 300, complexes(&a)), (false, 299, complexes(&b))],
+        ),
+        frame2("abs", 0, &[(false, 300, complexes(&a))]),
+        frame2("nope", 0, &[(false, 1, complexes(&a[..1]))]),
+        // Many blocks (see BLOCK), computed in parallel.
+        frame(2, false, 0, &long, &long),
+        frame2(
+            "pow",
+            0,
+            &[
+                (false, 70_000, complexes(&long)),
+                (true, 1, complexes(&b[..1])),
+            ],
+        ),
+        frame2(
+            "div",
+            0,
+            &[
+                (false, 70_000, complexes(&long)),
+                (true, 1, complexes(&zero)),
+            ],
+        ),
+    ];
+    // Truncated and lying frames of both versions.
+    let whole = frames[3].clone();
+    frames.extend([
+        whole[..20].to_vec(),
+        whole[..40].to_vec(),
+        whole[..whole.len() - 1].to_vec(),
+        [whole.as_slice(), &[0; 16]].concat(),
+    ]);
+    for (i, frame) in frames.iter().enumerate() {
+        let want = Call::parse(frame).and_then(|call| call.reply());
+        // The last cut splits the last value: one for all, in two frames.
+        for cut in [1, 3, 16, 33, 70, 100, 1024, 1 << 20, frame.len().max(9) - 8] {
+            let got = in_pieces(frame, cut).reply();
+            match (&want, &got) {
+                (Ok(want), Ok(got)) => assert_eq!(got, want, "frame {i}, cut {cut}"),
+                (Err(want), Err(got)) => {
+                    assert_eq!(got.to_string(), want.to_string(), "frame {i}, cut {cut}");
+                }
+                _ => panic!("frame {i}, cut {cut}: {got:?} against {want:?}"),
+            }
+        }
+    }
+    // The frames that can be computed were (not all refused alike).
+    let computed = frames
+        .iter()
+        .filter(|f| Call::parse(f).and_then(|c| c.reply()).is_ok());
+    assert!(computed.count() >= 4);
+}
