@@ -18,7 +18,7 @@ import pytest
 from . import blocking
 from .servers import free_port, serving
 from .test_batch import test_bridge_passes_batch_vector
-from .test_never_wrong import fake_server, send
+from .test_never_wrong import fake_server, silent
 from .test_vectors import test_bridge_passes_vector
 
 # The shared vectors, collected here again: with this module's `client`, they
@@ -84,8 +84,11 @@ def test_cancelled_calls_never_give_another_call_their_reply(bridge: str) -> Non
 def silent_server(bridge: str, tmp_path: Path) -> tuple[socket.socket, str]:
     """A listener that reads each request and never answers."""
     if bridge == "ipc":
-        return fake_server("unix", tmp_path / "silent.sock", send(b""))
-    listener, url = fake_server("tcp", tmp_path, send(b""))
+        return fake_server("unix", tmp_path / "silent.sock", silent)
+    # Silent all along: an HTTP/2 client sends its preface, settings and
+    # call in more than one read, and a server that hung up after the
+    # first would be a broken one, not a silent one.
+    listener, url = fake_server("tcp", tmp_path, silent)
     return listener, url.replace("http://", f"{bridge}://")
 
 

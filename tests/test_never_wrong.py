@@ -243,6 +243,12 @@ def send(reply: bytes) -> Behaviour:
     return act
 
 
+def silent(conn: socket.socket) -> None:
+    """Read whatever the client sends, answer nothing, until it leaves."""
+    while conn.recv(65536):
+        pass
+
+
 def reply_frame(status: int, length: int, payload: bytes = b"") -> bytes:
     return struct.pack("<4sBxxxQ", b"OXB\x02", status, length) + payload
 
