@@ -194,17 +194,104 @@ impl Message {
         Ok(message)
     }
 
-    /// The pieces, in order.
-    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+    /// Piece `i`.
+    fn piece(&self, i: usize) -> &[u8] {
         let _ = &self.owners;
+        let (ptr, len) = self.pieces[i];
         // SAFETY: see `unsafe impl Send for Message`.
-        self.pieces
-            .iter()
-            .map(|&(ptr, len)| unsafe { std::slice::from_raw_parts(ptr, len) })
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// The message as gRPC frames it (a 5-byte prefix: not compressed, and
+    /// its length), in chunks for the HTTP/2 body: small pieces copied
+    /// together, large ones lent where Python keeps them (h2 writes them
+    /// to the socket from there), each holding the message alive.
+    ///
+    /// # Errors
+    /// `OUT_OF_RANGE` for a message over `limit` bytes, in tonic's words.
+    fn chunks(self: &Arc<Self>, limit: usize) -> Result<Vec<Bytes>, Status> {
+        if self.len > limit {
+            return Err(Status::out_of_range(format!(
+                "Error, encoded message length too large: found {} bytes, the limit is: {limit} bytes",
+                self.len
+            )));
+        }
+        let len = u32::try_from(self.len)
+            .map_err(|_| Status::out_of_range("a message of 4 GiB or more"))?;
+        let mut chunks = Vec::new();
+        let mut small = bytes::BytesMut::with_capacity(5 + self.len.min(LENT_FROM));
+        small.put_u8(0);
+        small.put_u32(len);
+        for i in 0..self.pieces.len() {
+            if self.pieces[i].1 < LENT_FROM {
+                small.put_slice(self.piece(i));
+                continue;
+            }
+            if !small.is_empty() {
+                chunks.push(small.split().freeze());
+            }
+            chunks.push(Bytes::from_owner(Lent {
+                message: Arc::clone(self),
+                piece: i,
+            }));
+        }
+        if !small.is_empty() {
+            chunks.push(small.freeze());
+        }
+        Ok(chunks)
     }
 }
 
-/// Requests as Python wrote them, replies as they came.
+/// Pieces from this size on are lent to the HTTP/2 body, not copied.
+const LENT_FROM: usize = 64 * 1024;
+
+/// One piece of a message, lent to the HTTP/2 body: the message stays alive
+/// (and Python's memory in place) for as long as h2 holds it.
+struct Lent {
+    message: Arc<Message>,
+    piece: usize,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        self.message.piece(self.piece)
+    }
+}
+
+/// A request's HTTP/2 body: the message's chunks (see [`Message::chunks`]).
+struct MessageBody {
+    chunks: std::vec::IntoIter<Bytes>,
+}
+
+impl http_body::Body for MessageBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        Poll::Ready(
+            self.get_mut()
+                .chunks
+                .next()
+                .map(|chunk| Ok(http_body::Frame::data(chunk))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.len() == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.chunks.as_slice().iter().map(|c| c.len() as u64).sum())
+    }
+}
+
+/// Requests as Python wrote them, replies as they came. Its encoder writes
+/// nothing: the request's body is replaced by the message itself on its way
+/// to the channel (see `Call::attempt`), so that tonic's encoding buffer
+/// never holds a copy of it.
 #[derive(Clone, Copy)]
 struct RawCodec;
 
@@ -227,11 +314,7 @@ impl Encoder for RawCodec {
     type Item = Arc<Message>;
     type Error = Status;
 
-    fn encode(&mut self, item: Arc<Message>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.reserve(item.len);
-        for piece in item.pieces() {
-            dst.put_slice(piece);
-        }
+    fn encode(&mut self, _: Arc<Message>, _: &mut EncodeBuf<'_>) -> Result<(), Status> {
         Ok(())
     }
 }
@@ -723,7 +806,15 @@ impl Call {
     }
 
     async fn attempt(&self, channel: &Channel, timeout: Duration) -> Result<Bytes, Status> {
-        let service = tower::util::MapResponse::new(channel.clone(), as_grpc_status);
+        let mut chunks = Some(self.message.chunks(self.max_message)?);
+        // tonic framed the empty message `RawCodec` wrote: the body sent is
+        // the message's own chunks instead (one request per attempt).
+        let with_message =
+            tower::util::MapRequest::new(channel.clone(), move |request: http::Request<Body>| {
+                let chunks = chunks.take().unwrap_or_default().into_iter();
+                request.map(|_| Body::new(MessageBody { chunks }))
+            });
+        let service = tower::util::MapResponse::new(with_message, as_grpc_status);
         let mut grpc = tonic::client::Grpc::new(service)
             .max_decoding_message_size(self.max_message)
             .max_encoding_message_size(self.max_message);
