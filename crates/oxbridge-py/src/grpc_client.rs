@@ -143,13 +143,12 @@ fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
 }
 
 /// A request's message: Python's `bytes` objects and byte `memoryview`s,
-/// one after another, read in place while tonic encodes them, without the
-/// GIL.
+/// one after another, read in place without the GIL (the large ones by h2,
+/// for as long as it holds them: see [`Message::chunks`]).
 struct Message {
     /// What keeps each piece's memory alive and in place.
     owners: Vec<Py<PyAny>>,
     pieces: Vec<(*const u8, usize)>,
-    len: usize,
 }
 
 // SAFETY: each piece points into a `bytes` object (which never moves or
@@ -167,7 +166,6 @@ impl Message {
         let mut message = Self {
             owners: Vec::with_capacity(parts.len()),
             pieces: Vec::with_capacity(parts.len()),
-            len: 0,
         };
         for part in parts {
             let piece = if let Ok(bytes) = part.cast::<PyBytes>() {
@@ -187,7 +185,6 @@ impl Message {
                 let message = format!("a request piece must be bytes or a memoryview, not {kind}");
                 return Err(PyTypeError::new_err(message));
             };
-            message.len += piece.1;
             message.pieces.push(piece);
             message.owners.push(part.clone().unbind());
         }
@@ -202,44 +199,60 @@ impl Message {
         unsafe { std::slice::from_raw_parts(ptr, len) }
     }
 
-    /// The message as gRPC frames it (a 5-byte prefix: not compressed, and
-    /// its length), in chunks for the HTTP/2 body: small pieces copied
-    /// together, large ones lent where Python keeps them (h2 writes them
-    /// to the socket from there), each holding the message alive.
+    /// The message as gRPC frames it, in chunks for the HTTP/2 body (see
+    /// [`frame`]): its large pieces lent where Python keeps them (h2 writes
+    /// them to the socket from there), each chunk holding the message alive.
     ///
     /// # Errors
-    /// `OUT_OF_RANGE` for a message over `limit` bytes, in tonic's words.
+    /// As for [`frame`].
     fn chunks(self: &Arc<Self>, limit: usize) -> Result<Vec<Bytes>, Status> {
-        if self.len > limit {
-            return Err(Status::out_of_range(format!(
-                "Error, encoded message length too large: found {} bytes, the limit is: {limit} bytes",
-                self.len
-            )));
-        }
-        let len = u32::try_from(self.len)
-            .map_err(|_| Status::out_of_range("a message of 4 GiB or more"))?;
-        let mut chunks = Vec::new();
-        let mut small = bytes::BytesMut::with_capacity(5 + self.len.min(LENT_FROM));
-        small.put_u8(0);
-        small.put_u32(len);
-        for i in 0..self.pieces.len() {
-            if self.pieces[i].1 < LENT_FROM {
-                small.put_slice(self.piece(i));
-                continue;
-            }
-            if !small.is_empty() {
-                chunks.push(small.split().freeze());
-            }
-            chunks.push(Bytes::from_owner(Lent {
+        let pieces: Vec<&[u8]> = (0..self.pieces.len()).map(|i| self.piece(i)).collect();
+        frame(&pieces, limit, |piece| {
+            Bytes::from_owner(Lent {
                 message: Arc::clone(self),
-                piece: i,
-            }));
+                piece,
+            })
+        })
+    }
+}
+
+/// A gRPC message of `pieces` as it is framed (a 5-byte prefix: not
+/// compressed, and its length), in chunks: small pieces copied together,
+/// each large one as `lend` makes it of its number.
+///
+/// # Errors
+/// `OUT_OF_RANGE` for a message over `limit` bytes, in tonic's words.
+fn frame(
+    pieces: &[&[u8]],
+    limit: usize,
+    mut lend: impl FnMut(usize) -> Bytes,
+) -> Result<Vec<Bytes>, Status> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    if len > limit {
+        return Err(Status::out_of_range(format!(
+            "Error, encoded message length too large: found {len} bytes, the limit is: {limit} bytes"
+        )));
+    }
+    let prefix =
+        u32::try_from(len).map_err(|_| Status::out_of_range("a message of 4 GiB or more"))?;
+    let mut chunks = Vec::new();
+    let mut small = bytes::BytesMut::with_capacity(5 + len.min(LENT_FROM));
+    small.put_u8(0);
+    small.put_u32(prefix);
+    for (i, piece) in pieces.iter().enumerate() {
+        if piece.len() < LENT_FROM {
+            small.put_slice(piece);
+            continue;
         }
         if !small.is_empty() {
-            chunks.push(small.freeze());
+            chunks.push(small.split().freeze());
         }
-        Ok(chunks)
+        chunks.push(lend(i));
     }
+    if !small.is_empty() {
+        chunks.push(small.freeze());
+    }
+    Ok(chunks)
 }
 
 /// Pieces from this size on are lent to the HTTP/2 body, not copied.
@@ -1046,6 +1059,27 @@ async fn watch(channel: Channel, service: String, serving: Arc<AtomicBool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_framed_with_small_pieces_copied_and_large_ones_lent() {
+        static LARGE: [u8; LENT_FROM] = [7; LENT_FROM];
+        let pieces: [&'static [u8]; 5] = [b"ab", b"c", &LARGE, b"de", &LARGE];
+        let chunks = frame(&pieces, 1 << 20, |i| Bytes::from_static(pieces[i])).unwrap();
+        let sizes: Vec<usize> = chunks.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [5 + 3, LENT_FROM, 2, LENT_FROM]);
+        // The lent chunks are the pieces themselves, not copies.
+        assert_eq!(chunks[1].as_ptr(), LARGE.as_ptr());
+        let len = u32::try_from(3 + 2 + 2 * LENT_FROM).unwrap();
+        let expected = [&[0][..], &len.to_be_bytes(), b"abc", &LARGE, b"de", &LARGE].concat();
+        assert_eq!(chunks.concat(), expected);
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_as_tonic_refuses_it() {
+        let status = frame(&[b"ab", b"cd"], 3, |_| Bytes::new()).unwrap_err();
+        assert_eq!(status.code(), Code::OutOfRange);
+        assert_eq!(decode_limit(status.message()), Some(3));
+    }
 
     #[test]
     fn the_decode_limit_is_read_from_tonics_words() {
