@@ -8,6 +8,7 @@
 //! crash input is copied into the target's corpus, so every later run
 //! replays it: a regression vector from then on.
 
+use bytes::Bytes;
 use oxbridge_core::export::{Arg, Type, Value};
 use oxbridge_core::{Complex, CALCULATOR};
 use oxbridge_ffi::exported::{
@@ -16,6 +17,7 @@ use oxbridge_ffi::exported::{
 };
 use oxbridge_ffi::many::OxbColumn;
 use oxbridge_ffi::{oxb_string_free, OxbComplex, OxbStatus, OxbString};
+use oxbridge_server::error::CallError;
 use oxbridge_server::json_call::{self, Fields};
 use oxbridge_server::{frames, grpc, grpc_functions, ipc, wire};
 use oxbridge_shm::Region;
@@ -76,6 +78,32 @@ pub fn batch_frame(data: &[u8]) {
     if data.len() >= frames::REQUEST_HEADER {
         let _ = frames::frame_len(&data[..frames::REQUEST_HEADER], 1 << 24);
     }
+    in_pieces_as_in_one(data);
+}
+
+/// The frame as HTTP keeps a body (its head whole, then pieces of a size
+/// the input's last byte picks) answers as the frame in one piece does.
+fn in_pieces_as_in_one(data: &[u8]) {
+    let head = if data.len() < frames::REQUEST_HEADER {
+        data.len()
+    } else {
+        frames::values_offset(data).min(data.len())
+    };
+    let cut = usize::from(data.last().copied().unwrap_or(0)) + 1;
+    let pieces: Vec<Bytes> = data[head..]
+        .chunks(cut)
+        .map(Bytes::copy_from_slice)
+        .collect();
+    let outcome = |call: Result<frames::Call<'_>, CallError>| {
+        call.and_then(|c| c.reply()).map_err(|e| e.to_string())
+    };
+    let whole = outcome(frames::Call::parse(data));
+    let spread = match frames::Call::parse_pieces(&data[..head], &pieces) {
+        Ok(None) => return, // a one-for-all value cut in two: joined, it is `whole`
+        Ok(Some(call)) => outcome(Ok(call)),
+        Err(e) => outcome(Err(e)),
+    };
+    assert_eq!(spread, whole, "the frame in pieces of {cut} bytes");
 }
 
 /// A shared-memory call message (frames version 3), with and without a
