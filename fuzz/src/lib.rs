@@ -19,7 +19,8 @@ use oxbridge_ffi::many::OxbColumn;
 use oxbridge_ffi::{oxb_string_free, OxbComplex, OxbStatus, OxbString};
 use oxbridge_server::error::CallError;
 use oxbridge_server::json_call::{self, Fields};
-use oxbridge_server::{frames, grpc, grpc_functions, ipc, wire};
+use oxbridge_server::pieces::PieceBuf;
+use oxbridge_server::{frames, grpc, grpc_functions, grpc_many, ipc, wire};
 use oxbridge_shm::Region;
 use prost::Message;
 use rustix::fs::{memfd_create, MemfdFlags, SealFlags};
@@ -171,7 +172,25 @@ pub fn grpc(data: &[u8]) {
                 grpc_functions::encode_reply(&value, &mut Vec::new());
             }
         }
+        if f.many.is_some() {
+            many_in_pieces(f, data);
+        }
     }
+}
+
+/// A vectorized request answers, or fails, the same in one piece as cut
+/// into the pieces h2 delivers a body in.
+fn many_in_pieces(f: &'static oxbridge_core::export::Function, data: &[u8]) {
+    let outcome = |pieces: Vec<Bytes>| {
+        let mut buf = PieceBuf::new(pieces);
+        grpc_many::decode_request(f, &mut buf)
+            .map_err(|status| status.message().to_owned())
+            .and_then(|request| grpc_many::run(f, &request).map_err(|e| e.to_string()))
+    };
+    let whole = outcome(vec![Bytes::copy_from_slice(data)]);
+    let cut = usize::from(data.first().copied().unwrap_or(1)).max(1);
+    let pieces = data.chunks(cut).map(Bytes::copy_from_slice).collect();
+    assert_eq!(outcome(pieces), whole, "cut every {cut} bytes");
 }
 
 /// Reads fuzz input as a stream of values; zeros once it runs out.

@@ -4,12 +4,12 @@
 //! `frames::Spread`). A body of 32 MB is not copied once more on the way.
 
 use axum::body::Bytes;
-use bytes::BytesMut;
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt as _;
 
 use crate::error::CallError;
 use crate::frames::{values_offset, Call, REQUEST_HEADER};
+use crate::pieces::Pieces;
 
 /// A whole request frame.
 #[derive(Debug, Default)]
@@ -18,20 +18,14 @@ pub struct FrameBody {
     /// The header, name and column heads (or the whole of a shorter body).
     head: Vec<u8>,
     /// The values, as they arrived.
-    values: Vec<Bytes>,
-    /// Small pieces, joined until they make a large one: a body that
-    /// arrives a few bytes at a time is not kept as millions of pieces.
-    small: BytesMut,
+    values: Pieces,
 }
-
-/// Pieces smaller than this are joined (see `FrameBody::small`).
-const PIECE: usize = 64 * 1024;
 
 impl FrameBody {
     /// Its length in bytes.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.head.len() + self.values.iter().map(Bytes::len).sum::<usize>()
+        self.head.len() + self.values.len()
     }
 
     /// The reply frame to it (see [`Call::reply`]).
@@ -39,7 +33,7 @@ impl FrameBody {
     /// # Errors
     /// As for [`Call::parse`] and [`Call::reply`].
     pub fn reply(&self) -> Result<Vec<u8>, CallError> {
-        match Call::parse_pieces(&self.head, &self.values)? {
+        match Call::parse_pieces(&self.head, self.values.slices())? {
             Some(call) => call.reply(),
             // A one-for-all value cut in two: the frame joined, once.
             None => Call::parse(&self.joined())?.reply(),
@@ -49,7 +43,7 @@ impl FrameBody {
     fn joined(&self) -> Vec<u8> {
         let mut whole = Vec::with_capacity(self.len());
         whole.extend_from_slice(&self.head);
-        for piece in &self.values {
+        for piece in self.values.slices() {
             whole.extend_from_slice(piece);
         }
         whole
@@ -57,7 +51,7 @@ impl FrameBody {
 
     /// Takes `data` in: into the head until it is whole, then as a piece.
     pub(crate) fn take(&mut self, mut data: Bytes) {
-        if self.values.is_empty() && self.small.is_empty() {
+        if self.values.is_empty() {
             let want = if self.head.len() < REQUEST_HEADER {
                 REQUEST_HEADER
             } else {
@@ -73,22 +67,12 @@ impl FrameBody {
                 return;
             }
         }
-        if data.len() >= PIECE {
-            self.finish();
-            self.values.push(data);
-        } else {
-            self.small.extend_from_slice(&data);
-            if self.small.len() >= PIECE {
-                self.finish();
-            }
-        }
+        self.values.push(data);
     }
 
     /// Takes in the small pieces still being joined: call at the end.
     pub(crate) fn finish(&mut self) {
-        if !self.small.is_empty() {
-            self.values.push(self.small.split().freeze());
-        }
+        self.values.finish();
     }
 }
 
@@ -156,19 +140,5 @@ mod tests {
         let short = Full::new(Bytes::from_static(b"OXB"));
         let got = gather(short, 99).await.unwrap();
         assert_eq!((got.head.as_slice(), got.values.len()), (&b"OXB"[..], 0));
-    }
-
-    #[test]
-    fn small_pieces_are_joined_large_ones_kept() {
-        let mut body = FrameBody::default();
-        body.take(Bytes::from(vec![b'O'; REQUEST_HEADER]));
-        for _ in 0..3 * PIECE {
-            body.take(Bytes::from_static(b"x"));
-        }
-        body.take(Bytes::from(vec![0; 2 * PIECE]));
-        body.take(Bytes::from_static(b"yz"));
-        body.finish();
-        let sizes: Vec<usize> = body.values.iter().map(Bytes::len).collect();
-        assert_eq!(sizes, [PIECE, PIECE, PIECE, 2 * PIECE, 2]);
     }
 }

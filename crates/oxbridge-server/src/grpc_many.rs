@@ -6,17 +6,20 @@
 //! is the frame codec's ([`crate::frames::Call`]), as on IPC and HTTP.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::{Buf, Bytes};
 use oxbridge_core::export::Function;
-use prost::encoding::{self, DecodeContext};
+use prost::encoding::{self, DecodeContext, WireType};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
 use crate::error::CallError;
-use crate::frames::{Call, Column};
+use crate::frames::{Call, Column, Spread};
 use crate::grpc::status;
 use crate::grpc_functions::method_name;
+use crate::grpc_message::{self, ReplyBody, Slots};
+use crate::pieces::PieceBuf;
 
 /// The method name of `f`'s vectorized form.
 #[must_use]
@@ -52,10 +55,11 @@ pub fn write_messages(out: &mut String, f: &Function) {
     );
 }
 
-/// A decoded request: each argument's bytes, the offset, the one-for-all names.
+/// A decoded request: each argument's bytes (in the pieces they arrived
+/// in), the offset, the one-for-all names.
 #[derive(Debug, Default)]
 pub struct ManyRequest {
-    args: Vec<Bytes>,
+    args: Vec<Vec<Bytes>>,
     offset: u64,
     one_for_all: Vec<String>,
 }
@@ -64,14 +68,15 @@ fn bad(message: impl Into<String>) -> Status {
     status(&CallError::BadRequest(message.into()))
 }
 
-/// A `<Name>ManyRequest` of `f` (absent arguments are empty, unknown fields skipped).
+/// A `<Name>ManyRequest` of `f` (absent arguments are empty, unknown fields
+/// skipped), the arguments' bytes left in the pieces they lie in.
 ///
 /// # Errors
 /// `INVALID_ARGUMENT` (`bad_request`) for a malformed message.
-pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<ManyRequest, Status> {
+pub fn decode_request(f: &Function, buf: &mut PieceBuf) -> Result<ManyRequest, Status> {
     let n = f.params.len();
     let mut request = ManyRequest {
-        args: vec![Bytes::new(); n],
+        args: vec![Vec::new(); n],
         ..ManyRequest::default()
     };
     let malformed = |e: prost::DecodeError| bad(format!("malformed request: {e}"));
@@ -80,8 +85,10 @@ pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<ManyRequest, S
         let ctx = DecodeContext::default();
         let index = usize::try_from(tag).unwrap_or(usize::MAX).wrapping_sub(1);
         if index < n {
-            encoding::bytes::merge(wire, &mut request.args[index], buf, ctx)
-        } else if index == n {
+            request.args[index] = take_bytes(wire, buf).map_err(malformed)?;
+            continue;
+        }
+        if index == n {
             encoding::uint64::merge(wire, &mut request.offset, buf, ctx)
         } else if index == n + 1 {
             encoding::string::merge_repeated(wire, &mut request.one_for_all, buf, ctx)
@@ -91,6 +98,25 @@ pub fn decode_request(f: &Function, buf: &mut impl Buf) -> Result<ManyRequest, S
         .map_err(malformed)?;
     }
     Ok(request)
+}
+
+/// A `bytes` field's value, as prost's `bytes::merge` reads it (the last
+/// one wins), but left in its pieces.
+fn take_bytes(wire: WireType, buf: &mut PieceBuf) -> Result<Vec<Bytes>, prost::DecodeError> {
+    encoding::check_wire_type(WireType::LengthDelimited, wire)?;
+    let len = encoding::decode_varint(buf)?;
+    match usize::try_from(len) {
+        Ok(len) if len <= buf.remaining() => Ok(buf.take_pieces(len)),
+        // prost's own error for a length past the end.
+        _ => {
+            let mut just_the_length = Vec::new();
+            encoding::encode_varint(len, &mut just_the_length);
+            let mut ignored = Vec::<u8>::new();
+            let ctx = DecodeContext::default();
+            encoding::bytes::merge(wire, &mut ignored, &mut just_the_length.as_slice(), ctx)?;
+            unreachable!("a length past the end of an empty buffer decoded")
+        }
+    }
 }
 
 /// Runs a decoded request.
@@ -108,50 +134,65 @@ pub fn run(f: &'static Function, request: &ManyRequest) -> Result<Vec<u8>, CallE
             f.name
         )));
     }
+    let all =
+        |p: &oxbridge_core::export::Param| request.one_for_all.iter().any(|name| name == p.name);
+    // A one-for-all value (a few bytes) cut in two is joined.
+    let joined: Vec<Option<Vec<u8>>> = request
+        .args
+        .iter()
+        .zip(f.params)
+        .map(|(pieces, p)| (all(p) && pieces.len() > 1).then(|| pieces.concat()))
+        .collect();
     let columns = request
         .args
         .iter()
         .zip(f.params)
-        .map(|(bytes, p)| {
-            if request.one_for_all.iter().any(|name| name == p.name) {
-                Column::All(bytes)
-            } else {
-                Column::Each(bytes)
-            }
+        .zip(&joined)
+        .map(|((pieces, p), joined)| match (all(p), pieces.as_slice()) {
+            (true, _) => Column::All(
+                joined
+                    .as_deref()
+                    .or(pieces.first().map(|b| &b[..]))
+                    .unwrap_or(&[]),
+            ),
+            (false, []) => Column::Each(&[]),
+            (false, [one]) => Column::Each(one),
+            (false, many) => Column::Spread(Spread::new(&[], many)),
         })
         .collect();
     Call::new(f, columns, request.offset)?.run()
 }
 
-/// The codec of one function's vectorized request and reply.
-#[derive(Clone, Copy)]
-pub struct ManyCodec(pub &'static Function);
+/// The codec of one function's vectorized request and reply: the request
+/// and the reply's field pass through [`Slots`] (see `grpc_message`), so
+/// what tonic decodes and encodes is empty.
+#[derive(Clone)]
+pub struct ManyCodec {
+    f: &'static Function,
+    slots: Arc<Slots>,
+}
 
 impl Codec for ManyCodec {
-    type Encode = Vec<u8>;
+    type Encode = Bytes;
     type Decode = ManyRequest;
     type Encoder = Self;
     type Decoder = Self;
 
     fn encoder(&mut self) -> Self {
-        *self
+        self.clone()
     }
 
     fn decoder(&mut self) -> Self {
-        *self
+        self.clone()
     }
 }
 
 impl Encoder for ManyCodec {
-    type Item = Vec<u8>;
+    type Item = Bytes;
     type Error = Status;
 
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        // One allocation for the reply, not a doubling series of copies.
-        dst.reserve(item.len() + 16);
-        encoding::encode_key(1, encoding::WireType::LengthDelimited, dst);
-        encoding::encode_varint(item.len() as u64, dst);
-        dst.put_slice(&item);
+    fn encode(&mut self, item: Bytes, _: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        self.slots.reply(item);
         Ok(())
     }
 }
@@ -161,7 +202,11 @@ impl Decoder for ManyCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<ManyRequest>, Status> {
-        decode_request(self.0, src).map(Some)
+        let mut buf = match self.slots.request() {
+            Some(message) => message.into_buf(),
+            None => PieceBuf::new([src.copy_to_bytes(src.remaining())]),
+        };
+        decode_request(self.f, &mut buf).map(Some)
     }
 }
 
@@ -171,20 +216,35 @@ pub async fn serve(
     max: usize,
     request: axum::extract::Request,
 ) -> axum::response::Response {
-    let mut grpc = tonic::server::Grpc::new(ManyCodec(f))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let slots = Arc::new(Slots::default());
+    let (parts, body) = request.into_parts();
+    let body = grpc_message::take(body, max, &slots).await;
+    let codec = ManyCodec {
+        f,
+        slots: slots.clone(),
+    };
+    let mut grpc = tonic::server::Grpc::new(codec).max_decoding_message_size(max);
     let call = tower::service_fn(move |request: tonic::Request<ManyRequest>| async move {
         let request = request.into_inner();
-        let received = request.args.iter().map(Bytes::len).sum();
+        let received = request.args.iter().flatten().map(Bytes::len).sum();
         let reply = crate::offload::run(received, move || run(f, &request))
             .await
             .map_err(|e| status(&CallError::Internal(e)))?
             .map_err(|e| status(&e))?;
+        let len = grpc_message::reply_len(reply.len());
+        if len > max {
+            // tonic's words, as when it encodes a message past the limit.
+            return Err(Status::out_of_range(format!(
+                "Error, encoded message length too large: found {len} bytes, the limit is: {max} bytes"
+            )));
+        }
         crate::metrics::batch_bytes("grpc", received, reply.len());
-        Ok(tonic::Response::new(reply))
+        Ok(tonic::Response::new(Bytes::from(reply)))
     });
-    grpc.unary(call, request).await.map(axum::body::Body::new)
+    let request = http::Request::from_parts(parts, body);
+    grpc.unary(call, request)
+        .await
+        .map(|inner| axum::body::Body::new(ReplyBody::new(inner, slots)))
 }
 
 #[cfg(test)]
@@ -209,9 +269,14 @@ mod tests {
         encoding::uint64::encode(3, &7, &mut buf);
         encoding::string::encode_repeated(4, &["b".to_owned()], &mut buf);
         encoding::string::encode(9, &"ignored".to_owned(), &mut buf);
-        let request = decode_request(pow, &mut buf.as_slice()).unwrap();
+        let request = decode_request(pow, &mut PieceBuf::new([Bytes::from(buf.clone())])).unwrap();
         assert_eq!(request.offset, 7);
         let result = run(pow, &request).unwrap();
+        for cut in [1, 2, 3, 5, 8, 13, 40] {
+            let pieces = buf.chunks(cut).map(Bytes::copy_from_slice);
+            let in_pieces = decode_request(pow, &mut PieceBuf::new(pieces)).unwrap();
+            assert_eq!(run(pow, &in_pieces).unwrap(), result, "cut {cut}");
+        }
         let first: Vec<f64> = result[..16]
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
@@ -225,6 +290,30 @@ mod tests {
         assert_eq!(
             run(pow, &bad_name).unwrap_err().to_string(),
             "one_for_all names 'c', which is not an argument of pow"
+        );
+    }
+
+    #[test]
+    fn a_length_past_the_end_fails_in_prost_s_words() {
+        let pow = CALCULATOR.get("pow").unwrap();
+        let mut buf = Vec::new();
+        encoding::encode_key(1, WireType::LengthDelimited, &mut buf);
+        encoding::encode_varint(100, &mut buf);
+        let after_key = buf[1..].to_vec();
+        buf.extend([0; 10]);
+        let theirs = encoding::bytes::merge(
+            WireType::LengthDelimited,
+            &mut Vec::<u8>::new(),
+            &mut &after_key[..],
+            DecodeContext::default(),
+        )
+        .unwrap_err();
+        let ours = decode_request(pow, &mut PieceBuf::new([Bytes::from(buf)])).unwrap_err();
+        assert_eq!(ours.message(), format!("malformed request: {theirs}"));
+        assert!(
+            ours.message().contains("buffer underflow"),
+            "{}",
+            ours.message()
         );
     }
 }
