@@ -38,6 +38,10 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+use oxbridge_server::grpc_message::{self, Slots};
+use oxbridge_server::pieces::PieceBuf;
+use tower::ServiceExt as _;
+
 use crate::errors;
 
 /// How long a waiting call keeps the GIL released before Python's signal
@@ -304,22 +308,27 @@ impl http_body::Body for MessageBody {
 /// Requests as Python wrote them, replies as they came. Its encoder writes
 /// nothing: the request's body is replaced by the message itself on its way
 /// to the channel (see `Call::attempt`), so that tonic's encoding buffer
-/// never holds a copy of it.
-#[derive(Clone, Copy)]
-struct RawCodec;
+/// never holds a copy of it. Its decoder takes the reply's message in the
+/// pieces h2 received it in, read off the body before tonic sees it (see
+/// `grpc_message`), so tonic's decoding buffer holds none either.
+#[derive(Clone)]
+struct RawCodec(Arc<Slots>);
+
+/// A reply's message, in the pieces it arrived in.
+type Reply = Vec<Bytes>;
 
 impl Codec for RawCodec {
     type Encode = Arc<Message>;
-    type Decode = Bytes;
+    type Decode = Reply;
     type Encoder = Self;
     type Decoder = Self;
 
     fn encoder(&mut self) -> Self {
-        *self
+        self.clone()
     }
 
     fn decoder(&mut self) -> Self {
-        *self
+        self.clone()
     }
 }
 
@@ -333,11 +342,14 @@ impl Encoder for RawCodec {
 }
 
 impl Decoder for RawCodec {
-    type Item = Bytes;
+    type Item = Reply;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Reply>, Status> {
+        Ok(Some(match self.0.message() {
+            Some(message) => message.into_vec(),
+            None => vec![src.copy_to_bytes(src.remaining())],
+        }))
     }
 }
 
@@ -474,7 +486,7 @@ impl GrpcChannel {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let message = Message::new(std::slice::from_ref(request.as_any()))?;
         let reply = self.wait(py, self.prepare(py, path, message, timeout)?)?;
-        Ok(PyBytes::new(py, &reply))
+        py_bytes(py, &reply)
     }
 
     /// A batch's call: the request written from `parts` (`bytes` and byte
@@ -498,15 +510,15 @@ impl GrpcChannel {
         }
         let message = Message::new(&parts)?;
         let reply = self.wait(py, self.prepare(py, path, message, timeout)?)?;
-        let results = many_results(&reply).filter(|r| r.len() == out.len_bytes());
+        let results = many_results(&reply).filter(|r| len(r) == out.len_bytes());
         let Some(results) = results else {
-            return Ok(Some(PyBytes::new(py, &reply)));
+            return py_bytes(py, &reply).map(Some);
         };
         // SAFETY: `out` is a writable, contiguous export of `len_bytes`
         // bytes, held (so in place) until this function returns.
         let target =
             unsafe { std::slice::from_raw_parts_mut(out.buf_ptr().cast::<u8>(), out.len_bytes()) };
-        py.detach(|| target.copy_from_slice(results));
+        py.detach(|| copy_pieces(&results, target));
         Ok(None)
     }
 
@@ -544,7 +556,7 @@ impl GrpcChannel {
             .map(|(id, outcome)| {
                 running.remove(&id);
                 let value = match outcome {
-                    Ok(bytes) => PyBytes::new(py, &bytes).into_any().unbind(),
+                    Ok(reply) => py_bytes(py, &reply)?.into_any().unbind(),
                     Err(status) => self.failure(py, &status).into_value(py).into_any(),
                 };
                 Ok((id, value))
@@ -593,7 +605,7 @@ impl GrpcChannel {
     /// The reply of `call`, waited for with the GIL released; Python's
     /// signal handlers run every [`SIGNAL_CHECK`] (an exception they raise
     /// drops the call, which resets its stream).
-    fn wait(&self, py: Python<'_>, call: Call) -> PyResult<Bytes> {
+    fn wait(&self, py: Python<'_>, call: Call) -> PyResult<Reply> {
         let mut reply = std::pin::pin!(call.run());
         loop {
             let done = py.detach(|| drive(self.runtime, reply.as_mut(), SIGNAL_CHECK));
@@ -735,7 +747,7 @@ impl GrpcChannel {
 /// taken, and the socket pair that says so.
 struct Finished {
     next_id: AtomicU64,
-    done: Mutex<Vec<(u64, Result<Bytes, Status>)>>,
+    done: Mutex<Vec<(u64, Result<Reply, Status>)>>,
     running: Mutex<HashMap<u64, AbortHandle>>,
     /// Whether a byte is in the pair since the last look: one says enough.
     woken: AtomicBool,
@@ -744,7 +756,7 @@ struct Finished {
 }
 
 impl Finished {
-    fn push(&self, id: u64, outcome: Result<Bytes, Status>) {
+    fn push(&self, id: u64, outcome: Result<Reply, Status>) {
         lock(&self.done).push((id, outcome));
         if !self.woken.swap(true, Ordering::SeqCst) {
             // Full only when the reader has a byte to read already.
@@ -777,7 +789,7 @@ impl Call {
     /// The call on the first server; on UNAVAILABLE while something listens
     /// there or at the second, again on the second (the same server, when
     /// there is one) until it is ready or the deadline has passed.
-    async fn run(self) -> Result<Bytes, Status> {
+    async fn run(self) -> Result<Reply, Status> {
         let servers = &self.servers;
         let Some(deadline) = self.deadline else {
             // A timeout beyond any clock: only the caller's interrupt ends it.
@@ -818,7 +830,7 @@ impl Call {
         }
     }
 
-    async fn attempt(&self, channel: &Channel, timeout: Duration) -> Result<Bytes, Status> {
+    async fn attempt(&self, channel: &Channel, timeout: Duration) -> Result<Reply, Status> {
         let mut chunks = Some(self.message.chunks(self.max_message)?);
         // tonic framed the empty message `RawCodec` wrote: the body sent is
         // the message's own chunks instead (one request per attempt).
@@ -827,7 +839,21 @@ impl Call {
                 let chunks = chunks.take().unwrap_or_default().into_iter();
                 request.map(|_| Body::new(MessageBody { chunks }))
             });
-        let service = tower::util::MapResponse::new(with_message, as_grpc_status);
+        let slots = Arc::new(Slots::default());
+        let (limit, reading) = (self.max_message, slots.clone());
+        let service = tower::util::MapResponse::new(with_message, as_grpc_status).and_then(
+            move |response: http::Response<Body>| {
+                let slots = reading.clone();
+                async move {
+                    let (parts, body) = response.into_parts();
+                    let body = grpc_message::take(body, limit, &slots).await;
+                    Ok::<_, tonic::transport::Error>(http::Response::from_parts(
+                        parts,
+                        Body::new(body),
+                    ))
+                }
+            },
+        );
         let mut grpc = tonic::client::Grpc::new(service)
             .max_decoding_message_size(self.max_message)
             .max_encoding_message_size(self.max_message);
@@ -843,7 +869,7 @@ impl Call {
                 .metadata_mut()
                 .insert("authorization", authorization.clone());
         }
-        grpc.unary(request, self.path.clone(), RawCodec)
+        grpc.unary(request, self.path.clone(), RawCodec(slots))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| {
@@ -954,12 +980,12 @@ fn local_cause(status: &Status) -> Option<(String, bool)> {
 }
 
 /// The bytes of the last field 1 (length-delimited) of a protobuf message,
-/// as a `<Name>ManyReply` holds its results; empty when there is none.
-/// `None` when the message is malformed.
-fn many_results(message: &[u8]) -> Option<&[u8]> {
-    let mut rest = message;
-    let mut results: &[u8] = &[];
-    while !rest.is_empty() {
+/// as a `<Name>ManyReply` holds its results, in the pieces they lie in;
+/// empty when there is none. `None` when the message is malformed.
+fn many_results(message: &[Bytes]) -> Option<Vec<Bytes>> {
+    let mut rest = PieceBuf::new(message.iter().cloned());
+    let mut results = Vec::new();
+    while rest.has_remaining() {
         let key = varint(&mut rest)?;
         let skip = match key & 7 {
             0 => {
@@ -971,27 +997,53 @@ fn many_results(message: &[u8]) -> Option<&[u8]> {
             5 => 4,
             _ => return None,
         };
-        let (value, after) = rest.split_at_checked(skip)?;
+        if skip > rest.remaining() {
+            return None;
+        }
+        let value = rest.take_pieces(skip);
         if key >> 3 == 1 && key & 7 == 2 {
             results = value;
         }
-        rest = after;
     }
     Some(results)
 }
 
 /// A protobuf varint read off the front of `data`.
-fn varint(data: &mut &[u8]) -> Option<u64> {
+fn varint(data: &mut impl Buf) -> Option<u64> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
-        let (&byte, rest) = data.split_first()?;
-        *data = rest;
+        if !data.has_remaining() {
+            return None;
+        }
+        let byte = data.get_u8();
         value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Some(value);
         }
     }
     None
+}
+
+/// The number of bytes in `pieces`.
+fn len(pieces: &[Bytes]) -> usize {
+    pieces.iter().map(Bytes::len).sum()
+}
+
+/// Copies `pieces`, one after another, into `target` (exactly as long).
+fn copy_pieces(pieces: &[Bytes], target: &mut [u8]) {
+    let mut at = 0;
+    for piece in pieces {
+        target[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
+    }
+}
+
+/// `pieces` joined into one Python `bytes`.
+fn py_bytes<'py>(py: Python<'py>, pieces: &[Bytes]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, len(pieces), |target| {
+        copy_pieces(pieces, target);
+        Ok(())
+    })
 }
 
 /// The limit in tonic's words for a message over it ("...message length too
@@ -1097,12 +1149,18 @@ mod tests {
             0x0a, 2, 1, 2, 0x10, 0x96, 0x01, 0x19, 0, 0, 0, 0, 0, 0, 0, 0, 0x25, 0, 0, 0, 0, 0x0a,
             3, 7, 8, 9,
         ];
-        assert_eq!(many_results(&message), Some(&[7u8, 8, 9][..]));
-        assert_eq!(many_results(&[]), Some(&[][..]));
-        // A length past the end, a group (wire type 3), a varint that never ends.
-        assert_eq!(many_results(&[0x0a, 5, 1]), None);
-        assert_eq!(many_results(&[0x0b]), None);
-        assert_eq!(many_results(&[0x08, 0xff]), None);
+        let results = |message: &[u8], cut: usize| {
+            let pieces: Vec<Bytes> = message.chunks(cut).map(Bytes::copy_from_slice).collect();
+            many_results(&pieces).map(|r| r.concat())
+        };
+        for cut in [1, 2, 3, 5, 100] {
+            assert_eq!(results(&message, cut), Some(vec![7, 8, 9]), "cut {cut}");
+            assert_eq!(results(&[], cut), Some(vec![]));
+            // A length past the end, a group (wire type 3), a varint that never ends.
+            assert_eq!(results(&[0x0a, 5, 1], cut), None);
+            assert_eq!(results(&[0x0b], cut), None);
+            assert_eq!(results(&[0x08, 0xff], cut), None);
+        }
     }
 
     #[test]

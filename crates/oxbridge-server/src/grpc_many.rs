@@ -202,7 +202,7 @@ impl Decoder for ManyCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<ManyRequest>, Status> {
-        let mut buf = match self.slots.request() {
+        let mut buf = match self.slots.message() {
             Some(message) => message.into_buf(),
             None => PieceBuf::new([src.copy_to_bytes(src.remaining())]),
         };

@@ -1,10 +1,11 @@
-//! A unary gRPC call's message read where h2 put it, and its reply's message
-//! handed to h2 as it is: the two copies tonic's codec makes of a batch (the
-//! request into its decode buffer, the reply into its encode buffer) are not
-//! made. tonic still runs the call: it is handed an empty message in the
-//! request's place and encodes an empty reply, which is then replaced. A
+//! A unary gRPC message read where h2 put it, and a reply's message handed
+//! to h2 as it is: the copies tonic's codec makes of a batch (a message into
+//! its decode buffer, a reply into its encode buffer) are not made. tonic
+//! still runs the call: it is handed an empty message in the message's place
+//! (and on the server encodes an empty reply, which is then replaced). A
 //! body that is not one well-formed uncompressed message within the limit
 //! goes to tonic as it came, so its checks and its words stay the only ones.
+//! The server reads requests this way, and oxbridge's client replies.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -24,14 +25,14 @@ const PREFIX: usize = 5;
 /// What one call's codec and bodies pass to each other.
 #[derive(Debug, Default)]
 pub struct Slots {
-    request: Mutex<Option<Pieces>>,
+    message: Mutex<Option<Pieces>>,
     reply: Mutex<Option<Bytes>>,
 }
 
 impl Slots {
-    /// The request's message, when [`take`] read it (once).
-    pub fn request(&self) -> Option<Pieces> {
-        self.request
+    /// The message, when [`take`] read it (once).
+    pub fn message(&self) -> Option<Pieces> {
+        self.message
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
@@ -111,7 +112,7 @@ where
         let after = data.split_off(short.min(data.len()));
         message.push(data);
         if message.len() + PREFIX == want {
-            *slots.request.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+            *slots.message.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
             read.push(Bytes::from_static(&[0; PREFIX]));
             read.push(after);
             read.rest = Some(body);
@@ -287,7 +288,7 @@ mod tests {
         for cut in [1, 4, 5, 6, 100, 305, 1000] {
             let slots = Slots::default();
             let replay = take(body(&sent, cut), 300, &slots).await;
-            let message = slots.request().expect("taken");
+            let message = slots.message().expect("taken");
             assert_eq!(
                 message.into_buf().take_pieces(300).concat(),
                 payload,
@@ -310,7 +311,7 @@ mod tests {
             for cut in [1, 3, 5, 64, 1000] {
                 let slots = Slots::default();
                 let replay = take(body(sent, cut), limit, &slots).await;
-                assert!(slots.request().is_none());
+                assert!(slots.message().is_none());
                 assert_eq!(all(replay).await, (sent.clone(), false), "cut {cut}");
             }
         }
@@ -321,7 +322,7 @@ mod tests {
         chunks.push(Err(std::io::Error::other("reset")));
         let slots = Slots::default();
         let replay = take(StreamBody::new(tokio_stream::iter(chunks)), 300, &slots).await;
-        assert!(slots.request().is_none());
+        assert!(slots.message().is_none());
         assert_eq!(
             all(replay).await,
             (message(0, &payload)[..9].to_vec(), true)

@@ -28,7 +28,7 @@ pub mod grpc_budget;
 mod grpc_conn;
 pub mod grpc_functions;
 pub mod grpc_many;
-mod grpc_message;
+pub mod grpc_message;
 mod grpc_serve;
 pub mod http;
 mod http_serve;

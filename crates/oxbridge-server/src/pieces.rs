@@ -57,6 +57,13 @@ impl Pieces {
         &self.done
     }
 
+    /// The pieces, [`finish`](Self::finish)ed.
+    #[must_use]
+    pub fn into_vec(mut self) -> Vec<Bytes> {
+        self.finish();
+        self.done
+    }
+
     /// The pieces, [`finish`](Self::finish)ed, as a [`Buf`].
     #[must_use]
     pub fn into_buf(mut self) -> PieceBuf {
