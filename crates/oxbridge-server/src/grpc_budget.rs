@@ -11,9 +11,8 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Body as HttpBody, Frame};
+use http_body::Frame;
 use http_body_util::BodyExt;
 use oxbridge_core::export::Library;
 use tonic::body::Body;
@@ -22,6 +21,7 @@ use tower::{Layer, Service};
 
 use crate::budget::{Budget, HeldBody};
 use crate::grpc_conn::ConnectionInfo;
+use crate::grpc_message::Replay;
 
 /// Whether a call of the method at `path` is one of the large kind: a batch,
 /// a vectorized call, or a function that takes arrays. (Text and bytes
@@ -80,32 +80,7 @@ async fn declared_length(mut body: Body) -> (Option<usize>, Body) {
     let declared = (head.len() == 5)
         .then(|| u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize + 5);
     let rest = (!ended).then_some(body);
-    (declared, Body::new(Replayed { read, rest }))
-}
-
-/// A body whose first frames were read already: those, then the rest.
-struct Replayed {
-    read: VecDeque<Result<Frame<Bytes>, tonic::Status>>,
-    rest: Option<Body>,
-}
-
-impl HttpBody for Replayed {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        let this = self.get_mut();
-        if let Some(frame) = this.read.pop_front() {
-            return Poll::Ready(Some(frame));
-        }
-        match &mut this.rest {
-            Some(rest) => Pin::new(rest).poll_frame(cx),
-            None => Poll::Ready(None),
-        }
-    }
+    (declared, Body::new(Replay::new(read, rest)))
 }
 
 /// The connection a request came on, with TLS or without.
@@ -217,6 +192,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn batches_and_vectorized_calls_are_large_scalar_calls_are_not() {

@@ -66,10 +66,7 @@ pub async fn take<B>(mut body: B, limit: usize, slots: &Slots) -> Replay<B>
 where
     B: Body<Data = Bytes> + Unpin,
 {
-    let mut read = Replay {
-        front: VecDeque::new(),
-        rest: None,
-    };
+    let mut read = Replay::new(VecDeque::new(), None);
     let mut head = BytesMut::new();
     let mut message = Pieces::default();
     let mut want = PREFIX;
@@ -129,6 +126,12 @@ pub struct Replay<B: Body> {
 }
 
 impl<B: Body> Replay<B> {
+    /// The frames in `front`, then those of `rest`.
+    #[must_use]
+    pub fn new(front: VecDeque<Result<Frame<Bytes>, B::Error>>, rest: Option<B>) -> Self {
+        Replay { front, rest }
+    }
+
     fn push(&mut self, data: Bytes) {
         if !data.is_empty() {
             self.front.push_back(Ok(Frame::data(data)));
