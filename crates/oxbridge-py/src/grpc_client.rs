@@ -310,9 +310,10 @@ impl http_body::Body for MessageBody {
 /// to the channel (see `Call::attempt`), so that tonic's encoding buffer
 /// never holds a copy of it. Its decoder takes the reply's message in the
 /// pieces h2 received it in, read off the body before tonic sees it (see
-/// `grpc_message`), so tonic's decoding buffer holds none either.
+/// `grpc_message`), so tonic's decoding buffer holds none either; for a
+/// batch only: a small reply is cheaper copied than kept in pieces.
 #[derive(Clone)]
-struct RawCodec(Arc<Slots>);
+struct RawCodec(Option<Arc<Slots>>);
 
 /// A reply's message, in the pieces it arrived in.
 type Reply = Vec<Bytes>;
@@ -346,10 +347,12 @@ impl Decoder for RawCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Reply>, Status> {
-        Ok(Some(match self.0.message() {
-            Some(message) => message.into_vec(),
-            None => vec![src.copy_to_bytes(src.remaining())],
-        }))
+        Ok(Some(
+            match self.0.as_ref().and_then(|slots| slots.message()) {
+                Some(message) => message.into_vec(),
+                None => vec![src.copy_to_bytes(src.remaining())],
+            },
+        ))
     }
 }
 
@@ -509,7 +512,11 @@ impl GrpcChannel {
             ));
         }
         let message = Message::new(&parts)?;
-        let reply = self.wait(py, self.prepare(py, path, message, timeout)?)?;
+        let call = Call {
+            in_pieces: true,
+            ..self.prepare(py, path, message, timeout)?
+        };
+        let reply = self.wait(py, call)?;
         let results = many_results(&reply).filter(|r| len(r) == out.len_bytes());
         let Some(results) = results else {
             return py_bytes(py, &reply).map(Some);
@@ -649,6 +656,7 @@ impl GrpcChannel {
             max_message: self.max_message,
             deadline: Instant::now().checked_add(timeout),
             timeout,
+            in_pieces: false,
             servers: self
                 .pick()
                 .map(|s| (s.channel.clone(), s.host.clone(), s.port)),
@@ -781,6 +789,8 @@ struct Call {
     max_message: usize,
     deadline: Option<Instant>,
     timeout: Duration,
+    /// Whether the reply is kept in the pieces it arrives in (a batch's).
+    in_pieces: bool,
     /// Where it goes, and where a retry goes: (channel, host, port).
     servers: [(Channel, Arc<str>, u16); 2],
 }
@@ -839,18 +849,19 @@ impl Call {
                 let chunks = chunks.take().unwrap_or_default().into_iter();
                 request.map(|_| Body::new(MessageBody { chunks }))
             });
-        let slots = Arc::new(Slots::default());
+        // A batch's reply is read off the body in its pieces (see `RawCodec`).
+        let slots = self.in_pieces.then(|| Arc::new(Slots::default()));
         let (limit, reading) = (self.max_message, slots.clone());
         let service = tower::util::MapResponse::new(with_message, as_grpc_status).and_then(
             move |response: http::Response<Body>| {
                 let slots = reading.clone();
                 async move {
+                    let Some(slots) = slots else {
+                        return Ok::<_, tonic::transport::Error>(response);
+                    };
                     let (parts, body) = response.into_parts();
                     let body = grpc_message::take(body, limit, &slots).await;
-                    Ok::<_, tonic::transport::Error>(http::Response::from_parts(
-                        parts,
-                        Body::new(body),
-                    ))
+                    Ok(http::Response::from_parts(parts, Body::new(body)))
                 }
             },
         );
