@@ -39,6 +39,8 @@ STOP_TIMEOUT = 60.0
 GRPC_SERVICE = "calculator.v1.Functions"
 #: grpc.health.v1's serving statuses.
 SERVING, NOT_SERVING = 1, 2
+#: Starts of nginx, each on new free ports, before a taken port is an error.
+BIND_ATTEMPTS = 5
 
 
 class ClusterError(RuntimeError):
@@ -176,8 +178,10 @@ class Nginx:
 
     def __init__(self, prefix: Path, http_port: int, grpc_port: int, workers: int) -> None:
         self.prefix = prefix
-        self.http_port = http_port or free_port()
-        self.grpc_port = grpc_port or free_port()
+        # 0: a free port, chosen at each start (one chosen earlier may be taken by then).
+        self._ports = (http_port, grpc_port)
+        self.http_port = http_port
+        self.grpc_port = grpc_port
         self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -204,14 +208,30 @@ class Nginx:
         return re.sub(r"\$\{(OXB_[A-Z_]+)\}", lambda m: values[m[1]], TEMPLATE.read_text())
 
     def start(self, replicas: list[Replica]) -> None:
-        """Writes the configuration, starts nginx, waits until both ports accept."""
+        """Writes the configuration, starts nginx, waits until it listens on
+        both ports. A free port another process took first is replaced by a
+        new one (ports given by the caller are not)."""
         binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
         if binary is None:
             raise ClusterError("nginx is not installed: `make deploy` installs it (Debian nginx)")
         self.prefix.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            self.http_port, self.grpc_port = (p or free_port() for p in self._ports)
+            try:
+                self._start(binary, replicas)
+                return
+            except _PortTaken:
+                if all(self._ports) or attempt == BIND_ATTEMPTS:
+                    raise ClusterError(f"{self}: a port is taken by another process") from None
+
+    def _start(self, binary: str, replicas: list[Replica]) -> None:
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.render(replicas))
-        log = (self.prefix / "nginx.log").open("ab")
+        pid = self.prefix / "nginx.pid"
+        pid.unlink(missing_ok=True)
+        logs = [self.prefix / "error.log", self.prefix / "nginx.log"]
+        seen = [_size(path) for path in logs]
+        log = logs[1].open("ab")
         with log:
             self.process = subprocess.Popen(
                 [binary, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
@@ -219,14 +239,24 @@ class Nginx:
                 stdout=log,
                 stderr=log,
             )
+        process = self.process
 
-        def accepting() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                errors = (self.prefix / "error.log").read_text(errors="replace")[-2000:]
-                raise ClusterError(f"nginx exited at start:\n{errors}")
-            return all(_accepts(port) for port in (self.http_port, self.grpc_port))
+        # nginx writes its pid file only once it holds every listener: a port
+        # that merely accepts may be another process's, nginx still retrying
+        # its bind() (for 2.5 s) before it gives up.
+        def listening() -> bool:
+            if process.poll() is not None:
+                self.process = None
+                new = "".join(_tail(path, at) for path, at in zip(logs, seen, strict=True))
+                if "Address already in use" in new:
+                    raise _PortTaken
+                raise ClusterError(f"nginx exited at start:\n{new[-2000:]}")
+            try:
+                return pid.read_text().strip() == str(process.pid)
+            except FileNotFoundError:
+                return False
 
-        wait_until("nginx listening", accepting, START_TIMEOUT)
+        wait_until("nginx listening", listening, START_TIMEOUT)
 
     def stop(self) -> None:
         """A graceful stop (SIGQUIT: finish what is in flight), then a hard one."""
@@ -240,13 +270,29 @@ class Nginx:
             process.kill()
             process.wait()
 
+    def __str__(self) -> str:
+        return f"nginx (http {self.http_port}, grpc {self.grpc_port})"
 
-def _accepts(port: int) -> bool:
+
+def _size(path: Path) -> int:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _tail(path: Path, at: int) -> str:
+    """What ``path`` gained past byte ``at`` ("" when there is no such file)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(at)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+class _PortTaken(Exception):
+    """nginx could not bind a port: another process listens there."""
 
 
 class Cluster:

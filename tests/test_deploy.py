@@ -14,14 +14,17 @@ nginx comes from Debian (the Makefile installs it when it is missing).
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
-from deploy.cluster import Cluster, ClusterError
+from deploy import cluster as cluster_module
+from deploy.cluster import Cluster, ClusterError, Nginx, http_health
 from tests.deploy_load import Failure, Load
 
 
@@ -113,3 +116,38 @@ def test_a_replica_that_cannot_start_is_reported(tmp_path: pytest.TempPathFactor
         other.replicas[0].http_port = taken
         with pytest.raises(ClusterError, match="exited before it was ready"):
             other.start()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port another process's listener holds."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_nginx_on_a_free_port_someone_took_moves_to_another(
+    cluster: Cluster, taken_port: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The free port chosen for nginx is taken before nginx binds it.
+    chosen = iter([taken_port])
+    real = cluster_module.free_port
+    monkeypatch.setattr(cluster_module, "free_port", lambda: next(chosen, None) or real())
+    nginx = Nginx(tmp_path, 0, 0, 1)
+    nginx.start(cluster.replicas[:1])
+    try:
+        assert taken_port not in (nginx.http_port, nginx.grpc_port)
+        # nginx itself answers there, through to the replica.
+        assert http_health(nginx.http_port) == 200
+    finally:
+        nginx.stop()
+
+
+def test_nginx_on_a_given_port_someone_took_is_reported(
+    cluster: Cluster, taken_port: int, tmp_path: Path
+) -> None:
+    nginx = Nginx(tmp_path, taken_port, 0, 1)
+    with pytest.raises(ClusterError, match=f"http {taken_port}.*taken by another process"):
+        nginx.start(cluster.replicas[:1])
+    assert nginx.process is None
