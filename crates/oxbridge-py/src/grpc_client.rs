@@ -3,8 +3,9 @@
 //!
 //! Python writes each request's protobuf message (`bridges/_protobuf.py`) and
 //! reads the reply's; this module moves them. A [`GrpcChannel`] keeps one
-//! lazily connected HTTP/2 channel per server, on a runtime of one worker
-//! thread shared by every client of the process. A call releases the GIL
+//! lazily connected HTTP/2 channel per server, on the runtime every client
+//! of the process shares (`grpc_runtime`), driven by the thread that waits
+//! for a call. A call releases the GIL
 //! while it waits and wakes every 50 ms to let Python's signal handlers run,
 //! so Ctrl-C interrupts it (the stream is reset; no later call can see its
 //! reply). Over several servers, calls go round-robin to those whose
@@ -12,13 +13,12 @@
 //! kinds of `oxbridge.errors`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes};
@@ -27,7 +27,6 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView};
-use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 use tonic::body::Body;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -43,6 +42,7 @@ use oxbridge_server::pieces::PieceBuf;
 use tower::ServiceExt as _;
 
 use crate::errors;
+use crate::grpc_runtime::{self, Driver};
 
 /// How long a waiting call keeps the GIL released before Python's signal
 /// handlers get their turn.
@@ -61,90 +61,6 @@ const MAX_FRAME: u32 = 1 << 20;
 
 /// The longest pause between two attempts at a server's health watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-
-/// How long a waiting call keeps polling (yielding the CPU between looks)
-/// before it parks: a local server's reply comes sooner than a parked thread
-/// is woken on these machines.
-const SPIN: Duration = Duration::from_micros(100);
-
-/// Wakes a thread that drives a future itself: its flag set, the thread unparked.
-struct ThreadWaker {
-    woken: AtomicBool,
-    thread: std::thread::Thread,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
-    }
-}
-
-/// Polls `future` on this thread, in `runtime`'s context (its connections
-/// run on the runtime's worker), until it is ready or `slice` has passed:
-/// after each poll, first looks for its wake-up for [`SPIN`], then parks.
-fn drive<F: Future>(
-    runtime: &Runtime,
-    mut future: Pin<&mut F>,
-    slice: Duration,
-) -> Option<F::Output> {
-    let _context = runtime.enter();
-    let started = Instant::now();
-    let me = Arc::new(ThreadWaker {
-        woken: AtomicBool::new(true),
-        thread: std::thread::current(),
-    });
-    let waker = Waker::from(me.clone());
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if me.woken.swap(false, Ordering::Acquire) {
-            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                return Some(out);
-            }
-            let polled = Instant::now();
-            while !me.woken.load(Ordering::Acquire) && polled.elapsed() < SPIN {
-                std::thread::yield_now();
-            }
-            continue;
-        }
-        let left = slice.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            return None;
-        }
-        std::thread::park_timeout(left);
-    }
-}
-
-/// The runtime of every channel in this process, and the process it was made
-/// in: a child of `fork` has none of its threads and makes its own.
-static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
-
-fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
-    let pid = std::process::id();
-    let mut slot = lock(&RUNTIME);
-    if let Some((made_in, runtime)) = *slot {
-        if made_in == pid {
-            return Ok(runtime);
-        }
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("oxbridge-grpc-client")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            let message = format!("cannot start the gRPC client's runtime: {e}");
-            errors::error(py, "transport", message)
-        })?;
-    // One per process, for the life of the process: channels hold handles to it.
-    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
-    *slot = Some((pid, runtime));
-    Ok(runtime)
-}
 
 /// A request's message: Python's `bytes` objects and byte `memoryview`s,
 /// one after another, read in place without the GIL (the large ones by h2,
@@ -373,7 +289,7 @@ pub struct GrpcChannel {
     target: String,
     authorization: Option<AsciiMetadataValue>,
     max_message: usize,
-    runtime: &'static Runtime,
+    driver: &'static Driver,
     pid: u32,
     watches: Mutex<Vec<AbortHandle>>,
     finished: OnceLock<Arc<Finished>>,
@@ -427,9 +343,9 @@ impl GrpcChannel {
             .map(|t| format!("Bearer {t}").parse::<AsciiMetadataValue>())
             .transpose()
             .map_err(|_| invalid("the token is not printable ASCII".to_owned()))?;
-        let runtime = runtime(py)?;
+        let driver = grpc_runtime::driver(py)?;
         // Endpoints spawn their connections' tasks: made inside the runtime.
-        let _entered = runtime.enter();
+        let _entered = driver.enter();
         let mut made = Vec::with_capacity(servers.len());
         for (host, port) in &servers {
             let uri = format!("{scheme}://{}", netloc(host, *port));
@@ -457,7 +373,7 @@ impl GrpcChannel {
                 .iter()
                 .map(|s| {
                     let watch = watch(s.channel.clone(), service.clone(), s.serving.clone());
-                    runtime.spawn(watch).abort_handle()
+                    driver.spawn(watch)
                 })
                 .collect(),
             _ => Vec::new(),
@@ -468,7 +384,7 @@ impl GrpcChannel {
             target,
             authorization,
             max_message,
-            runtime,
+            driver,
             pid: std::process::id(),
             watches: Mutex::new(watches),
             finished: OnceLock::new(),
@@ -544,11 +460,11 @@ impl GrpcChannel {
         let finished = self.finished(py)?;
         let id = finished.next_id.fetch_add(1, Ordering::Relaxed);
         let done = finished.clone();
-        let task = self.runtime.spawn(async move {
+        let task = self.driver.spawn(async move {
             let outcome = call.run().await;
             done.push(id, outcome);
         });
-        lock(&finished.running).insert(id, task.abort_handle());
+        lock(&finished.running).insert(id, task);
         Ok(id)
     }
 
@@ -615,7 +531,7 @@ impl GrpcChannel {
     fn wait(&self, py: Python<'_>, call: Call) -> PyResult<Reply> {
         let mut reply = std::pin::pin!(call.run());
         loop {
-            let done = py.detach(|| drive(self.runtime, reply.as_mut(), SIGNAL_CHECK));
+            let done = py.detach(|| self.driver.run(reply.as_mut(), SIGNAL_CHECK));
             match done {
                 Some(Ok(bytes)) => return Ok(bytes),
                 Some(Err(status)) => return Err(self.failure(py, &status)),

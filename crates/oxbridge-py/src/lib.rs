@@ -18,6 +18,7 @@ mod batch;
 mod callables;
 mod errors;
 mod grpc_client;
+mod grpc_runtime;
 mod scalar;
 mod server;
 
