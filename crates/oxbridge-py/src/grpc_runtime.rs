@@ -28,6 +28,11 @@ use crate::errors;
 /// drives the runtime again: calls made one after another find it free.
 const IDLE: Duration = Duration::from_millis(2);
 
+/// How long a waiting call keeps the thread running before it may sleep
+/// until its reply: a local server answers sooner than a sleeping thread is
+/// woken on these machines (as the socket bridges' `SPINS`).
+const SPIN: Duration = Duration::from_micros(100);
+
 /// The runtime, and who drives it.
 pub(crate) struct Driver {
     runtime: Runtime,
@@ -123,7 +128,7 @@ impl Driver {
         self.wanted.notify_one();
         // The timer made inside: it needs the runtime's context.
         self.runtime
-            .block_on(async { tokio::time::timeout(slice, future).await })
+            .block_on(async { tokio::time::timeout(slice, spinning(future)).await })
             .ok()
     }
 
@@ -191,6 +196,23 @@ impl Driver {
                 return;
             }
         }
+    }
+}
+
+/// `future`'s output; while it is pending in its first [`SPIN`], the
+/// runtime looks at its sockets without putting the thread to sleep.
+async fn spinning<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+    let started = Instant::now();
+    loop {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        if let Poll::Ready(out) = polled {
+            return out;
+        }
+        if started.elapsed() >= SPIN {
+            return future.await;
+        }
+        // Back at once, after the runtime has polled its sockets.
+        tokio::task::yield_now().await;
     }
 }
 
