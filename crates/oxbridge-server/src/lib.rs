@@ -215,6 +215,7 @@ fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
 /// A busy port, a live socket, or another I/O failure, before anything is served.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     serve_library(config.library)?;
+    oxbridge_shm::heap::keep_large_buffers();
     let http_listeners = bind_tcp("http", &config.http, &config.access).await?;
     let grpc_listeners = bind_tcp("grpc", &config.grpc, &config.access).await?;
     let metrics_listeners = match config.metrics {

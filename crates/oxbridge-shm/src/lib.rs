@@ -1,5 +1,6 @@
 //! A shared-memory region received from a peer process: the one place in the
 //! server where memory is mapped, so the bridges keep `forbid(unsafe_code)`.
+//! ([`heap`] is the other unsafe call the server makes: glibc's `mallopt`.)
 //!
 //! A peer (the IPC client) makes a `memfd`, seals it against shrinking and
 //! passes it over its Unix socket. [`Region::map`] checks the descriptor
@@ -18,6 +19,8 @@
 //!
 //! [`values`] and [`values_mut`] read aligned little-endian bytes (a region's
 //! operands) as numbers in place, so a call needs no decoding copy.
+
+pub mod heap;
 
 use std::ffi::c_void;
 use std::fmt;
