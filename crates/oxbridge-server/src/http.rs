@@ -39,24 +39,24 @@ pub fn app_with_access(
     budget: &Budget,
     ready: &Readiness,
 ) -> Router {
-    let front = Front {
-        access: Arc::new(access.clone()),
+    // Shared, not cloned per request: a clone of its tokens takes their locks.
+    let front = Arc::new(Front {
+        access: access.clone(),
         budget: budget.clone(),
         ready: ready.clone(),
         max_request_bytes: limits.max_request_bytes,
-    };
+    });
     routes(limits).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
-            front.clone().handle(request, next)
+            Arc::clone(&front).handle(request, next)
         },
     ))
 }
 
 /// What every request passes before its route: one layer, because each
 /// layer costs every request a boxed future and the calls are small.
-#[derive(Clone)]
 struct Front {
-    access: Arc<Access>,
+    access: Access,
     budget: Budget,
     ready: Readiness,
     max_request_bytes: usize,
@@ -68,7 +68,7 @@ impl Front {
     /// holds its share of the memory budget (see `within_budget`). The token
     /// is checked first: a refused caller holds no memory.
     async fn handle(
-        self,
+        self: Arc<Self>,
         request: axum::extract::Request,
         next: axum::middleware::Next,
     ) -> Response {
