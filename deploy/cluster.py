@@ -35,6 +35,8 @@ TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 #: Seconds a replica or nginx may take to start, and a replica to drain.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
+#: How long nginx may take to send a restarted replica calls again.
+ROTATION_TIMEOUT = 30.0
 #: The service a replica's gRPC health check names: the calculator's functions.
 GRPC_SERVICE = "calculator.v1.Functions"
 #: grpc.health.v1's serving statuses.
@@ -74,6 +76,20 @@ def http_health(port: int) -> int | None:
         return None
     finally:
         conn.close()
+
+
+def answered(port: int, bridge: str, function: str) -> int:
+    """How many calls of ``function`` on ``bridge`` the server whose HTTP
+    port is ``port`` has answered, by its ``GET /metrics``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    series = f'oxbridge_calls_total{{bridge="{bridge}",function="{function}",'
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith(series))  # fmt: skip
 
 
 def grpc_health(port: int, service: str = GRPC_SERVICE) -> int | None:
@@ -224,6 +240,10 @@ class Nginx:
                 if all(self._ports) or attempt == BIND_ATTEMPTS:
                     raise ClusterError(f"{self}: a port is taken by another process") from None
 
+    def errors(self, chars: int = 4000) -> str:
+        """The end of nginx's error log: why it failed a call, when it did."""
+        return _tail(self.prefix / "error.log", max(0, _size(self.prefix / "error.log") - chars))
+
     def _start(self, binary: str, replicas: list[Replica]) -> None:
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.render(replicas))
@@ -345,13 +365,38 @@ class Cluster:
 
     def roll(self, index: int) -> float:
         """Restarts one replica gracefully (SIGTERM, drain, start again on the
-        same ports, serving): the seconds its drain took."""
+        same ports, serving, back in nginx's rotation): the seconds its drain
+        took."""
         replica = self.replicas[index]
         status, took = replica.stop(signal.SIGTERM)
         if status != 0:
             raise ClusterError(f"{replica} exited with status {status} when drained")
         replica.start()
+        self._back_behind_nginx(replica)
         return took
+
+    def _back_behind_nginx(self, replica: Replica) -> None:
+        """Waits until nginx sends ``replica`` calls again, on both ports.
+
+        nginx took it out of its rotation when it refused connections, for
+        ``fail_timeout`` after the last refusal (up to two seconds: nginx
+        counts whole seconds). Rolling the next replica before then would
+        leave one replica to carry every call, and nothing to retry on."""
+        self._until_reached(replica, "http", "healthz", lambda: http_health(self.nginx.http_port))
+        self._until_reached(replica, "grpc", "health", lambda: grpc_health(self.nginx.grpc_port))
+
+    @staticmethod
+    def _until_reached(
+        replica: Replica, bridge: str, function: str, probe: Callable[[], object]
+    ) -> None:
+        """Probes through nginx until ``replica`` answers one of the probes."""
+        before = answered(replica.http_port, bridge, function)
+
+        def reached() -> bool:
+            probe()
+            return answered(replica.http_port, bridge, function) > before
+
+        wait_until(f"{replica} back behind nginx ({bridge})", reached, ROTATION_TIMEOUT)
 
     def balancer_over(self, indexes: list[int]) -> Nginx:
         """A second nginx, over only the replicas at ``indexes`` (stopped with the cluster)."""
