@@ -23,6 +23,7 @@ import pytest
 from oxbridge.bridges import _shared
 
 from .servers import Served, serving
+from .test_metrics import scrape, value
 
 WAIT = 30.0
 HEADER = struct.Struct("<4sBBBxQQQ")
@@ -87,6 +88,23 @@ def test_large_batches_match_in_process_bit_for_bit(client: oxbridge.Client, n: 
         got = getattr(client, name)(*args)
         assert region_of(got) is not None, f"{name} did not go through shared memory"
         assert same_bits(got, getattr(LOCAL, name)(*args)), name
+
+
+def test_a_large_batch_goes_in_pieces_the_server_computes_on_one_core(tmp_path: Path) -> None:
+    # Each piece below the server's parallel threshold, so that the server
+    # computes on one core while the client copies the next piece.
+    n = 5 * _shared.PIECE_MOST + 3
+    a, b = operands(n)
+    with ipc_server(tmp_path, "--metrics", "127.0.0.1:0") as s:
+        assert s.metrics is not None
+        with oxbridge.connect(s.url("ipc"), timeout=WAIT) as c:
+            got = c.mul_many(a, b)
+        samples = scrape(s.metrics)
+    calls = value(samples, "oxbridge_calls_total", bridge="ipc", function="batch", outcome="ok")
+    assert region_of(got) is not None
+    assert same_bits(got, LOCAL.mul_many(a, b))
+    assert _shared.PIECE_MOST == oxbridge._native.PARALLEL_THRESHOLD
+    assert calls == 6, f"{n} elements in {calls:g} pieces, not 6 of at most {_shared.PIECE_MOST}"
 
 
 def test_small_batches_stay_on_the_socket(client: oxbridge.Client) -> None:

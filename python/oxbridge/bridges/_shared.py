@@ -6,8 +6,11 @@ to the server (``SCM_RIGHTS``); then each call copies its operands into the
 region and sends a small message saying where they are and where the
 results go. The server computes straight from the region into it.
 
-- A batch is cut into :data:`PIECES` messages sent back to back, so the
-  server computes one piece while this thread copies the next.
+- A batch is cut into pieces, messages sent back to back, so the server
+  computes one piece while this thread copies the next. A piece is small
+  enough for the server to compute it on one core (below its
+  ``PARALLEL_THRESHOLD``): a piece spread over every core would take the
+  core this thread copies on, and the copy is the longer part.
 - The result array *is* the region's result area: no copy on the way back.
   While the caller holds it (or any view of it) the region is lent, and the
   next call on that connection makes and passes a new region instead of
@@ -29,7 +32,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .. import _frames
+from .. import _frames, _native
 from .._functions import FunctionInfo
 from ..errors import ProtocolError
 from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
@@ -50,8 +53,10 @@ SHARED_FROM = 1 << 16
 MAX_REGION = 256 << 20
 #: A region larger than this is not kept for the next call.
 KEEP_REGION = 64 << 20
-#: Messages a batch is cut into, so that copying and computing overlap.
+#: The fewest messages a batch is cut into, so that copying and computing overlap.
 PIECES = 4
+#: The most elements in one message: the server computes fewer on one core.
+PIECE_MOST = _native.PARALLEL_THRESHOLD
 #: Regions are made in whole pages.
 PAGE = mmap.PAGESIZE
 #: Each operand and the results start on a cache line.
@@ -181,7 +186,8 @@ def call(
     if size > min(limit, MAX_REGION):
         return None
     name = f.name.encode()
-    bounds = [n * k // PIECES for k in range(PIECES + 1)] if n >= PIECES else [0, n]
+    count = max(PIECES, -(-n // PIECE_MOST)) if n >= PIECES else 1
+    bounds = [n * k // count for k in range(count + 1)]
     pieces = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
     def work(stream: Stream) -> Array | Exception:
