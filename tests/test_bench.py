@@ -11,8 +11,9 @@ from pathlib import Path
 import oxbridge
 import pytest
 from oxbridge import bench
-from oxbridge.bench.measure import settings
+from oxbridge.bench.measure import Result, settings
 from oxbridge.bench.peer import RoundTrip
+from oxbridge.bench.report import evaluate
 
 
 def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> None:
@@ -75,6 +76,47 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
     for png in ("scalar_latency.png", "batch_throughput.png"):
         assert (tmp_path / png).read_bytes().startswith(b"\x89PNG")
         assert f"]({png})" in report
+
+
+def timed(name: str, *rounds: float) -> Result:
+    return Result(name, "batch", None, "case", len(rounds), rounds[0], rounds[0], rounds[0],
+                  rounds=list(rounds))  # fmt: skip
+
+
+def test_a_target_under_its_transports_floor_says_no_client_can_meet_it() -> None:
+    big = "@1000000"
+    rows = {
+        r["target"]: r
+        for r in evaluate([
+            timed(f"pyo3 mul_many {big}", 1.0, 2.0),
+            timed(f"http mul_many {big}", 20.0, 36.0),
+            timed(f"raw loopback round trip {big}", 14.0, 30.0),
+        ])
+    }  # fmt: skip
+    http = rows["http mul_many vs in process (1e6)"]
+    assert (http["verdict"], http["ratio"], http["floor_ratio"]) == ("missed", 19.0, 14.5)
+    assert http["means"].endswith(
+        f"raw loopback round trip {big} alone takes 14.50x, so no client can meet it"
+    )
+    # Against the round trip itself the floor is the baseline: no sentence.
+    raw = rows["http mul_many vs a raw loopback round trip of its bytes (1e6)"]
+    assert raw["floor_ratio"] is None
+    assert "no client" not in raw["means"]
+    # Not measured: no ratio, no floor.
+    grpc = rows["grpc mul_many vs in process (1e6)"]
+    assert (grpc["verdict"], grpc["ratio"], grpc["floor_ratio"]) == ("not measured", None, None)
+
+
+def test_a_floor_under_the_limit_is_given_without_a_word() -> None:
+    big = "@1000000"
+    rows = evaluate([
+        timed(f"pyo3 mul_many {big}", 4.0),
+        timed(f"http mul_many {big}", 30.0),
+        timed(f"raw loopback round trip {big}", 20.0),
+    ])  # fmt: skip
+    http = next(r for r in rows if r["target"] == "http mul_many vs in process (1e6)")
+    assert (http["verdict"], http["floor_ratio"]) == ("missed", 5.0)
+    assert "no client" not in http["means"]
 
 
 def test_bench_rejects_an_unknown_bridge() -> None:
