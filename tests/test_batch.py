@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import operator
+import os
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import oxbridge
 import pytest
-from oxbridge import _frames
+from oxbridge import _frames, _native
 
+from .servers import serving
 from .vectors import assert_raises_like, decode, load
 
 CASES = load("batch")
@@ -136,3 +140,44 @@ def test_frames_sent_concurrently_shrink_when_the_server_refuses_them() -> None:
     # A frame accepted before the refusal is sent again: every call is pure.
     assert sorted(set(sent)) == [(s, min(s + 4, 50)) for s in range(0, 50, 4)]
     assert size.elements == 4
+
+
+def connections_to(port: int) -> int:
+    """This process's established TCP connections to ``port`` on loopback."""
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            mine.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # closed since it was listed
+            continue
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port, state, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            established = state == "01"
+            count += established and remote_port == port and f"socket:[{inode}]" in mine
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts sockets in /proc")
+def test_a_grpc_batch_of_several_frames_crosses_two_connections() -> None:
+    # As HTTP's: while one frame's bytes cross one connection, another
+    # thread moves the other's over the second (each on a runtime of its own).
+    with serving("--no-http", "--no-ipc", "--grpc", "127.0.0.1:0") as s:
+        port = int(s.grpc[0].rsplit(":", 1)[1])
+        with oxbridge.connect(s.url("grpc"), timeout=30) as client:
+            assert client.add(1, 2j) == 1 + 2j
+            assert connections_to(port) == 1
+            n = 3 * _frames.FrameSize().elements + 7
+            a = decode({"ramp": n, "scale": 0.37})
+            b = decode({"ramp": n, "scale": -1.25})
+            assert same_bits(client.div_many(a, b), oxbridge.connect("pyo3").div_many(a, b))
+            assert connections_to(port) == 2
+            assert client.add(3, 4j) == 3 + 4j
+
+
+def test_a_grpc_channel_on_a_lane_that_does_not_exist_is_refused() -> None:
+    words = r"^no gRPC client lane 2: there are 2$"
+    with pytest.raises(oxbridge.InvalidArgumentError, match=words):
+        _native.GrpcChannel([("127.0.0.1", 1)], "127.0.0.1:1", lane=2)

@@ -166,6 +166,7 @@ class GrpcChannel:
         token: str | None = None,
         health_service: str | None = None,
         max_message: int = 67108864,
+        lane: int = 0,
     ) -> GrpcChannel: ...
     def call(self, path: str, request: bytes, timeout: float) -> bytes: ...
     def call_many(

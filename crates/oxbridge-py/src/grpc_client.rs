@@ -309,9 +309,12 @@ impl GrpcChannel {
     /// `:authority` of every call and the name TLS verifies). `ca`: `None`
     /// for plaintext, else TLS verified against these PEM roots (empty: the
     /// system's). `health_service`: when set, each server's health watch of
-    /// that service decides whether it gets calls.
+    /// that service decides whether it gets calls. `lane`: which of the
+    /// process's client runtimes (`grpc_runtime::LANES`) carries its
+    /// connections; channels on different lanes move bytes in parallel.
     #[new]
-    #[pyo3(signature = (servers, target, *, ca = None, token = None, health_service = None, max_message = 67_108_864))]
+    #[pyo3(signature = (servers, target, *, ca = None, token = None, health_service = None, max_message = 67_108_864, lane = 0))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, one by one
     fn new(
         py: Python<'_>,
         servers: Vec<(String, u16)>,
@@ -320,6 +323,7 @@ impl GrpcChannel {
         token: Option<&str>,
         health_service: Option<String>,
         max_message: usize,
+        lane: usize,
     ) -> PyResult<Self> {
         let invalid = |message: String| errors::error(py, "invalid_argument", message);
         let Some((first_host, first_port)) = servers.first() else {
@@ -343,7 +347,7 @@ impl GrpcChannel {
             .map(|t| format!("Bearer {t}").parse::<AsciiMetadataValue>())
             .transpose()
             .map_err(|_| invalid("the token is not printable ASCII".to_owned()))?;
-        let driver = grpc_runtime::driver(py)?;
+        let driver = grpc_runtime::driver(py, lane)?;
         // Endpoints spawn their connections' tasks: made inside the runtime.
         let _entered = driver.enter();
         let mut made = Vec::with_capacity(servers.len());

@@ -48,16 +48,27 @@ pub(crate) struct Driver {
     wanted: Notify,
 }
 
-/// The driver of every channel in this process, and the process it was made
-/// in: a child of `fork` has none of its threads and makes its own.
-static DRIVER: Mutex<Option<(u32, &'static Driver)>> = Mutex::new(None);
+/// How many drivers a process may have: the lanes a channel can be made on
+/// (see [`driver`]).
+pub(crate) const LANES: usize = 2;
 
-/// This process's driver, made (with its thread) on first use.
-pub(crate) fn driver(py: Python<'_>) -> PyResult<&'static Driver> {
+/// The drivers of this process's channels, one per lane, and the process
+/// they were made in: a child of `fork` has none of their threads and makes
+/// its own.
+static DRIVERS: Mutex<[Option<(u32, &'static Driver)>; LANES]> = Mutex::new([None; LANES]);
+
+/// This process's driver of `lane` (below [`LANES`]), made (with its thread)
+/// on first use. Channels on different lanes move their bytes on different
+/// threads at once: a batch's frames cross two connections in parallel.
+pub(crate) fn driver(py: Python<'_>, lane: usize) -> PyResult<&'static Driver> {
     let pid = std::process::id();
-    let mut slot = DRIVER
+    let mut slots = DRIVERS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(slot) = slots.get_mut(lane) else {
+        let message = format!("no gRPC client lane {lane}: there are {LANES}");
+        return Err(errors::error(py, "invalid_argument", message));
+    };
     if let Some((made_in, driver)) = *slot {
         if made_in == pid {
             return Ok(driver);

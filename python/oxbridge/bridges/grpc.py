@@ -8,7 +8,9 @@ while it waits: the bridge needs no grpcio.
 
 from __future__ import annotations
 
+import itertools
 import struct
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,15 +29,18 @@ if TYPE_CHECKING:
 #: The largest message either way, as the server's own limit.
 MAX_MESSAGE = 64 * 1024 * 1024
 
+#: The channels a batch's frames take turns on (see ``GrpcClient.exchange``).
+BATCH_LANES = 2
+
 #: Two complex arguments in fields 1 and 2: the calculator's request, in one pack.
 _PAIR = struct.Struct("<BBBdBdBBBdBd")
 
 
-def channel(where: TcpTarget, library: Library) -> _native.GrpcChannel:
+def channel(where: TcpTarget, library: Library, lane: int = 0) -> _native.GrpcChannel:
     """The native channel to ``where``: one server as it is named; several
     round-robin, each checked with ``grpc.health.v1`` so that a draining
     server gets no new calls. TLS when ``where.ca`` is set (empty: the
-    system's roots)."""
+    system's roots). ``lane``: the client runtime its connections run on."""
     roots = None if where.ca is None else Path(where.ca).read_bytes() if where.ca else b""
     return _native.GrpcChannel(
         list(where.addresses),
@@ -44,6 +49,7 @@ def channel(where: TcpTarget, library: Library) -> _native.GrpcChannel:
         token=where.token,
         health_service=f"{library.name}.v1.Functions" if where.others else None,
         max_message=MAX_MESSAGE,
+        lane=lane,
     )
 
 
@@ -92,6 +98,13 @@ class GrpcClient(Client):
         self._frames = _frames.FrameSize()
         self.timeout = timeout
         self._channel = channel(where, library)
+        self._where, self._library = where, library
+        # A batch's frames take turns on two channels, each on a runtime of
+        # its own (a lane): two threads move their bytes at once, as HTTP's
+        # two connections do. The second is made on the first batch.
+        self._lanes = [self._channel]
+        self._lanes_made = threading.Lock()
+        self._turns = itertools.count()
         self._service = f"/{library.name}.v1.Functions"
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
@@ -109,7 +122,14 @@ class GrpcClient(Client):
         ``pieces`` (bytes, and byte views of the arrays), the results read
         straight into ``target``; ``None`` when they were, else the reply,
         which does not hold exactly ``len(target)`` bytes of results."""
-        return self._channel.call_many(method, pieces, target, self.timeout)
+        lanes = self._lanes
+        if len(lanes) < BATCH_LANES:
+            with self._lanes_made:
+                if len(self._lanes) < BATCH_LANES:
+                    self._lanes = [self._channel, channel(self._where, self._library, lane=1)]
+                lanes = self._lanes
+        lane = lanes[next(self._turns) % len(lanes)]
+        return lane.call_many(method, pieces, target, self.timeout)
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
         """``f`` as ``/<library>.v1.Functions/<Name>``, its messages written and
@@ -154,7 +174,8 @@ class GrpcClient(Client):
         _frames.each_frame(operands, len(out), self._frames, send, workers=2)
 
     def close(self) -> None:
-        self._channel.close()
+        for lane in self._lanes:
+            lane.close()
 
     def __repr__(self) -> str:
         return f"<oxbridge.Client bridge='grpc' target={self.target!r}{self._library_note()}>"
