@@ -11,7 +11,7 @@ from pathlib import Path
 import oxbridge
 import pytest
 from oxbridge import bench
-from oxbridge.bench.measure import Result, settings
+from oxbridge.bench.measure import Result, _calls_per_sample, settings
 from oxbridge.bench.peer import RoundTrip
 from oxbridge.bench.report import evaluate
 
@@ -117,6 +117,31 @@ def test_a_floor_under_the_limit_is_given_without_a_word() -> None:
     http = next(r for r in rows if r["target"] == "http mul_many vs in process (1e6)")
     assert (http["verdict"], http["floor_ratio"]) == ("missed", 5.0)
     assert "no client" not in http["means"]
+
+
+class Hiccup:
+    """A timer of a 30 ns call whose first timing a 25 µs preemption slows."""
+
+    def __init__(self) -> None:
+        self.hiccups = 1
+
+    def repeat(self, repeat: int, number: int) -> list[float]:
+        taken = []
+        for _ in range(repeat):
+            taken.append(number * 30e-9 + 25e-6 * self.hiccups)
+            self.hiccups = 0
+        return taken
+
+    def timeit(self, number: int) -> float:
+        return self.repeat(1, number)[0]
+
+
+def test_one_slow_spell_does_not_set_a_cases_sample_size() -> None:
+    # Calibrated on the slow timing alone, a sample would be one call, and
+    # the timer's own overhead would dominate every sample of the case.
+    calls, per_call = _calls_per_sample(Hiccup(), 20e-6)  # type: ignore[arg-type]
+    assert per_call == pytest.approx(30e-9)
+    assert calls == round(20e-6 / 30e-9)
 
 
 def test_bench_rejects_an_unknown_bridge() -> None:

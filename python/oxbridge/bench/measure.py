@@ -70,11 +70,16 @@ def settings(quick: bool, chosen: list[str]) -> Settings:
 # --- cases ---------------------------------------------------------------------
 
 
+#: Timings taken at each step of the calibration, the fastest kept: one slow
+#: spell (a preemption, a page fault) must not set a whole case's sample size.
+CALIBRATION_REPEATS = 3
+
+
 def _calls_per_sample(timer: timeit.Timer, sample_seconds: float) -> tuple[int, float]:
     """Calls per sample so that one lasts about ``sample_seconds``, and the cost of one."""
     number = 1
     while True:
-        elapsed = timer.timeit(number)
+        elapsed = min(timer.repeat(repeat=CALIBRATION_REPEATS, number=number))
         if elapsed >= sample_seconds or number >= 1 << 20:
             per_call = elapsed / number
             return max(1, round(sample_seconds / per_call)), per_call
