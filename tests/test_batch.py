@@ -168,7 +168,11 @@ def test_a_grpc_batch_of_several_frames_crosses_two_connections() -> None:
         port = int(s.grpc[0].rsplit(":", 1)[1])
         with oxbridge.connect(s.url("grpc"), timeout=30) as client:
             assert client.add(1, 2j) == 1 + 2j
-            assert connections_to(port) == 1
+            small = decode({"ramp": 1000, "scale": 0.5})
+            want = oxbridge.connect("pyo3").mul_many(small, 2j)
+            for _ in range(3):
+                assert same_bits(client.mul_many(small, 2j), want)
+            assert connections_to(port) == 1, "batches of one frame opened a second connection"
             n = 3 * _frames.FrameSize().elements + 7
             a = decode({"ramp": n, "scale": 0.37})
             b = decode({"ramp": n, "scale": -1.25})

@@ -101,7 +101,8 @@ class GrpcClient(Client):
         self._where, self._library = where, library
         # A batch's frames take turns on two channels, each on a runtime of
         # its own (a lane): two threads move their bytes at once, as HTTP's
-        # two connections do. The second is made on the first batch.
+        # two connections do. The second is made on the first batch of
+        # several frames.
         self._lanes = [self._channel]
         self._lanes_made = threading.Lock()
         self._turns = itertools.count()
@@ -117,19 +118,28 @@ class GrpcClient(Client):
         when nothing listens, a :class:`TransportError` at once."""
         return self._channel.call(method, request, self.timeout)
 
-    def exchange(self, method: str, pieces: list[Any], target: memoryview) -> bytes | None:
+    def exchange(
+        self, method: str, pieces: list[Any], target: memoryview, *, lanes: bool = False
+    ) -> bytes | None:
         """A batch's RPC, as :meth:`call`: the request written from
         ``pieces`` (bytes, and byte views of the arrays), the results read
         straight into ``target``; ``None`` when they were, else the reply,
-        which does not hold exactly ``len(target)`` bytes of results."""
-        lanes = self._lanes
-        if len(lanes) < BATCH_LANES:
+        which does not hold exactly ``len(target)`` bytes of results. With
+        ``lanes`` (a frame of several), on the next of the batch lanes."""
+        chosen = self._channel
+        if lanes:
+            every = self._batch_lanes()
+            chosen = every[next(self._turns) % len(every)]
+        return chosen.call_many(method, pieces, target, self.timeout)
+
+    def _batch_lanes(self) -> list[_native.GrpcChannel]:
+        """The channels a batch's frames take turns on, the second made on
+        the first batch of several frames."""
+        if len(self._lanes) < BATCH_LANES:
             with self._lanes_made:
                 if len(self._lanes) < BATCH_LANES:
                     self._lanes = [self._channel, channel(self._where, self._library, lane=1)]
-                lanes = self._lanes
-        lane = lanes[next(self._turns) % len(lanes)]
-        return lane.call_many(method, pieces, target, self.timeout)
+        return self._lanes
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
         """``f`` as ``/<library>.v1.Functions/<Name>``, its messages written and
@@ -160,13 +170,15 @@ class GrpcClient(Client):
         path = f"{self._service}/{method_name(f.name)}Many"
         where = f"grpc://{self.target}"
 
+        several = len(out) > self._frames.elements
+
         def send(start: int, stop: int, parts: list[Operand]) -> None:
             # The arrays' bytes go out and the results come in without a
             # copy in Python; a reply the channel could not place is read
             # here, which says what is wrong with it.
             pieces = many_request_parts(f, parts, start)
             target = _frames.byte_view(out[start:stop])
-            reply = self.exchange(path, pieces, target)
+            reply = self.exchange(path, pieces, target, lanes=several)
             if reply is not None:
                 target[:] = decode_many_reply(reply, len(target), where)
 
