@@ -189,7 +189,7 @@ unsafe impl Plain for oxbridge_core::Complex {}
 /// (little-endian): aligned, a whole number of them, on a little-endian host.
 fn fits<T: Plain>(bytes: &[u8]) -> bool {
     cfg!(target_endian = "little")
-        && bytes.len() % std::mem::size_of::<T>() == 0
+        && bytes.len().is_multiple_of(std::mem::size_of::<T>())
         && bytes.as_ptr().align_offset(std::mem::align_of::<T>()) == 0
 }
 

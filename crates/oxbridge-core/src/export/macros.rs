@@ -104,7 +104,8 @@ macro_rules! export {
                                     "out",
                                     <<$ret as $crate::export::Outcome>::Ok as $crate::export::Typed>::TYPE,
                                 ))?;
-                            $crate::export::run_many(out, |start, part| {
+                            // Always inlined: into the copies `run_many` compiles for wider vectors.
+                            $crate::export::run_many(out, #[inline(always)] |start, part| {
                                 $( let $arg = $arg.slice(start, part.len()); )*
                                 // Arrays only (the common case): plain slices of
                                 // the part's length, a loop the compiler vectorizes.

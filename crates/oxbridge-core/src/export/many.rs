@@ -1,6 +1,7 @@
 //! The vectorized form of numeric functions: element `i` is exactly the scalar
 //! result, large arrays are spread over the cores, and the first failing
-//! element is reported by index, whatever its error.
+//! element is reported by index, whatever its error. Each chunk runs
+//! compiled for the CPU's widest vectors ([`oxbridge_simd::widest`]).
 
 use rayon::prelude::*;
 
@@ -94,7 +95,9 @@ pub fn many_len(args: &[Arg<'_>], names: &[&'static str], out: usize) -> Result<
 }
 
 /// Fills `out` chunk by chunk with `chunk(start, part)`, where `part` is
-/// `out[start..start + part.len()]`; in parallel above [`PARALLEL_THRESHOLD`].
+/// `out[start..start + part.len()]`; in parallel above [`PARALLEL_THRESHOLD`],
+/// and compiled for the CPU's widest vectors: `chunk` must be
+/// `#[inline(always)]`, or it stays compiled for the baseline.
 /// A chunk's error is [`CoreError::At`] an index within the chunk; the error
 /// returned is the one at the lowest index of the whole array.
 ///
@@ -105,12 +108,22 @@ pub fn run_many<T: Send>(
     chunk: impl Fn(usize, &mut [T]) -> Result<(), CoreError> + Sync,
 ) -> Result<(), CoreError> {
     if out.len() < PARALLEL_THRESHOLD {
-        return chunk(0, out);
+        return oxbridge_simd::widest(
+            #[inline(always)]
+            || chunk(0, out),
+        );
     }
     let failures = out
         .par_chunks_mut(CHUNK)
         .enumerate()
-        .filter_map(|(i, part)| chunk(i * CHUNK, part).err().map(|e| e.at(i * CHUNK)));
+        .filter_map(|(i, part)| {
+            oxbridge_simd::widest(
+                #[inline(always)]
+                || chunk(i * CHUNK, part),
+            )
+            .err()
+            .map(|e| e.at(i * CHUNK))
+        });
     match failures.min_by_key(|e| e.index().unwrap_or(usize::MAX)) {
         Some(e) => Err(e),
         None => Ok(()),

@@ -1,0 +1,104 @@
+//! Runs oxbridge's batch kernels compiled for the widest vector instructions
+//! the CPU has, chosen at run time, so that one build (a wheel made for any
+//! x86-64) multiplies a thousand complex numbers as fast as numpy, whose loops
+//! dispatch the same way.
+//!
+//! The kernel is a closure: [`widest`] calls it from a copy of itself compiled
+//! with AVX-512 or AVX2 enabled, the closure is inlined there, and its loops
+//! are vectorized for those registers. Rust never fuses, reorders or
+//! approximates floating-point operations, whatever the target features, so
+//! every path gives bit-for-bit the same results: only the vector width
+//! changes.
+//!
+//! Calling a function compiled for instructions the CPU lacks is undefined
+//! behaviour, hence `unsafe`: each call is guarded by the run-time check of
+//! those very instructions (which also asks the OS whether it saves their
+//! registers).
+
+/// The instruction sets [`widest`] picks from, widest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// 512-bit vectors (`avx512f`).
+    Avx512,
+    /// 256-bit vectors (`avx2`).
+    Avx2,
+    /// The target's baseline (SSE2 on x86-64, or any other architecture).
+    Baseline,
+}
+
+impl Level {
+    /// The name of the instruction set, as `is_x86_feature_detected!` spells it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Avx512 => "avx512f",
+            Level::Avx2 => "avx2",
+            Level::Baseline => "baseline",
+        }
+    }
+}
+
+/// The widest instruction set this CPU (and its OS) supports.
+#[must_use]
+pub fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // std caches the answer: each check is one relaxed load.
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Level::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
+/// `f()`, compiled for the widest instruction set this CPU has.
+#[inline]
+pub fn widest<R>(f: impl FnOnce() -> R) -> R {
+    at(level(), f)
+}
+
+/// `f()`, compiled for `level` where the CPU has it, else for the baseline.
+#[inline]
+pub fn at<R>(level: Level, f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        Level::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => {
+            // SAFETY: the CPU and the OS support AVX-512F, checked just above.
+            return unsafe { x86::avx512(f) };
+        }
+        Level::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the CPU and the OS support AVX2, checked just above.
+            return unsafe { x86::avx2(f) };
+        }
+        _ => {}
+    }
+    let _ = level;
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    /// `f()` with AVX-512F enabled.
+    ///
+    /// # Safety
+    /// The CPU and the OS must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// `f()` with AVX2 enabled.
+    ///
+    /// # Safety
+    /// The CPU and the OS must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! Every level gives the baseline's results bit for bit, on the values where
+//! a fused or reordered operation would show: huge, tiny, subnormal, signed
+//! zeros, infinities.
+
+use super::{at, level, widest, Level};
+
+const LEVELS: [Level; 3] = [Level::Avx512, Level::Avx2, Level::Baseline];
+
+fn values() -> Vec<f64> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        1.0 / 3.0,
+        1e308,
+        -1e308,
+        1e-308,
+        5e-324,
+        -5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::EPSILON,
+        1.0 + f64::EPSILON,
+    ];
+    #[allow(clippy::cast_precision_loss)]
+    v.extend((1..200).map(|i| (i as f64).sqrt() * if i % 2 == 0 { 1e154 } else { -1e-154 }));
+    v
+}
+
+/// `(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)` for every pair:
+/// the complex product, where a fused multiply-add would change the bits.
+fn products(a: &[(f64, f64)], b: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0))
+        .collect()
+}
+
+#[test]
+fn every_level_gives_the_baselines_bits() {
+    let v = values();
+    let pairs: Vec<(f64, f64)> = v
+        .iter()
+        .flat_map(|&x| v.iter().map(move |&y| (x, y)))
+        .collect();
+    let shifted: Vec<(f64, f64)> = pairs.iter().skip(7).chain(&pairs[..7]).copied().collect();
+    // One element at a time, through a black box: no vectors at all.
+    let want: Vec<(f64, f64)> = pairs
+        .iter()
+        .zip(&shifted)
+        .map(|(a, b)| std::hint::black_box(products(&[*a], &[*b]))[0])
+        .collect();
+    let bits = |r: &[(f64, f64)]| -> Vec<(u64, u64)> {
+        // A NaN's sign and payload are not part of the contract.
+        let canon = |x: f64| {
+            if x.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                x.to_bits()
+            }
+        };
+        r.iter().map(|(re, im)| (canon(*re), canon(*im))).collect()
+    };
+    for l in LEVELS {
+        let got = at(l, || products(&pairs, &shifted));
+        assert_eq!(bits(&got), bits(&want), "{l:?}");
+    }
+    assert_eq!(bits(&widest(|| products(&pairs, &shifted))), bits(&want));
+}
+
+#[test]
+fn the_level_is_one_this_cpu_has() {
+    let l = level();
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        l != Level::Baseline,
+        std::arch::is_x86_feature_detected!("avx2"),
+        "{}",
+        l.name()
+    );
+    assert_eq!(widest(|| 6 * 7), 42);
+    assert_eq!(at(Level::Baseline, || "called"), "called");
+}
