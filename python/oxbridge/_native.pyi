@@ -19,6 +19,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "LIBRARY",
     "PARALLEL_THRESHOLD",
     "RUSTC_VERSION",
+    "SIMD",
     "ServeOptions",
     "Server",
     "__version__",
@@ -50,6 +51,9 @@ LIBRARY: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
 RUSTC_VERSION: str
+#: The vector instructions batch kernels run with: "avx512f", "avx2" or
+#: "baseline" (the widest the CPU has, capped by $OXBRIDGE_SIMD).
+SIMD: str
 
 def bare(a: object, b: object) -> object:
     """The cheapest PyO3 call with `add`'s shape: the benchmark's floor."""

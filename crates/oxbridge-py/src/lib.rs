@@ -122,6 +122,7 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     )?;
     m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
     m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
+    m.add("SIMD", oxbridge_simd::level().name())?;
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;

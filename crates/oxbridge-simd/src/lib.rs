@@ -15,15 +15,22 @@
 //! those very instructions (which also asks the OS whether it saves their
 //! registers).
 
-/// The instruction sets [`widest`] picks from, widest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use std::sync::OnceLock;
+
+/// The environment variable that caps the level [`widest`] uses: `baseline`,
+/// `avx2` or `avx512f` (read once, at the first kernel; any other value is
+/// ignored). For comparing levels on one machine, or ruling one out.
+pub const ENV: &str = "OXBRIDGE_SIMD";
+
+/// The instruction sets [`widest`] picks from, narrowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// 512-bit vectors (`avx512f`).
-    Avx512,
-    /// 256-bit vectors (`avx2`).
-    Avx2,
     /// The target's baseline (SSE2 on x86-64, or any other architecture).
     Baseline,
+    /// 256-bit vectors (`avx2`).
+    Avx2,
+    /// 512-bit vectors (`avx512f`).
+    Avx512,
 }
 
 impl Level {
@@ -36,11 +43,19 @@ impl Level {
             Level::Baseline => "baseline",
         }
     }
+
+    /// The level named `name` (as [`Level::name`] spells it).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Level::Avx512, Level::Avx2, Level::Baseline]
+            .into_iter()
+            .find(|l| l.name() == name.trim())
+    }
 }
 
 /// The widest instruction set this CPU (and its OS) supports.
 #[must_use]
-pub fn level() -> Level {
+pub fn detected() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         // std caches the answer: each check is one relaxed load.
@@ -52,6 +67,20 @@ pub fn level() -> Level {
         }
     }
     Level::Baseline
+}
+
+/// The level [`widest`] uses: the [`detected`] one, capped by [`ENV`]'s.
+#[must_use]
+pub fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| capped(detected(), std::env::var(ENV).ok().as_deref()))
+}
+
+/// `found`, capped by the level named `cap` (unless it names none).
+#[must_use]
+pub fn capped(found: Level, cap: Option<&str>) -> Level {
+    cap.and_then(Level::parse)
+        .map_or(found, |cap| cap.min(found))
 }
 
 /// `f()`, compiled for the widest instruction set this CPU has.

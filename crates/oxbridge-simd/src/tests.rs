@@ -2,7 +2,7 @@
 //! a fused or reordered operation would show: huge, tiny, subnormal, signed
 //! zeros, infinities.
 
-use super::{at, level, widest, Level};
+use super::{at, capped, detected, level, widest, Level};
 
 const LEVELS: [Level; 3] = [Level::Avx512, Level::Avx2, Level::Baseline];
 
@@ -74,7 +74,7 @@ fn every_level_gives_the_baselines_bits() {
 
 #[test]
 fn the_level_is_one_this_cpu_has() {
-    let l = level();
+    let l = detected();
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
         l != Level::Baseline,
@@ -82,6 +82,21 @@ fn the_level_is_one_this_cpu_has() {
         "{}",
         l.name()
     );
+    assert!(level() <= l);
     assert_eq!(widest(|| 6 * 7), 42);
     assert_eq!(at(Level::Baseline, || "called"), "called");
+}
+
+#[test]
+fn the_environment_caps_the_level_and_never_raises_it() {
+    for found in LEVELS {
+        assert_eq!(capped(found, None), found);
+        assert_eq!(capped(found, Some("baseline")), Level::Baseline);
+        assert_eq!(capped(found, Some(" avx2\n")), found.min(Level::Avx2));
+        assert_eq!(capped(found, Some("avx512f")), found);
+        assert_eq!(capped(found, Some("sse9")), found);
+    }
+    for l in LEVELS {
+        assert_eq!(Level::parse(l.name()), Some(l));
+    }
 }

@@ -91,8 +91,8 @@ def run_bench(
         head = [
             "# oxbridge benchmark",
             "",
-            f"{m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['rust']}; "
-            f"oxbridge {m['oxbridge']}.",
+            f"{m['cpu']}, {m['cores']} cores, kernels with {m['simd']}; "
+            f"Python {m['python']}; {m['rust']}; oxbridge {m['oxbridge']}.",
             f"Settings: {'quick' if quick else 'full'}, bridges {', '.join(chosen)}. "
             "Medians and p99 are per call over interleaved samples.",
             *(f"Skipped: {note}." for note in left_out),

@@ -158,6 +158,7 @@ def machine() -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "simd": _native.SIMD,
         "python": sys.version.split()[0],
         "rust": _native.RUSTC_VERSION,
         "oxbridge": _native.__version__,
