@@ -83,6 +83,31 @@ pub fn capped(found: Level, cap: Option<&str>) -> Level {
         .map_or(found, |cap| cap.min(found))
 }
 
+/// Floats where a fused, reordered or approximated operation shows in the
+/// bits: huge, tiny, subnormal, signed zeros, infinities, NaN. Every
+/// vectorized kernel's tests run over them.
+pub const TELLING: [f64; 19] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0 / 3.0,
+    0.1,
+    1e308,
+    -1e308,
+    1e-308,
+    5e-324,
+    -5e-324,
+    f64::MAX,
+    f64::MIN_POSITIVE,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    f64::EPSILON,
+    1.0 + f64::EPSILON,
+    1e154,
+    -1e-154,
+];
+
 /// `f()`, compiled for the widest instruction set this CPU has.
 #[inline]
 pub fn widest<R>(f: impl FnOnce() -> R) -> R {
