@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from oxbridge.bench.throughput import (
     GRPC_PATH,
     HTTP_BODY,
     HTTP_PATH,
+    WARMUP_SECONDS,
     LoadError,
     grpc_request,
     h2load_rate,
@@ -89,6 +91,27 @@ def test_a_short_run_measures_both_bridges(server: Served) -> None:
         assert r["server_per_second"] > 0
         assert r["anchor_per_second"] > 0
         assert r["rounds"] == 2
+
+
+def test_the_rounds_follow_an_unmeasured_warmup_of_each_side(
+    server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def rate(address: str, seconds: int, _script: Path) -> float:
+        calls.append((address, seconds))
+        # The warm-up runs slow: counted, it would move the median.
+        if len(calls) <= 2:
+            return 1.0
+        return 100.0 if address == server.http[0] else 110.0
+
+    # The module, which the package's `throughput` function shadows.
+    monkeypatch.setattr(sys.modules[throughput.__module__], "wrk_rate", rate)
+    [row] = throughput({"http": server.http[0]}, 3, 2)
+    assert [s for _, s in calls] == [WARMUP_SECONDS] * 2 + [2] * 6
+    assert calls[0][0] == server.http[0] != calls[1][0]
+    assert row["ratio"] == pytest.approx(1.1)
+    assert row["rounds"] == 3
 
 
 def test_failed_requests_fail_the_measurement(anchors: dict[str, str], tmp_path: Path) -> None:

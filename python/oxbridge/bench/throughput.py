@@ -8,7 +8,9 @@ sends the same gRPC ``Add`` to the server and to a minimal tonic service
 (see :mod:`.anchors`). Server and anchor take turns, round after round, and
 the figure is the anchor's rate over the server's in each round (the
 server's cost per request relative to the anchor's; lower is better), the
-median over the rounds.
+median over the rounds. Each is loaded for :data:`WARMUP_SECONDS` first,
+unmeasured: a server's first seconds under load ran up to 1.3x slower than
+its later ones, in one round or three.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ HTTP_PATH = "/add"
 HTTP_BODY = '{"a":[1.0,3.0],"b":[-0.0,-5.0]}'
 #: The gRPC method of ``add`` (the calculator's package).
 GRPC_PATH = "/calculator.v1.Functions/Add"
+#: Seconds of unmeasured load on the server and on each anchor before the rounds.
+WARMUP_SECONDS = 1
 #: The tools, and the Debian package of each.
 TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client"}
 
@@ -150,23 +154,27 @@ def throughput(server: dict[str, str], rounds: int, seconds: int) -> list[dict[s
                 'wrk.headers["Content-Type"] = "application/json"\n'
             )
             body.write_bytes(grpc_request())
-            plans: list[tuple[str, str, str, Callable[[str], float]]] = []
+            plans: list[tuple[str, str, str, Callable[[str, int], float]]] = []
             if "http" in server:
                 plans.append(("http", "wrk", "minimal axum handler",
-                              lambda a: wrk_rate(a, seconds, script)))  # fmt: skip
+                              lambda a, s: wrk_rate(a, s, script)))  # fmt: skip
             if "grpc" in server:
                 plans.append(("grpc", "h2load", "minimal tonic service",
-                              lambda a: h2load_rate(a, seconds, body)))  # fmt: skip
+                              lambda a, s: h2load_rate(a, s, body)))  # fmt: skip
             results = [Rates(b, t, anchor, [], []) for b, t, anchor, _ in plans]
             with click.progressbar(
-                length=rounds * len(plans) * 2, label=f"{'throughput':<12}", file=sys.stderr
+                length=(rounds + 1) * len(plans) * 2, label=f"{'throughput':<12}", file=sys.stderr
             ) as bar:
+                for bridge, _, _, rate in plans:
+                    for addresses in (server, where):
+                        rate(addresses[bridge], WARMUP_SECONDS)
+                        bar.update(1)
                 for r in range(rounds):
                     for rates, (bridge, _, _, rate) in zip(results, plans, strict=True):
                         # Who goes first alternates, so a drift favours neither.
                         order = [(server, rates.server), (where, rates.baseline)]
                         for addresses, into in order[:: 1 if r % 2 == 0 else -1]:
-                            into.append(rate(addresses[bridge]))
+                            into.append(rate(addresses[bridge], seconds))
                             bar.update(1)
     finally:
         anchors.close()
