@@ -7,7 +7,8 @@ region and sends a small message saying where they are and where the
 results go. The server computes straight from the region into it.
 
 - A batch is cut into pieces, messages sent back to back, so the server
-  computes one piece while this thread copies the next. A piece is small
+  computes one piece while this thread copies the next (natively, the GIL
+  released: ``_native.send_shared_call``). A piece is small
   enough for the server to compute it on one core (below its
   ``PARALLEL_THRESHOLD``): a piece spread over every core would take the
   core this thread copies on, and the copy is the longer part.
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 MAGIC = b"OXB\x03"
 HEADER = struct.Struct("<4sBBBxQQQ")
-HEAD = struct.Struct("<B7xQQ")
 ATTACH, CALL = 0, 1
 #: Batches of at least this many bytes (operands and results) use shared memory.
 SHARED_FROM = 1 << 16
@@ -185,10 +185,13 @@ def call(
     size = out_at + n * itemsize
     if size > min(limit, MAX_REGION):
         return None
-    name = f.name.encode()
     count = max(PIECES, -(-n // PIECE_MOST)) if n >= PIECES else 1
     bounds = [n * k // count for k in range(count + 1)]
     pieces = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    layout = [
+        (values.view(np.uint8), values.itemsize, one_for_all, place)
+        for (one_for_all, values), place in zip(columns, places, strict=True)
+    ]
 
     def work(stream: Stream) -> Array | Exception:
         region: Region | None = stream.extra
@@ -199,22 +202,10 @@ def call(
             region = Region(-(-size // PAGE) * PAGE)
             region.attach(stream)
             stream.extra = region
-        for start, stop in pieces:
-            heads = []
-            for (one_for_all, values), place in zip(columns, places, strict=True):
-                if one_for_all:
-                    region.bytes[place : place + values.nbytes] = values.view(np.uint8)
-                    heads.append(HEAD.pack(_frames.FLAG_ONE_FOR_ALL, 1, place))
-                    continue
-                size_ = values.itemsize
-                span = region.bytes[place + start * size_ : place + stop * size_]
-                np.copyto(span.view(values.dtype), values[start:stop])
-                heads.append(HEAD.pack(0, stop - start, place + start * size_))
-            body = name + b"".join(heads)
-            header = HEADER.pack(
-                MAGIC, CALL, len(name), len(columns), start, len(body), out_at + start * itemsize
-            )
-            stream.send(header + body, len(header) + len(body))
+        fd, seconds = stream.lend()
+        _native.send_shared_call(
+            fd, seconds, region.bytes, f.name, layout, bounds, out_at, itemsize
+        )
         # Every reply is read, so the socket stays in step for the next call.
         errors = [read_reply(stream, stop - start) for start, stop in pieces]
         failure = next((e for e in errors if e is not None), None)

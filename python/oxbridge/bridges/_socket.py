@@ -159,6 +159,16 @@ class Stream:
             self._set_timeout(remaining)
             self._tuned = True
 
+    def lend(self) -> tuple[int, float]:
+        """The socket's descriptor and the seconds left of the deadline, for
+        native code that sends on it and sets its kernel timeouts to what is
+        left (undone by :meth:`finish`)."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._tuned = True
+        return self.sock.fileno(), remaining
+
     def _set_timeout(self, seconds: float) -> None:
         if self._tls:
             self.sock.settimeout(seconds)

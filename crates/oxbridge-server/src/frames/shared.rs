@@ -46,6 +46,48 @@ pub fn kind(message: &[u8]) -> u8 {
     message[4]
 }
 
+/// Where one argument of a call message is in the region (see the module):
+/// `count` values from byte `at`, or one value for every element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// One value (at `at`) for every element of the call.
+    pub one_for_all: bool,
+    /// How many values.
+    pub count: u64,
+    /// The byte in the region where they start.
+    pub at: u64,
+}
+
+/// Writes into `message` (emptied first) the call message of `name` on the
+/// arguments `heads`, its first element the caller's `offset`-th, its
+/// results going to byte `out_at`: what the IPC client sends, as
+/// [`parse`] reads it.
+///
+/// # Panics
+/// When `name` or `heads` is longer than 255 (a function has neither).
+pub fn call_message(message: &mut Vec<u8>, name: &[u8], heads: &[Head], offset: u64, out_at: u64) {
+    let name_len = u8::try_from(name.len()).expect("a function name fits in 255 bytes");
+    let nargs = u8::try_from(heads.len()).expect("a function has at most 255 arguments");
+    let body = name.len() + heads.len() * HEAD;
+    message.clear();
+    message.extend_from_slice(b"OXB");
+    message.extend_from_slice(&[VERSION, CALL, name_len, nargs, 0]);
+    for n in [offset, body as u64, out_at] {
+        message.extend_from_slice(&n.to_le_bytes());
+    }
+    message.extend_from_slice(name);
+    for head in heads {
+        let flags = if head.one_for_all {
+            FLAG_ONE_FOR_ALL
+        } else {
+            0
+        };
+        message.extend_from_slice(&[flags, 0, 0, 0, 0, 0, 0, 0]);
+        message.extend_from_slice(&head.count.to_le_bytes());
+        message.extend_from_slice(&head.at.to_le_bytes());
+    }
+}
+
 /// The reply to a region attached.
 #[must_use]
 pub fn attached() -> Vec<u8> {

@@ -234,20 +234,14 @@ fn lies_in_the_header_are_caught_before_any_allocation() {
 
 /// A version-3 call of `mul` on one element at the start of a region.
 fn shared_call(out_at: u64) -> Vec<u8> {
-    let mut body = b"mul".to_vec();
-    for at in [0_u64, 16] {
-        body.push(0);
-        body.extend_from_slice(&[0; 7]);
-        body.extend_from_slice(&1_u64.to_le_bytes());
-        body.extend_from_slice(&at.to_le_bytes());
-    }
-    let mut f = b"OXB\x03".to_vec();
-    f.extend_from_slice(&[shared::CALL, 3, 2, 0]);
-    for n in [0, body.len() as u64, out_at] {
-        f.extend_from_slice(&n.to_le_bytes());
-    }
-    f.extend_from_slice(&body);
-    f
+    let heads = [0, 16].map(|at| shared::Head {
+        one_for_all: false,
+        count: 1,
+        at,
+    });
+    let mut message = Vec::new();
+    shared::call_message(&mut message, b"mul", &heads, 0, out_at);
+    message
 }
 
 #[test]

@@ -30,6 +30,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "functions",
     "many",
     "parse_serve_args",
+    "send_shared_call",
 ]
 
 from collections.abc import Callable
@@ -115,6 +116,18 @@ class ServeOptions:
 def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]
 ) -> tuple[ServeOptions | None, str, int]: ...
+def send_shared_call(
+    fd: int,
+    seconds: float,
+    region: Any,
+    name: str,
+    columns: list[tuple[Any, int, bool, int]],
+    bounds: list[int],
+    out_at: int,
+    out_size: int,
+) -> None:
+    """Copies a shared-memory call's operands into `region` a piece at a time,
+    sending each piece's call message on the socket `fd` (the IPC bridge's)."""
 
 @final
 class Server:
