@@ -10,6 +10,7 @@ import fcntl
 import json
 import mmap
 import os
+import signal
 import socket
 import struct
 from collections.abc import Iterator
@@ -334,3 +335,40 @@ def test_the_clients_regions_cannot_shrink_under_the_server() -> None:
             os.ftruncate(region.fd, 0)
     finally:
         region.close()
+
+
+def test_a_client_that_never_reads_its_replies_is_dropped(tmp_path: Path) -> None:
+    """A shared-memory connection is served on a thread of its own, which
+    must not wait forever on a client that stops reading: it gives up after
+    the idle timeout, and the server goes on."""
+    calls = 5000  # far more replies than the socket buffers hold
+    with ipc_server(tmp_path, "--idle-timeout", "1") as s, connect(s) as sock:
+        attach(sock, [memfd(4096)])
+        assert reply(sock) == (0, 0)
+        # The client reads nothing until its last message is sent: it is
+        # still sending when the server, unable to write, gives up on it.
+        with pytest.raises(BrokenPipeError):
+            sock.sendall(call_message([(0, 1, 0), (0, 1, 16)], 32) * calls)
+        answered = 0
+        while True:
+            try:
+                got = reply(sock)
+            except ConnectionResetError:  # closed with our messages unread
+                break
+            if got == (-1, None):
+                break
+            assert got == (0, 1)
+            answered += 1
+        assert answered < calls, "the server never gave up on the client"
+        still_serves(s)
+
+
+def test_the_server_stops_at_once_with_an_idle_shared_memory_connection(tmp_path: Path) -> None:
+    """Shutdown wakes a shared-memory connection's thread: the server does
+    not wait out the idle timeout."""
+    with ipc_server(tmp_path, "--idle-timeout", "3600") as s, connect(s) as sock:
+        attach(sock, [memfd(4096)])
+        assert reply(sock) == (0, 0)
+        s.process.send_signal(signal.SIGTERM)
+        assert s.process.wait(timeout=WAIT) == 0
+        assert reply(sock) == (-1, None)

@@ -49,14 +49,14 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 const KEEP_BYTES: usize = 128 * 1024;
 
 pub(super) async fn connection(
-    mut stream: UnixStream,
+    stream: UnixStream,
     limits: &Limits,
     budget: &Budget,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
-    if super::shared::served(&mut stream, limits, shutdown).await? {
+    let Some(mut stream) = super::shared::served(stream, limits, shutdown).await? else {
         return Ok(());
-    }
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut framer = Framer::default();
     let mut replies: Vec<u8> = Vec::new();
