@@ -28,6 +28,7 @@ use connection::{connection, end_with};
 pub use dispatch::answer_request;
 use dispatch::error_reply;
 pub use echo::serve_echo;
+pub use shared::Stop;
 pub use socket::{bind, remove_socket};
 
 /// Serves connections until `shutdown`, then lets open ones finish their
@@ -38,6 +39,7 @@ pub async fn serve(
     budget: Budget,
     allow_other_users: bool,
     shutdown: CancellationToken,
+    stop: Stop,
     tracker: TaskTracker,
 ) {
     let our_uid = rustix::process::getuid().as_raw();
@@ -66,8 +68,9 @@ pub async fn serve(
             continue;
         };
         let (limits, budget, shutdown) = (limits.clone(), budget.clone(), shutdown.clone());
+        let stop = stop.clone();
         tracker.spawn(async move {
-            if let Err(e) = connection(stream, &limits, &budget, &shutdown).await {
+            if let Err(e) = connection(stream, &limits, &budget, &shutdown, &stop).await {
                 tracing::debug!(error = %e, "ipc connection ended with an error");
             }
             drop(permit);

@@ -297,12 +297,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             running.shutdown.clone(),
             running.tracker.clone(),
         );
+        let stop = ipc::Stop::on(&token)
+            .map_err(|e| StartError::Io(format!("ipc: a shutdown pipe: {e}"), e.kind()))?;
         running.tracker.spawn(ipc::serve(
             listener,
             limits,
             budget.clone(),
             config.access.allow_other_users,
             token,
+            stop,
             tracker,
         ));
     }

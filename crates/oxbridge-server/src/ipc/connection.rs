@@ -53,8 +53,9 @@ pub(super) async fn connection(
     limits: &Limits,
     budget: &Budget,
     shutdown: &CancellationToken,
+    stop: &super::shared::Stop,
 ) -> io::Result<()> {
-    let Some(mut stream) = super::shared::served(stream, limits, shutdown).await? else {
+    let Some(mut stream) = super::shared::served(stream, limits, shutdown, stop).await? else {
         return Ok(());
     };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);

@@ -18,6 +18,7 @@ use std::io::{self, IoSliceMut, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oxbridge_shm::{Region, RegionError};
@@ -40,6 +41,7 @@ pub(super) async fn served(
     stream: UnixStream,
     limits: &Limits,
     shutdown: &CancellationToken,
+    stop: &Stop,
 ) -> io::Result<Option<UnixStream>> {
     let mut magic = [0_u8; 4];
     let peeked = loop {
@@ -63,13 +65,12 @@ pub(super) async fn served(
     // Blocking, for writes bounded by the kernel's timeout; reads poll.
     let stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
-    let stop = Stop::on(shutdown)?;
-    let limits = limits.clone();
+    let (stop, limits) = (stop.clone(), limits.clone());
     let (done, ended) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("oxbridge-ipc-shm".into())
         .spawn(move || {
-            let ended = serve(&stream, &limits, &stop.wake);
+            let ended = serve(&stream, &limits, &stop.0);
             let _ = done.send((stream, ended));
         })?;
     let (stream, ended) = ended.await.map_err(io::Error::other)?;
@@ -82,31 +83,25 @@ pub(super) async fn served(
     Ok(None)
 }
 
-/// A pipe that becomes readable when the server stops, for a thread that
-/// waits in `poll` rather than in the runtime.
-struct Stop {
-    wake: std::io::PipeReader,
-    /// Ends the task that writes to the pipe, once the connection is over.
-    _over: tokio_util::sync::DropGuard,
-}
+/// A pipe that becomes readable when the server stops and stays so: what
+/// wakes the threads of idle shared-memory connections, which wait in
+/// `poll` rather than in the runtime. One per server, made at start.
+#[derive(Clone)]
+pub struct Stop(Arc<std::io::PipeReader>);
 
 impl Stop {
-    fn on(shutdown: &CancellationToken) -> io::Result<Self> {
+    /// The pipe, written once `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// When no pipe can be made (out of descriptors).
+    pub fn on(shutdown: &CancellationToken) -> io::Result<Self> {
         let (wake, mut signal) = std::io::pipe()?;
-        let over = CancellationToken::new();
-        let (shutdown, ended) = (shutdown.clone(), over.clone());
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                () = shutdown.cancelled() => {
-                    let _ = signal.write_all(&[1]);
-                }
-                () = ended.cancelled() => {}
-            }
+            shutdown.cancelled().await;
+            let _ = signal.write_all(&[1]);
         });
-        Ok(Stop {
-            wake,
-            _over: over.drop_guard(),
-        })
+        Ok(Stop(Arc::new(wake)))
     }
 }
 
