@@ -18,6 +18,8 @@ from .servers import serving
 from .vectors import assert_raises_like, decode, load
 
 CASES = load("batch")
+#: In process, the reference every bridge's answer is compared with.
+LOCAL = oxbridge.connect("pyo3")
 SCALAR_OPS = {
     "add": operator.add,
     "sub": operator.sub,
@@ -75,6 +77,26 @@ def test_numpy_is_not_the_reference_cpython_is() -> None:
     a = decode({"ramp": 1000, "scale": 0.37})
     b = decode({"ramp": 1000, "scale": -2.5})
     assert same_bits(oxbridge.connect("pyo3").mul_many(a, b), elementwise("mul", a, b))
+
+
+@pytest.mark.parametrize("n", [0, 1, 5000])
+def test_read_only_and_empty_operands_give_the_in_process_answer(
+    client: oxbridge.Client, n: int
+) -> None:
+    """Operands numpy will not let anyone write (bytes seen as an array, a
+    view marked read-only) are taken as they are, on every bridge; sizes on
+    both sides of where ctypes starts releasing the GIL."""
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=n) + 1j * rng.normal(size=n)
+    a = np.frombuffer(values.tobytes(), dtype=np.complex128)
+    b = (values[::-1] + 0.5).copy()
+    b.flags.writeable = False
+    assert not a.flags.writeable
+    assert not b.flags.writeable
+    want = LOCAL.mul_many(values, values[::-1] + 0.5)
+    assert same_bits(client.mul_many(a, b), want)
+    assert same_bits(client.mul_many(b, a), LOCAL.mul_many(b.copy(), a.copy()))
+    assert same_bits(client.add_many(a, 2j), LOCAL.add_many(values, 2j))
 
 
 @pytest.mark.parametrize("bridge", ["pyo3", "ctypes", "cffi"])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .._args import text_arg
+from .._client import _arrays
 from .._functions import FunctionInfo, checker, named
 from ..errors import AbiMismatchError
 
@@ -28,21 +29,23 @@ OXB_OK = 0
 
 
 def many_columns(
-    f: FunctionInfo, operands: list[Operand]
-) -> tuple[list[tuple[int, int, bool]], list[Array]]:
+    f: FunctionInfo, operands: list[Operand], address: Callable[[Array], Any]
+) -> tuple[list[tuple[Any, int, bool]], list[Array]]:
     """Each argument of ``oxb_many`` as ``OxbColumn`` fields ``(address,
-    length, one_for_all)``, and the arrays that must outlive the call (a
-    single value travels as a one-element array of its parameter's type)."""
-    import numpy as np  # noqa: PLC0415 - a batch: numpy is there (see Client._many)
-
-    from .._arrays import DTYPES  # noqa: PLC0415
-
+    length, one_for_all)``, the address as the bridge's ``address`` makes it
+    of an array, and the arrays that must outlive the call (a single value
+    travels as a one-element array of its parameter's type)."""
+    arrays = _arrays()  # numpy, imported by the call's checks already
+    ndarray, new, dtypes = arrays.np.ndarray, arrays.np.array, arrays.DTYPES
     columns, keep = [], []
-    for value, p in zip(operands, f.params, strict=True):
-        one = not isinstance(value, np.ndarray)
-        arr = np.array([value], dtype=DTYPES[p.type]) if one else cast("Array", value)
+    params = f.params
+    # An index loop: a small batch is dominated by this function's own cost.
+    for i in range(len(params)):
+        value = operands[i]
+        one = not isinstance(value, ndarray)
+        arr = new([value], dtype=dtypes[params[i].type]) if one else cast("Array", value)
         keep.append(arr)
-        columns.append((arr.ctypes.data, len(arr), one))
+        columns.append((address(arr), len(arr), one))
     return columns, keep
 
 

@@ -52,6 +52,8 @@ class _Loaded:
         else:
             self._load_abi_mode(library)
         _cabi.check_abi(self.lib.oxb_abi_version(), library.path)
+        #: Each function's name as `oxb_many` takes it, made on first use.
+        self._names: dict[str, tuple[Any, Any]] = {}
         self.methods = {f.name: self._method(f) for f in library.functions.values()}
 
     def _load_abi_mode(self, library: Library) -> None:
@@ -180,19 +182,26 @@ class _Loaded:
     def fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         """``oxb_many``: ``f`` elementwise into ``out``."""
         ffi = self.ffi
-        columns, keep = _cabi.many_columns(f, operands)
-        array = ffi.new("OxbColumn[]", [(ffi.cast("void *", at), n, one) for at, n, one in columns])
-        name = f.name.encode()
-        function = ffi.new(
-            "OxbStr *", (ffi.cast("const uint8_t *", ffi.from_buffer(name)), len(name))
-        )
+        # from_buffer: a pointer to the array's memory, without numpy's
+        # `.ctypes` helper object (about 1 µs an array).
+        columns, keep = _cabi.many_columns(f, operands, ffi.from_buffer)
+        name = self._names.get(f.name)
+        if name is None:
+            name = self._names[f.name] = self._name(f.name)
         err = ffi.new("OxbString *")
         status = self.lib.oxb_many(
-            function[0], array, len(columns), ffi.cast("void *", out.ctypes.data), len(out), err
-        )
+            name[0][0], ffi.new("OxbColumn[]", columns), len(columns), ffi.from_buffer(out),
+            len(out), err,
+        )  # fmt: skip
         del keep
         if status:
             self.raise_for(status, err)
+
+    def _name(self, name: str) -> tuple[Any, Any]:
+        """A function's name as the ``OxbStr`` that ``oxb_many`` takes, and
+        the bytes it points to (kept with it)."""
+        encoded = self.ffi.from_buffer(name.encode())
+        return self.ffi.new("OxbStr *", (encoded, len(encoded))), encoded
 
 
 #: Each library loaded, by its shared library's path.

@@ -10,6 +10,7 @@ and the argument checks run only when the fast path fails.
 from __future__ import annotations
 
 import ctypes
+import operator
 import struct
 from array import array
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ctypes import (
     c_uint32,
     c_void_p,
 )
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _extras
 from .._client import Client
@@ -148,7 +149,7 @@ class _Loaded:
         self.lib = lib = ctypes.PyDLL(library.path)
         # Batches run for milliseconds: call them through a handle that releases the GIL.
         self.batch_lib = ctypes.CDLL(library.path)
-        self.batch_lib.oxb_many.argtypes = (
+        self.batch_lib.oxb_many.argtypes = lib.oxb_many.argtypes = (
             _ARG["str"], POINTER(OxbColumn), c_size_t, c_void_p, c_size_t, POINTER(OxbString),
         )  # fmt: skip
         lib.oxb_abi_version.restype = c_uint32
@@ -158,6 +159,8 @@ class _Loaded:
         for type_name, free in _ARRAY_FREE.items():
             lib[free].argtypes = (_OUT[type_name],)
             lib[free].restype = None
+        #: Each function's name as `oxb_many` takes it, made on first use.
+        self._names: dict[str, tuple[Any, bytes]] = {}
         self.methods = {f.name: self._method(f) for f in library.functions.values()}
 
     def take_bytes(self, s: OxbString) -> bytes:
@@ -281,17 +284,45 @@ class _Loaded:
 
     def fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         """``oxb_many``: ``f`` elementwise into ``out``."""
-        columns, keep = _cabi.many_columns(f, operands)
-        array = (OxbColumn * len(columns))(*(OxbColumn(*c) for c in columns))
-        name = f.name.encode()
-        function = _ARG["str"](ctypes.cast(ctypes.c_char_p(name), POINTER(c_uint8)), len(name))
+        columns, keep = _cabi.many_columns(f, operands, _address)
+        array = (OxbColumn * len(columns))(*columns)  # type: ignore[misc]  # tuples as structures
+        name = self._names.get(f.name)
+        if name is None:
+            name = self._names[f.name] = _name(f.name)
         err = OxbString()
-        status = self.batch_lib.oxb_many(
-            function, array, len(columns), out.ctypes.data, len(out), ctypes.byref(err)
+        # A small batch is over before releasing the GIL would pay for itself.
+        lib = self.batch_lib if len(out) >= _RELEASE_FROM else self.lib
+        status = lib.oxb_many(
+            name[0], array, len(columns), _address(out), len(out), ctypes.byref(err)
         )
         del keep
         if status:
             self.raise_for(status, err)
+
+
+def _name(name: str) -> tuple[Any, bytes]:
+    """A function's name as the ``OxbStr`` that ``oxb_many`` takes, and the
+    bytes it points to (kept with it)."""
+    encoded = name.encode()
+    return _ARG["str"](
+        ctypes.cast(ctypes.c_char_p(encoded), POINTER(c_uint8)), len(encoded)
+    ), encoded
+
+
+#: Batches of at least this many elements release the GIL while they run.
+_RELEASE_FROM = 4096
+_char_at = ctypes.c_char.from_buffer
+_numpy_address = operator.attrgetter("ctypes.data")
+
+
+def _address(arr: Array) -> int:
+    """An array's address, for ``oxb_many``: through ctypes' own buffer
+    support, a third of the cost of numpy's ``.ctypes`` helper object; that
+    helper for what ctypes does not take (a read-only or empty array)."""
+    try:
+        return ctypes.addressof(_char_at(cast("Any", arr)))
+    except (TypeError, ValueError):
+        return int(_numpy_address(arr))
 
 
 #: Each library loaded, by its shared library's path.
