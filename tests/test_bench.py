@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import mmap
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import oxbridge
 import pytest
 from oxbridge import bench
+from oxbridge.bench.cases import LARGE, shared_copy
 from oxbridge.bench.measure import Result, _calls_per_sample, settings
 from oxbridge.bench.peer import RoundTrip
-from oxbridge.bench.report import evaluate
+from oxbridge.bench.report import evaluate, targets
+from oxbridge.bridges import _shared
 
 
 def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> None:
@@ -227,6 +231,22 @@ def test_the_round_trip_floor_moves_the_bytes_and_its_peer_stops() -> None:
     finally:
         trip.close()
     assert trip.peer.process.returncode == 0
+
+
+@pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
+def test_the_shared_memory_floor_copies_both_operands_into_a_shared_mapping() -> None:
+    n = 1000
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, n)) + 1j * rng.normal(size=(2, n))
+    case = shared_copy(a, b)
+    region = case.namespace["region"]
+    assert isinstance(region.base.obj, mmap.mmap)  # a memoryview of the mapping
+    region[:] = 0
+    case.namespace["f"]()
+    assert region[:n].tobytes() == a.tobytes()
+    assert region[n:].tobytes() == b.tobytes()
+    ipc = next(t for t in targets() if t.case == f"ipc mul_many @{LARGE}")
+    assert ipc.floor == case.name.replace(f"@{n}", f"@{LARGE}")
 
 
 def test_without_load_generators_throughput_is_skipped_and_said(

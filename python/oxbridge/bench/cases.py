@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import _native, bridges
 from .._library import CALCULATOR
+from ..bridges import _shared as shared_memory
 
 NETWORK = ("ipc", "http", "grpc")
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
@@ -297,6 +298,8 @@ def batch_cases(chosen: list[str], sizes: tuple[int, ...]) -> list[Case]:
         cases.append(Case(f"numpy a*b @{n}", "batch", None, "python", "a * b", {"a": a, "b": b}, n))
         if n == LARGE and set(NETWORK[1:]) & set(chosen):
             cases.append(raw_round_trip(n))
+        if n == LARGE and "ipc" in chosen and shared_memory.available():
+            cases.append(shared_copy(a, b))
         if n == sizes[-1]:
             cases.append(
                 Case(f"numpy a+b @{n}", "batch-add", None, "python", "a + b", {"a": a, "b": b}, n)
@@ -337,6 +340,33 @@ def raw_round_trip(n: int) -> Case:
     trip = RoundTrip(request=32 * n, reply=16 * n)
     return Case(f"raw loopback round trip @{n}", "batch", None, "floor", "f()", {"f": trip}, n,
                 close=trip.close)  # fmt: skip
+
+
+def shared_copy(a: Any, b: Any) -> Case:
+    """The copy of a batch's two operands into memory shared with another
+    process (a ``memfd`` mapping, reused as the IPC client reuses its
+    region): what an IPC batch in shared memory cannot avoid, its floor."""
+    import mmap  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415 - numpy is imported only where arrays are
+
+    n = len(a)
+    fd = os.memfd_create("oxbridge-bench", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, 32 * n)
+        region = np.frombuffer(mmap.mmap(fd, 32 * n), dtype=np.complex128)
+    finally:
+        os.close(fd)
+    into_a, into_b = region[:n], region[n:]
+
+    def copy() -> None:
+        np.copyto(into_a, a)
+        np.copyto(into_b, b)
+
+    copy()  # its pages faulted in, as a reused region's are
+    namespace = {"f": copy, "region": region}
+    return Case(f"shared-memory copy @{n}", "batch", None, "floor", "f()", namespace, n)
 
 
 # --- measuring -----------------------------------------------------------------
