@@ -99,6 +99,26 @@ def test_read_only_and_empty_operands_give_the_in_process_answer(
     assert same_bits(client.add_many(a, 2j), LOCAL.add_many(values, 2j))
 
 
+@pytest.mark.parametrize("n", [0, 3, 100_003])
+def test_arrays_from_empty_are_operands_like_any_other(client: oxbridge.Client, n: int) -> None:
+    """``client.empty`` gives ``n`` writable elements of the dtype asked
+    for on every bridge (in shared memory on IPC); filled and passed whole,
+    as a view or as an offset slice, they give the in-process answer."""
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=n) + 1j * rng.normal(size=n)
+    a = client.empty(n)
+    assert (a.shape, a.dtype, a.flags.writeable) == ((n,), np.dtype(np.complex128), True)
+    a[:] = values
+    reals = client.empty(n, np.float64)
+    assert reals.dtype == np.float64
+    reals[:] = values.real
+    assert same_bits(client.mul_many(a, a), LOCAL.mul_many(values, values))
+    assert same_bits(client.add_many(a[1:], 2j), LOCAL.add_many(values[1:], 2j))
+    assert same_bits(client.abs_many(a), LOCAL.abs_many(values))
+    assert same_bits(client.sub_many(values, a), LOCAL.sub_many(values, values))
+    assert same_bits(client.mul_many(reals, a), LOCAL.mul_many(values.real, values))
+
+
 @pytest.mark.parametrize("bridge", ["pyo3", "ctypes", "cffi"])
 def test_in_process_batches_allocate_only_the_output(bridge: str) -> None:
     import tracemalloc  # noqa: PLC0415 - deliberately local

@@ -27,10 +27,10 @@ from .servers import Served, serving
 from .test_metrics import scrape, value
 
 WAIT = 30.0
-HEADER = struct.Struct("<4sBBBxQQQ")
-HEAD = struct.Struct("<B7xQQ")
+HEADER = struct.Struct("<4sBBBBQQQ")
+HEAD = struct.Struct("<H6xQQ")
 REPLY = struct.Struct("<4sBxxxQ")
-ATTACH, CALL = 0, 1
+ATTACH, CALL, DETACH = 0, 1, 2
 N = 100_003  # not a multiple of the pieces a batch is cut into
 
 pytestmark = pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
@@ -138,6 +138,104 @@ def test_a_region_is_reused_once_its_result_is_dropped(client: oxbridge.Client) 
     assert same_bits(again, LOCAL.sub_many(a, b))
 
 
+def region_size(result: np.ndarray) -> int:
+    mm = region_of(result)
+    assert mm is not None, "not a result in shared memory"
+    return len(mm)
+
+
+def pages(n: int) -> int:
+    return -(-n // mmap.PAGESIZE) * mmap.PAGESIZE
+
+
+def test_arrays_made_in_shared_memory_are_read_where_they_are(client: oxbridge.Client) -> None:
+    """Operands from ``client.empty`` are not copied: the call's region holds
+    its results alone."""
+    a, b = operands()
+    sa, sb = client.empty(N), client.empty(N)
+    assert region_of(sa) is not None
+    sa[:], sb[:] = a, b
+    got = client.mul_many(sa, sb)
+    assert same_bits(got, LOCAL.mul_many(a, b))
+    assert region_size(got) == pages(16 * N), "the operands were copied"
+    # A slice at an offset, and one operand in shared memory, one not.
+    got = client.div_many(sa[7:], b[7:])
+    assert same_bits(got, LOCAL.div_many(a[7:], b[7:]))
+    assert region_size(got) < 3 * 16 * N
+    # Written again, read again: nothing is cached.
+    sa[:] = b
+    assert same_bits(client.sub_many(sa, sb), LOCAL.sub_many(b, b))
+
+
+def test_a_result_passed_back_is_read_where_it_is(client: oxbridge.Client) -> None:
+    a, b = operands()
+    first = client.mul_many(a, b)
+    second = client.add_many(first, first[::-1].copy())
+    assert same_bits(second, LOCAL.add_many(LOCAL.mul_many(a, b), LOCAL.mul_many(a, b)[::-1]))
+    assert region_size(second) == pages(16 * N) + pages(16 * N), "one operand copied"
+    third = client.mul_many(first, second)
+    assert region_size(third) == pages(16 * N), "a held result was copied"
+    assert same_bits(third, LOCAL.mul_many(first.copy(), second.copy()))
+
+
+def test_many_held_results_stay_right_as_operands(client: oxbridge.Client) -> None:
+    """More results held than a socket keeps attached: the oldest are
+    detached from the server, and copied when passed back, still right."""
+    a, b = operands(20_000)
+    held = [client.mul_many(a, b + k) for k in range(_shared.KEEP_HELD + 4)]
+    for k, result in enumerate(held):
+        want = LOCAL.mul_many(a, b + k)
+        assert same_bits(result, want)
+        assert same_bits(client.add_many(result, result), LOCAL.add_many(want, want))
+    del held
+    assert same_bits(client.mul_many(a, b), LOCAL.mul_many(a, b))
+
+
+def test_held_results_give_way_when_the_server_has_no_room(tmp_path: Path) -> None:
+    """The server's limit holds for a connection's regions together: when
+    the regions of held results fill it, the client detaches them to make
+    room for the next call, which still runs in shared memory."""
+    a, b = operands(20_000)  # a region of about 1 MB per call
+    with (
+        ipc_server(tmp_path, "--max-shared-bytes", str(2_500_000)) as s,
+        oxbridge.connect(s.url("ipc"), timeout=WAIT) as c,
+    ):
+        held = [c.mul_many(a, b + k) for k in range(4)]
+        for k, result in enumerate(held):
+            assert region_of(result) is not None, f"call {k} left shared memory"
+            assert same_bits(result, LOCAL.mul_many(a, b + k))
+        again = c.add_many(held[0], held[3])
+        assert region_of(again) is not None
+        assert same_bits(again, LOCAL.add_many(held[0].copy(), held[3].copy()))
+
+
+def test_threads_share_arrays_made_in_shared_memory(client: oxbridge.Client) -> None:
+    """Each thread's socket passes the same region to the server."""
+    a, b = operands(50_000)
+    sa = client.empty(len(a))
+    sa[:] = a
+
+    def work(k: int) -> bool:
+        expected = LOCAL.mul_many(a, b + k)
+        return all(same_bits(client.mul_many(sa, b + k), expected) for _ in range(5))
+
+    with futures.ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+def test_a_server_without_shared_memory_gives_ordinary_arrays(tmp_path: Path) -> None:
+    a, b = operands()
+    with (
+        ipc_server(tmp_path, "--max-shared-bytes", "0") as s,
+        oxbridge.connect(s.url("ipc"), timeout=WAIT) as c,
+    ):
+        c.mul_many(a, b)  # learns that the server takes no region
+        sa = c.empty(N)
+        assert region_of(sa) is None
+        sa[:] = a
+        assert same_bits(c.mul_many(sa, b), LOCAL.mul_many(a, b))
+
+
 def test_element_errors_name_their_index_and_the_connection_goes_on(
     client: oxbridge.Client,
 ) -> None:
@@ -211,16 +309,20 @@ def connect(server: Served) -> socket.socket:
     return sock
 
 
-def attach(sock: socket.socket, fds: list[int]) -> None:
-    header = HEADER.pack(b"OXB\x03", ATTACH, 0, 0, 0, 0, 0)
+def attach(sock: socket.socket, fds: list[int], number: int = 0) -> None:
+    header = HEADER.pack(b"OXB\x03", ATTACH, 0, 0, 0, number, 0, 0)
     socket.send_fds(sock, [header], fds)
     for fd in fds:
         os.close(fd)
 
 
-def call_message(heads: list[tuple[int, int, int]], out_at: int, name: bytes = b"mul") -> bytes:
+def call_message(
+    heads: list[tuple[int, int, int]], out_at: int, name: bytes = b"mul", out_region: int = 0
+) -> bytes:
+    """Each head ``(flags | region << 8, count, at)``."""
     body = name + b"".join(HEAD.pack(*h) for h in heads)
-    return HEADER.pack(b"OXB\x03", CALL, len(name), len(heads), 0, len(body), out_at) + body
+    header = HEADER.pack(b"OXB\x03", CALL, len(name), len(heads), out_region, 0, len(body), out_at)
+    return header + body
 
 
 def reply(sock: socket.socket) -> tuple[int, Any]:
@@ -304,6 +406,68 @@ def test_calls_outside_the_region_or_onto_their_operands_are_refused(server: Ser
         sock.sendall(call_message([(0, 100, 0), (0, 100, 1600)], 3200))
         assert reply(sock) == (0, 100)
     still_serves(server)
+
+
+def complexes(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values, dtype=np.complex128).tobytes()
+
+
+def test_a_call_reads_from_several_regions_and_writes_into_another(server: Served) -> None:
+    a, b = operands(100)
+    fds = [memfd(4096) for _ in range(3)]
+    os.pwrite(fds[0], complexes(a), 0)
+    os.pwrite(fds[1], complexes(b), 800)
+    check = os.dup(fds[2])
+    try:
+        with connect(server) as sock:
+            for number, fd in zip((1, 9, 255), fds, strict=True):
+                attach(sock, [fd], number)
+                assert reply(sock) == (0, 0)
+            heads = [(1 << 8, 100, 0), (9 << 8, 100, 800)]
+            sock.sendall(call_message(heads, 64, out_region=255))
+            assert reply(sock) == (0, 100)
+            got = np.frombuffer(os.pread(check, 1600, 64), dtype=np.complex128)
+            assert same_bits(got, LOCAL.mul_many(a, b))
+            # Region 9 detached: a call that names it is refused, and the
+            # connection goes on.
+            sock.sendall(HEADER.pack(b"OXB\x03", DETACH, 0, 0, 0, 9, 0, 0))
+            assert reply(sock) == (0, 0)
+            sock.sendall(call_message(heads, 64, out_region=255))
+            status, doc = reply(sock)
+            assert status == 1
+            assert "outside the shared-memory regions it names" in doc["message"]
+            sock.sendall(call_message([(1 << 8, 100, 0), (1 << 8, 100, 0)], 64, out_region=9))
+            status, doc = reply(sock)
+            assert status == 1
+            assert "no shared-memory region 9" in doc["message"]
+            # An id past one byte is refused, and so is one file twice.
+            sock.sendall(HEADER.pack(b"OXB\x03", DETACH, 0, 0, 0, 256, 0, 0))
+            status, doc = reply(sock)
+            assert status == 1
+            assert "0 to 255" in doc["message"]
+            attach(sock, [os.dup(check)], 3)
+            status, doc = reply(sock)
+            assert status == 1
+            assert "already attached as region 255" in doc["message"]
+            sock.sendall(call_message([(1 << 8, 100, 0), (1 << 8, 100, 0)], 64, out_region=255))
+            assert reply(sock) == (0, 100)
+    finally:
+        os.close(check)
+    still_serves(server)
+
+
+def test_the_region_limit_holds_for_a_connections_regions_together(tmp_path: Path) -> None:
+    with ipc_server(tmp_path, "--max-shared-bytes", "65536") as s:
+        with connect(s) as sock:
+            attach(sock, [memfd(40960)], 1)
+            assert reply(sock) == (0, 0)
+            attach(sock, [memfd(40960)], 2)
+            status, doc = reply(sock)
+            assert (status, doc["kind"]) == (1, "payload_too_large")
+            # Replacing region 1 frees its room.
+            attach(sock, [memfd(65536)], 1)
+            assert reply(sock) == (0, 0)
+        still_serves(s)
 
 
 def test_a_call_before_any_region_is_refused(server: Served) -> None:

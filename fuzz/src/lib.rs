@@ -21,7 +21,7 @@ use oxbridge_server::error::CallError;
 use oxbridge_server::json_call::{self, Fields};
 use oxbridge_server::pieces::PieceBuf;
 use oxbridge_server::{frames, grpc, grpc_functions, grpc_many, ipc, wire};
-use oxbridge_shm::Region;
+use oxbridge_shm::Regions;
 use prost::Message;
 use rustix::fs::{memfd_create, MemfdFlags, SealFlags};
 use std::cell::RefCell;
@@ -107,30 +107,34 @@ fn in_pieces_as_in_one(data: &[u8]) {
     assert_eq!(spread, whole, "the frame in pieces of {cut} bytes");
 }
 
-/// A shared-memory call message (frames version 3), with and without a
-/// region: whatever it claims about where values and results lie in the
-/// region, nothing is touched outside it.
+/// A shared-memory call message (frames version 3), with two regions (ids
+/// 0 and 1) and with none: whatever it claims about where values and
+/// results lie in which region, nothing is touched outside them.
 pub fn shared_frame(data: &[u8]) {
-    thread_local!(static REGION: RefCell<Region> = RefCell::new(region()));
-    REGION.with_borrow_mut(|region| {
-        let _ = frames::shared::call("fuzz", data, Some(region));
+    thread_local!(static REGIONS: RefCell<Regions> = RefCell::new(regions()));
+    REGIONS.with_borrow_mut(|regions| {
+        let _ = frames::shared::call("fuzz", data, regions);
     });
-    let _ = frames::shared::call("fuzz", data, None);
+    let _ = frames::shared::call("fuzz", data, &mut Regions::new(0));
 }
 
 /// Bytes of the region the `shared-frame` target's messages point into.
 const REGION_BYTES: usize = 1 << 16;
 
-/// A region as the IPC client makes it: a sealed memfd.
-fn region() -> Region {
-    let fd = memfd_create(
-        "oxbridge-fuzz",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )
-    .expect("memfd_create");
-    rustix::fs::ftruncate(&fd, REGION_BYTES as u64).expect("ftruncate");
-    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW).expect("seal");
-    Region::map(fd, REGION_BYTES).expect("map")
+/// Regions 0 and 1 as the IPC client makes them: sealed memfds.
+fn regions() -> Regions {
+    let mut regions = Regions::new(2 * REGION_BYTES);
+    for id in 0..2 {
+        let fd = memfd_create(
+            "oxbridge-fuzz",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .expect("memfd_create");
+        rustix::fs::ftruncate(&fd, REGION_BYTES as u64).expect("ftruncate");
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW).expect("seal");
+        regions.attach(id, fd).expect("map");
+    }
+    regions
 }
 
 /// An HTTP JSON body, decoded as each function of the calculator and of

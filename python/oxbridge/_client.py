@@ -65,6 +65,17 @@ class Client:
     sub_many: Callable[..., NDArray[np.complex128]]
     # END exported functions
 
+    def empty(self, n: int, dtype: DTypeLike = "complex128") -> Array:
+        """A new array of ``n`` elements (not initialized) for this client's
+        batches to read: fill it, then pass it, or any view of it, as an
+        operand of ``<name>_many``.
+
+        On the IPC bridge a large one lives in shared memory that the
+        server maps, so a batch reads it where it is rather than copying it
+        into the call's region (as it must copy an ordinary array). On every
+        other bridge it is an ordinary numpy array."""
+        return _arrays().np.empty(n, dtype=dtype)  # type: ignore[no-any-return]
+
     def _many(self, f: FunctionInfo, args: tuple[object, ...], kwargs: dict[str, object]) -> Array:
         arrays = _arrays()
         operands, n = arrays.prepare(f, bind(f, args, kwargs))

@@ -34,8 +34,8 @@ pub struct Limits {
     /// How long an IPC connection keeps polling for the next request after a
     /// reply before it sleeps (zero: never poll).
     pub busy_poll: Duration,
-    /// Largest shared-memory region an IPC connection may pass for its
-    /// batches (zero: IPC batches always cross the socket).
+    /// Most bytes of shared-memory regions an IPC connection may have
+    /// attached at once (zero: IPC batches always cross the socket).
     pub max_shared_bytes: usize,
 }
 

@@ -54,8 +54,8 @@ pub struct ServeOptions {
           default_value_t = Limits::default().max_request_bytes,
           value_parser = positive_bytes)]
     pub max_request_bytes: usize,
-    /// Largest shared-memory region one IPC connection may pass for its
-    /// batches, in bytes; 0 keeps every batch on the socket.
+    /// Most bytes of shared-memory regions one IPC connection may have
+    /// attached at once for its batches; 0 keeps every batch on the socket.
     #[arg(long, env = "OXBRIDGE_MAX_SHARED_BYTES", value_name = "BYTES",
           default_value_t = Limits::default().max_shared_bytes,
           value_parser = clap::value_parser!(usize))]

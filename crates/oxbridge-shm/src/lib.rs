@@ -21,10 +21,12 @@
 //! operands) as numbers in place, so a call needs no decoding copy.
 
 pub mod heap;
+mod regions;
+
+pub use regions::Regions;
 
 use std::ffi::c_void;
 use std::fmt;
-use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 
@@ -63,6 +65,7 @@ impl std::error::Error for RegionError {}
 pub struct Region {
     ptr: NonNull<u8>,
     len: usize,
+    file: (u64, u64),
 }
 
 // SAFETY: the mapping belongs to this value alone in this process (nothing
@@ -118,7 +121,9 @@ impl Region {
         .map_err(|e| unusable("cannot map it read-write", e))?;
         let ptr = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| RegionError::Unusable("mapped at address 0".into()))?;
-        Ok(Region { ptr, len })
+        #[allow(clippy::useless_conversion)] // `dev_t` and `ino_t` vary by platform
+        let file = (u64::from(stat.st_dev), u64::from(stat.st_ino));
+        Ok(Region { ptr, len, file })
     }
 
     /// The region's size in bytes.
@@ -133,33 +138,11 @@ impl Region {
         self.len == 0
     }
 
-    /// The bytes of `inputs`, read-only, and of `out`, writable, all at once:
-    /// `None` unless every range lies inside the region and `out` overlaps
-    /// none of the inputs (inputs may overlap each other).
+    /// The file mapped: its device and inode, the same for every
+    /// descriptor of one `memfd`.
     #[must_use]
-    pub fn split(
-        &mut self,
-        inputs: &[Range<usize>],
-        out: Range<usize>,
-    ) -> Option<(Vec<&[u8]>, &mut [u8])> {
-        let inside = |r: &Range<usize>| r.start <= r.end && r.end <= self.len;
-        let apart = |r: &Range<usize>| {
-            r.is_empty() || out.is_empty() || r.end <= out.start || out.end <= r.start
-        };
-        if !inside(&out) || !inputs.iter().all(|r| inside(r) && apart(r)) {
-            return None;
-        }
-        let base = self.ptr.as_ptr();
-        let ins = inputs
-            .iter()
-            // SAFETY: in bounds (checked above); shared, read-only borrows
-            // of `self`, disjoint from the one writable borrow below.
-            .map(|r| unsafe { std::slice::from_raw_parts(base.add(r.start), r.len()) })
-            .collect();
-        // SAFETY: in bounds and disjoint from every input (checked above);
-        // `&mut self` makes it the only writable borrow of the region.
-        let out = unsafe { std::slice::from_raw_parts_mut(base.add(out.start), out.len()) };
-        Some((ins, out))
+    pub fn file(&self) -> (u64, u64) {
+        self.file
     }
 }
 

@@ -4,7 +4,7 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{MemfdFlags, SealFlags};
 
-use super::{Region, RegionError};
+use super::{Region, RegionError, Regions};
 
 /// A memfd of `size` bytes, sealed with `seals`.
 fn memfd(size: u64, seals: SealFlags) -> OwnedFd {
@@ -29,9 +29,14 @@ fn unusable(result: Result<Region, RegionError>) -> String {
 fn a_sealed_memfd_is_mapped_and_shared_with_its_file() {
     let fd = memfd(8192, SealFlags::SHRINK | SealFlags::GROW);
     rustix::io::write(&fd, b"peer wrote this").expect("write");
-    let mut region = Region::map(fd.try_clone().expect("dup"), 1 << 20).expect("map");
-    assert_eq!(region.len(), 8192);
-    let (ins, out) = region.split(&[0..15], 4096..4100).expect("split");
+    let mut regions = Regions::new(1 << 20);
+    regions
+        .attach(0, fd.try_clone().expect("dup"))
+        .expect("map");
+    assert_eq!((regions.len(), regions.has(0)), (1, true));
+    let (ins, out) = regions
+        .split(&[(0, 0..15)], (0, 4096..4100))
+        .expect("split");
     assert_eq!(ins[0], b"peer wrote this");
     out.copy_from_slice(b"back");
     let mut seen = [0_u8; 4];
@@ -41,37 +46,96 @@ fn a_sealed_memfd_is_mapped_and_shared_with_its_file() {
 
 #[test]
 fn split_refuses_ranges_outside_or_overlapping_the_output() {
-    let mut region = Region::map(memfd(4096, SealFlags::SHRINK), 4096).expect("map");
+    let mut region = Regions::new(4096);
+    region
+        .attach(0, memfd(4096, SealFlags::SHRINK))
+        .expect("map");
     assert!(
-        region.split(&[0..10], 4000..4097).is_none(),
+        region.split(&[(0, 0..10)], (0, 4000..4097)).is_none(),
         "output past the end"
     );
     assert!(
-        region.split(&[4090..4100], 0..10).is_none(),
+        region.split(&[(0, 4090..4100)], (0, 0..10)).is_none(),
         "input past the end"
     );
     assert!(
-        region.split(&[0..100], 50..150).is_none(),
+        region.split(&[(0, 0..100)], (0, 50..150)).is_none(),
         "output overlaps an input"
     );
     assert!(
-        region.split(&[100..200], 0..101).is_none(),
+        region.split(&[(0, 100..200)], (0, 0..101)).is_none(),
         "overlap at the start"
     );
     #[allow(clippy::reversed_empty_ranges)]
     let backwards = 20..10;
     assert!(
-        region.split(&[backwards], 100..110).is_none(),
+        region.split(&[(0, backwards)], (0, 100..110)).is_none(),
         "a reversed range"
     );
     let (ins, out) = region
-        .split(&[0..100, 50..150], 150..250)
+        .split(&[(0, 0..100), (0, 50..150)], (0, 150..250))
         .expect("inputs may overlap each other");
     assert_eq!((ins.len(), out.len()), (2, 100));
     assert!(
-        region.split(&[10..10], 0..4096).is_some(),
+        region.split(&[(0, 10..10)], (0, 0..4096)).is_some(),
         "an empty input overlaps nothing"
     );
+}
+
+#[test]
+fn a_call_reads_from_several_regions_and_writes_into_one() {
+    let mut regions = Regions::new(3 * 4096);
+    let first = memfd(4096, SealFlags::SHRINK);
+    rustix::io::write(&first, b"first").expect("write");
+    let second = memfd(4096, SealFlags::SHRINK);
+    rustix::io::write(&second, b"second").expect("write");
+    regions
+        .attach(1, first.try_clone().expect("dup"))
+        .expect("map");
+    regions.attach(7, second).expect("map");
+    let (ins, out) = regions
+        .split(&[(1, 0..5), (7, 0..6)], (7, 100..104))
+        .expect("two regions");
+    assert_eq!((ins[0], ins[1]), (&b"first"[..], &b"second"[..]));
+    out.copy_from_slice(b"done");
+    assert!(
+        regions.split(&[(7, 0..200)], (7, 100..104)).is_none(),
+        "the output overlaps an input in its own region"
+    );
+    assert!(
+        regions.split(&[(1, 0..200)], (7, 100..104)).is_some(),
+        "the same offsets in another region overlap nothing"
+    );
+    assert!(
+        regions.split(&[(2, 0..5)], (7, 100..104)).is_none(),
+        "no region 2"
+    );
+    assert!(
+        regions.split(&[(1, 0..5)], (3, 0..4)).is_none(),
+        "no region 3 for the output"
+    );
+    let why = match regions.attach(2, first) {
+        Err(RegionError::Unusable(why)) => why,
+        other => panic!("the same file twice: {other:?}"),
+    };
+    assert!(why.contains("already attached as region 1"), "{why}");
+    assert_eq!(
+        regions.attach(3, memfd(8192, SealFlags::SHRINK)),
+        Err(RegionError::TooLarge {
+            size: 8192,
+            limit: 4096
+        }),
+        "the limit holds for all regions together"
+    );
+    assert!(regions.detach(1));
+    assert!(!regions.detach(1), "detached once");
+    regions
+        .attach(3, memfd(8192, SealFlags::SHRINK))
+        .expect("room again");
+    regions
+        .attach(3, memfd(4096, SealFlags::SHRINK))
+        .expect("an id attached again replaces its region");
+    assert_eq!(regions.len(), 2);
 }
 
 #[test]

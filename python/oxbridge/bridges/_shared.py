@@ -1,24 +1,33 @@
 """IPC batches over shared memory: the operands and results of a large batch
 never cross the socket (see ``crates/oxbridge-server/src/frames/shared.rs``).
 
-A connection that carries them starts by passing a sealed ``memfd`` region
-to the server (``SCM_RIGHTS``); then each call copies its operands into the
-region and sends a small message saying where they are and where the
-results go. The server computes straight from the region into it.
+A socket that carries them passes sealed ``memfd`` regions to its server
+(``SCM_RIGHTS``), each under a number (one byte); then each call sends a
+small message saying in which region and where its operands are and its
+results go. The server computes straight from the regions into them.
 
-- A batch is cut into pieces, messages sent back to back, so the server
-  computes one piece while this thread copies the next (natively, the GIL
-  released: ``_native.send_shared_call``). A piece is small
-  enough for the server to compute it on one core (below its
+- A call's own region (a :class:`Shelf`'s ``own``) holds the operands it
+  copies and its results. An operand that already lies in a region the
+  server has is named where it is, not copied: an array :func:`empty` made
+  (``client.empty``: any socket passes its region, whose descriptor it
+  keeps), or a result the caller still holds (on the socket that made it).
+- A batch that copies is cut into pieces, messages sent back to back, so
+  the server computes one piece while this thread copies the next
+  (natively, the GIL released: ``_native.send_shared_call``). A piece is
+  small enough for the server to compute it on one core (below its
   ``PARALLEL_THRESHOLD``): a piece spread over every core would take the
-  core this thread copies on, and the copy is the longer part.
-- The result array *is* the region's result area: no copy on the way back.
-  While the caller holds it (or any view of it) the region is lent, and the
-  next call on that connection makes and passes a new region instead of
-  writing over it.
-- A region belongs to one socket, and a socket to one call at a time (see
-  :mod:`._socket`): threads, and signal handlers that call in the middle of a
-  call, never share one. A call cut short drops its socket and its region.
+  core this thread copies on, and the copy is the longer part. A batch
+  with nothing to copy goes whole, and the server uses every core.
+- The result array *is* the own region's result area: no copy on the way
+  back. While the caller holds it (or any view of it) the region is lent:
+  the next call makes and passes a new own region instead of writing over
+  it, and the lent one stays attached (the newest :data:`KEEP_HELD`) so
+  that the result can come back as an operand. Regions whose arrays are
+  gone are detached.
+- A region belongs to one socket's server, and a socket to one call at a
+  time (see :mod:`._socket`): threads, and signal handlers that call in the
+  middle of a call, never share one. A call cut short drops its socket and
+  with it the server's mappings.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import mmap
 import os
 import socket
 import struct
-import sys
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -45,8 +54,14 @@ if TYPE_CHECKING:
     from .._arrays import Array, Operand
 
 MAGIC = b"OXB\x03"
-HEADER = struct.Struct("<4sBBBxQQQ")
-ATTACH, CALL = 0, 1
+HEADER = struct.Struct("<4sBBBBQQQ")
+ATTACH, CALL, DETACH = 0, 1, 2
+#: A socket's regions are numbered in one byte.
+MAX_REGIONS = 256
+#: Regions of results still held kept attached on a socket, so that a
+#: result passed back as an operand is read where it is; the oldest past
+#: these is detached (it stays valid here, and is copied when passed back).
+KEEP_HELD = 4
 #: Batches of at least this many bytes (operands and results) use shared memory.
 SHARED_FROM = 1 << 16
 #: The largest region made; a larger batch crosses the socket in frames.
@@ -85,11 +100,16 @@ class Refused(Exception):
 
 
 class Region:
-    """A sealed ``memfd`` mapped here, and the result view lent from it."""
+    """A sealed ``memfd`` mapped here, and the array lent from it.
 
-    __slots__ = ("bytes", "fd", "lent", "mm", "size")
+    A call's own region holds its copied operands and its results; the
+    result array is lent from it. A region :func:`empty` makes holds one
+    array of the caller's, and keeps its descriptor so that any socket can
+    pass it to its server (closed once the array is gone)."""
 
-    def __init__(self, size: int) -> None:
+    __slots__ = ("__weakref__", "address", "bytes", "fd", "keep", "lent", "mm", "size")
+
+    def __init__(self, size: int, keep: bool = False) -> None:
         import numpy as np  # noqa: PLC0415 - a batch: numpy is there
 
         fd = os.memfd_create("oxbridge-ipc", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -106,45 +126,59 @@ class Region:
         self.fd = fd
         self.size = size
         self.bytes = np.frombuffer(self.mm, dtype=np.uint8)
-        self.lent: Array | None = None
+        self.address: int = self.bytes.__array_interface__["data"][0]
+        self.lent: weakref.ref[Array] | None = None
+        #: Whether the descriptor is kept once passed, for other sockets.
+        self.keep = keep
+
+    def lend(self, owner: Array) -> None:
+        """Lend ``owner``, an array over this region, to the caller.
+
+        numpy makes every array derived from it (views of views included)
+        refer to ``owner`` itself, so ``owner`` lives exactly as long as
+        any of them."""
+        self.lent = weakref.ref(owner)
 
     def free(self) -> bool:
-        """Whether no result lent from this region is still referenced.
+        """Whether no array lent from this region is still referenced."""
+        return self.lent is None or self.lent() is None
 
-        Every array made from the lent array (and every view of those) holds
-        a reference to it as its ``base``, so two references (this slot, the
-        call's argument) mean none is left.
-        """
-        return self.lent is None or sys.getrefcount(self.lent) <= 2
+    def place_of(self, address: int, size: int) -> int | None:
+        """Where in this region the ``size`` bytes at ``address`` lie, if
+        they lie in it."""
+        at = address - self.address
+        return at if at >= 0 and at + size <= self.size else None
 
-    def attach(self, stream: Stream) -> None:
-        """Pass the region to the server on ``stream``; its descriptor is
-        closed here once sent (the mapping stays)."""
-        header = HEADER.pack(MAGIC, ATTACH, 0, 0, 0, 0, 0)
-        fd, self.fd = self.fd, -1
-        try:
-            stream.budget()
-            socket.send_fds(stream.sock, [header], [fd])
-        finally:
-            os.close(fd)
+    def attach(self, stream: Stream, number: int) -> None:
+        """Pass the region to the server on ``stream`` as region ``number``.
+        A call's own region closes its descriptor once sent (the mapping
+        stays); one that :func:`empty` made keeps it for other sockets."""
+        header = HEADER.pack(MAGIC, ATTACH, 0, 0, 0, number, 0, 0)
+        stream.budget()
+        socket.send_fds(stream.sock, [header], [self.fd])
         try:
             error = read_reply(stream, 0)
         except BadReply as e:  # a server from before shared memory
             error = ProtocolError(f"the server does not take shared memory: {e}")
         if error is not None:
             raise Refused(error, self.size)
+        if not self.keep:
+            self.close()
 
     def close(self) -> None:
-        """Forget the region; the mapping lives on while a result uses it."""
-        if self.fd >= 0:
+        """Close the descriptor; the mapping lives on while an array uses it."""
+        if getattr(self, "fd", -1) >= 0:
             os.close(self.fd)
             self.fd = -1
 
+    def __del__(self) -> None:
+        self.close()
 
-def read_reply(stream: Stream, expected: int) -> Exception | None:
+
+def read_reply(stream: Stream, expected: int, spins: int = SPINS) -> Exception | None:
     """One version-3 reply: ``None`` for ``expected`` results, or the
-    server's error."""
-    reply = stream.recv_exactly(_frames.REPLY.size, spins=SPINS)
+    server's error (polled for ``spins`` times before the wait blocks)."""
+    reply = stream.recv_exactly(_frames.REPLY.size, spins=spins)
     magic, status, length = _frames.REPLY.unpack(reply)
     if magic != MAGIC:
         raise BadReply(f"not a shared-memory reply: {magic!r}")
@@ -157,6 +191,92 @@ def read_reply(stream: Stream, expected: int) -> Exception | None:
 
 def aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
+
+
+class Shelf:
+    """The regions attached on one socket, each by the number its server
+    knows it by (``Stream.extra``), and which one is the calls' own."""
+
+    __slots__ = ("numbers", "own")
+
+    def __init__(self) -> None:
+        self.numbers: dict[Region, int] = {}
+        self.own: Region | None = None
+
+    def home(self, values: Array) -> tuple[Region, int] | None:
+        """The region ``values`` lie in and their place in it, among the
+        regions this socket's server has and those :func:`empty` made
+        (which any socket may pass)."""
+        address: int = values.__array_interface__["data"][0]
+        for region in (*self.numbers, *list(_HOMES.values())):
+            at = region.place_of(address, values.nbytes)
+            if at is not None:
+                return region, at
+        return None
+
+    def attach(self, stream: Stream, region: Region, keep: set[Region]) -> None:
+        """Pass ``region`` to the server under a free number; when the server
+        has no room for it, detach every region but ``keep`` and try again."""
+        number = next(k for k in range(MAX_REGIONS) if k not in self.numbers.values())
+        try:
+            region.attach(stream, number)
+        except Refused:
+            others = [r for r in self.numbers if r not in keep]
+            if not others:
+                raise
+            for other in others:
+                self.detach(stream, other)
+            region.attach(stream, number)
+        self.numbers[region] = number
+
+    def detach(self, stream: Stream, region: Region) -> None:
+        """Have the server unmap ``region`` (it stays valid here)."""
+        number = self.numbers.pop(region)
+        stream.budget()
+        stream.sock.sendall(HEADER.pack(MAGIC, DETACH, 0, 0, 0, number, 0, 0))
+        error = read_reply(stream, 0)
+        if error is not None:
+            raise error
+
+    def sweep(self, stream: Stream, keep: set[Region]) -> None:
+        """Detach what no call needs: regions whose arrays are gone, and all
+        but the newest :data:`KEEP_HELD` of those still held."""
+        held = []
+        for region in list(self.numbers):
+            if region in keep:
+                continue
+            if region.free():
+                self.detach(stream, region)
+            else:
+                held.append(region)
+        for region in held[: max(0, len(held) - KEEP_HELD)]:
+            self.detach(stream, region)
+
+
+def empty(n: int, dtype: DTypeLike) -> Array:
+    """An array of ``n`` elements in a shared-memory region of its own: an
+    IPC batch names it (or any view of it) where it is, and copies none of it."""
+    import numpy as np  # noqa: PLC0415 - a batch: numpy is there
+
+    size = max(n * np.dtype(dtype).itemsize, 1)
+    region = Region(-(-size // PAGE) * PAGE, keep=True)
+    owner = np.frombuffer(region.mm, dtype=dtype, count=n)
+    region.lend(owner)
+    key = id(region)
+    _HOMES[key] = region
+    weakref.finalize(owner, _forget, key)
+    result: Array = owner[:]
+    return result
+
+
+def _forget(key: int) -> None:
+    region = _HOMES.pop(key, None)
+    if region is not None:
+        region.close()
+
+
+#: The regions :func:`empty` made whose arrays are alive, by ``id``.
+_HOMES: dict[int, Region] = {}
 
 
 def call(
@@ -176,47 +296,62 @@ def call(
     import numpy as np  # noqa: PLC0415 - a batch: numpy is there
 
     columns = _frames.arguments(f, operands)
-    places, at = [], 0
-    for _, values in columns:
-        places.append(at)
-        at = aligned(at + values.nbytes)
     itemsize = np.dtype(dtype).itemsize
-    out_at = at
-    size = out_at + n * itemsize
-    if size > min(limit, MAX_REGION):
-        return None
-    count = max(PIECES, -(-n // PIECE_MOST)) if n >= PIECES else 1
-    bounds = [n * k // count for k in range(count + 1)]
-    pieces = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-    layout = [
-        (values.view(np.uint8), values.itemsize, one_for_all, place)
-        for (one_for_all, values), place in zip(columns, places, strict=True)
-    ]
 
-    def work(stream: Stream) -> Array | Exception:
-        region: Region | None = stream.extra
-        if region is None or region.size < size or not region.free():
-            if region is not None:
-                region.close()
-            stream.extra = None
-            region = Region(-(-size // PAGE) * PAGE)
-            region.attach(stream)
-            stream.extra = region
+    def work(stream: Stream) -> Array | Exception | None:
+        shelf: Shelf | None = stream.extra
+        if shelf is None:
+            shelf = stream.extra = Shelf()
+        found = [None if one_for_all else shelf.home(values) for one_for_all, values in columns]
+        homes = [None if spot is None else spot[0] for spot in found]
+        # The call's own region holds what is copied, then the results.
+        places, at = [], 0
+        for (_, values), spot in zip(columns, found, strict=True):
+            if spot is None:
+                places.append(at)
+                at = aligned(at + values.nbytes)
+            else:
+                places.append(spot[1])
+        out_at = at
+        size = out_at + n * itemsize
+        if size > min(limit, MAX_REGION):
+            return None
+        # Pieces let the server compute while this thread copies; with
+        # nothing to copy, one message lets it compute on every core.
+        copies = any(h is None and not all_ for h, (all_, _) in zip(homes, columns, strict=True))
+        count = max(PIECES, -(-n // PIECE_MOST)) if copies and n >= PIECES else 1
+        bounds = [n * k // count for k in range(count + 1)]
+        pieces = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        keep = {home for home in homes if home is not None}
+        own = shelf.own
+        if own is None or own.size < size or not own.free() or own in keep:
+            own = shelf.own = Region(-(-size // PAGE) * PAGE)
+        keep.add(own)
+        shelf.sweep(stream, keep)
+        for region in keep:
+            if region not in shelf.numbers:
+                shelf.attach(stream, region, keep)
+        number = shelf.numbers[own]
+        layout = [
+            (values.view(np.uint8), values.itemsize, one_for_all, shelf.numbers[home or own], place)
+            for (one_for_all, values), home, place in zip(columns, homes, places, strict=True)
+        ]
         fd, seconds = stream.lend()
         _native.send_shared_call(
-            fd, seconds, region.bytes, f.name, layout, bounds, out_at, itemsize
+            fd, seconds, own.bytes, number, f.name, layout, bounds, out_at, itemsize
         )
         # Every reply is read, so the socket stays in step for the next call.
-        errors = [read_reply(stream, stop - start) for start, stop in pieces]
+        # A batch computed on every core takes a while: wait for it asleep
+        # rather than take a core from it.
+        spins = SPINS if copies or n < PIECE_MOST else 0
+        errors = [read_reply(stream, stop - start, spins) for start, stop in pieces]
         failure = next((e for e in errors if e is not None), None)
         if failure is not None:
             return failure
-        # The caller gets a view of `owner`: numpy makes every array derived
-        # from it (views of views included) refer to `owner` itself.
-        owner = np.frombuffer(region.mm, dtype=dtype, count=n, offset=out_at)
-        region.lent = owner
+        owner = np.frombuffer(own.mm, dtype=dtype, count=n, offset=out_at)
+        own.lend(owner)
         result: Array = owner[:]
-        if region.size > KEEP_REGION:
+        if own.size > KEEP_REGION:
             stream.reusable = False  # the server's mapping goes with the socket
         return result
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import _frames
-from .._client import Client
+from .._client import Client, _arrays
 from .._functions import FunctionInfo
 from ..errors import PayloadTooLargeError
 from . import _shared as shm
@@ -107,6 +107,12 @@ class IpcClient(Client):
             return self.request(command + fields)
 
         return json_method(f, send, self.where)
+
+    def empty(self, n: int, dtype: DTypeLike = "complex128") -> Array:
+        size = n * _arrays().np.dtype(dtype).itemsize
+        if self._shared is None or not shm.SHARED_FROM <= size <= self._shared_limit:
+            return super().empty(n, dtype)
+        return shm.empty(n, dtype)
 
     def _results(self, f: FunctionInfo, operands: list[Operand], n: int, dtype: DTypeLike) -> Array:
         """Large batches in shared memory when the server takes them; the

@@ -1,4 +1,5 @@
 use oxbridge_core::Complex;
+use oxbridge_shm::Regions;
 
 use super::*;
 
@@ -236,11 +237,12 @@ fn lies_in_the_header_are_caught_before_any_allocation() {
 fn shared_call(out_at: u64) -> Vec<u8> {
     let heads = [0, 16].map(|at| shared::Head {
         one_for_all: false,
+        region: 0,
         count: 1,
         at,
     });
     let mut message = Vec::new();
-    shared::call_message(&mut message, b"mul", &heads, 0, out_at);
+    shared::call_message(&mut message, b"mul", &heads, 0, (0, out_at));
     message
 }
 
@@ -248,7 +250,7 @@ fn shared_call(out_at: u64) -> Vec<u8> {
 fn shared_memory_calls_are_refused_without_a_region_or_outside_ipc() {
     let message = shared_call(32);
     assert_eq!(frame_len(&message, usize::MAX).unwrap(), message.len());
-    let (version, error) = error_of(&shared::call("ipc", &message, None));
+    let (version, error) = error_of(&shared::call("ipc", &message, &mut Regions::new(1 << 20)));
     assert_eq!(version, 3);
     assert!(error.contains("attach one first"), "{error}");
     // Over HTTP (`POST /batch`) a version-3 frame has no region to refer to.

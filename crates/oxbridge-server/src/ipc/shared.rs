@@ -21,7 +21,7 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oxbridge_shm::{Region, RegionError};
+use oxbridge_shm::{RegionError, Regions};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
 use tokio::io::Interest;
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::connection::end_with;
 use crate::config::Limits;
 use crate::error::CallError;
-use crate::frames::shared::{self as v3, ATTACH, CALL, MAX_MESSAGE, VERSION};
+use crate::frames::shared::{self as v3, ATTACH, CALL, DETACH, MAX_MESSAGE, VERSION};
 use crate::frames::{self, REQUEST_HEADER};
 
 /// Serves the connection to its end if its first message is a shared-memory
@@ -117,7 +117,7 @@ fn serve(
     let mut buf: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
     let mut chunk = vec![0_u8; MAX_MESSAGE];
     let mut fds: Vec<OwnedFd> = Vec::new();
-    let mut region: Option<Region> = None;
+    let mut regions = Regions::new(limits.max_shared_bytes);
     loop {
         while buf.len() >= REQUEST_HEADER {
             let total = match frames::version(&buf)
@@ -136,17 +136,21 @@ fn serve(
                 break;
             }
             let reply = match v3::kind(&buf) {
-                ATTACH => match attach(fds.pop(), limits) {
-                    Ok(mapped) => {
-                        region = Some(mapped);
-                        v3::attached()
-                    }
+                ATTACH => match attach(&mut regions, &buf, fds.pop(), limits) {
+                    Ok(()) => v3::attached(),
                     Err(e) => {
                         super::refused(&e);
                         frames::error_reply(VERSION, &e)
                     }
                 },
-                CALL => v3::call("ipc", &buf[..total], region.as_mut()),
+                DETACH => match v3::region_id(&buf) {
+                    Ok(id) => {
+                        regions.detach(id);
+                        v3::attached()
+                    }
+                    Err(e) => frames::error_reply(VERSION, &e),
+                },
+                CALL => v3::call("ipc", &buf[..total], &mut regions),
                 other => {
                     let e = CallError::BadRequest(format!("unknown shared-memory message {other}"));
                     return Ok(Some(e));
@@ -186,8 +190,14 @@ fn serve(
     }
 }
 
-/// The region the client passed with its attach message.
-fn attach(fd: Option<OwnedFd>, limits: &Limits) -> Result<Region, CallError> {
+/// Maps the region the client passed with its attach message `message`,
+/// under the id the message gives.
+fn attach(
+    regions: &mut Regions,
+    message: &[u8],
+    fd: Option<OwnedFd>,
+    limits: &Limits,
+) -> Result<(), CallError> {
     if limits.max_shared_bytes == 0 {
         return Err(CallError::Unavailable(
             "this server takes no shared-memory regions (--max-shared-bytes 0)".into(),
@@ -196,9 +206,10 @@ fn attach(fd: Option<OwnedFd>, limits: &Limits) -> Result<Region, CallError> {
     let fd = fd.ok_or_else(|| {
         CallError::BadRequest("an attach message must carry the region's descriptor".into())
     })?;
+    let id = v3::region_id(message)?;
     // Mapping pre-faults the region's pages: milliseconds for a large one,
     // on this connection's own thread.
-    Region::map(fd, limits.max_shared_bytes).map_err(|e| match e {
+    regions.attach(id, fd).map_err(|e| match e {
         RegionError::TooLarge { limit, .. } => CallError::TooLarge { limit },
         RegionError::Unusable(_) => CallError::BadRequest(e.to_string()),
     })

@@ -120,14 +120,17 @@ def send_shared_call(
     fd: int,
     seconds: float,
     region: Any,
+    region_id: int,
     name: str,
-    columns: list[tuple[Any, int, bool, int]],
+    columns: list[tuple[Any, int, bool, int, int]],
     bounds: list[int],
     out_at: int,
     out_size: int,
 ) -> None:
-    """Copies a shared-memory call's operands into `region` a piece at a time,
-    sending each piece's call message on the socket `fd` (the IPC bridge's)."""
+    """Copies a shared-memory call's operands into `region` (the server's
+    region `region_id`) a piece at a time, sending each piece's call message
+    on the socket `fd` (the IPC bridge's); an operand already in another of
+    the server's regions is named there, not copied."""
 
 @final
 class Server:
