@@ -13,11 +13,13 @@ import numpy as np
 import oxbridge
 import pytest
 from oxbridge import bench
-from oxbridge.bench.cases import LARGE, shared_copy
+from oxbridge.bench.cases import LARGE, shared_copy, shared_operands
 from oxbridge.bench.measure import Result, _calls_per_sample, settings
 from oxbridge.bench.peer import RoundTrip
 from oxbridge.bench.report import evaluate, targets
 from oxbridge.bridges import _shared
+
+from .servers import serving
 
 
 def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> None:
@@ -58,7 +60,7 @@ def test_quick_bench_writes_every_output_for_every_bridge(tmp_path: Path) -> Non
     assert all(t["verdict"] == ("met" if t["ratio"] <= t["limit"] else "missed")
                for t in load_targets)  # fmt: skip
     targets = [t for t in doc["targets"] if t not in load_targets]
-    assert len(targets) == 18
+    assert len(targets) == 19
     # A quick run measures the single calls and the small batches; the 1e6
     # targets say they were not measured, with no ratio, rather than judge
     # another size.
@@ -247,6 +249,27 @@ def test_the_shared_memory_floor_copies_both_operands_into_a_shared_mapping() ->
     assert region[n:].tobytes() == b.tobytes()
     ipc = next(t for t in targets() if t.case == f"ipc mul_many @{LARGE}")
     assert ipc.floor == case.name.replace(f"@{n}", f"@{LARGE}")
+
+
+@pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
+def test_the_shared_operands_case_calls_ipc_on_arrays_in_shared_memory(tmp_path: Path) -> None:
+    n = 5000
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, n)) + 1j * rng.normal(size=(2, n))
+    with (
+        serving("--no-http", "--no-grpc", "--unix", str(tmp_path / "ox.sock")) as s,
+        oxbridge.connect(s.url("ipc")) as client,
+    ):
+        case = shared_operands(client, a, b)
+        space = case.namespace
+        for operand, values in ((space["a"], a), (space["b"], b)):
+            assert isinstance(operand.base.base.obj, mmap.mmap), "not in shared memory"
+            assert operand.tobytes() == values.tobytes()
+        got = space["f"](space["a"], space["b"])
+        assert got.tobytes() == oxbridge.connect("pyo3").mul_many(a, b).tobytes()
+    shared = next(t for t in targets() if t.case.startswith("ipc mul_many, operands in shared"))
+    assert shared.case == case.name.replace(f"@{n}", f"@{LARGE}")
+    assert shared.baseline == f"pyo3 mul_many @{LARGE}"
 
 
 def test_without_load_generators_throughput_is_skipped_and_said(

@@ -11,11 +11,14 @@ import operator
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _native, bridges
 from .._library import CALCULATOR
 from ..bridges import _shared as shared_memory
+
+if TYPE_CHECKING:
+    from .._client import Client
 
 NETWORK = ("ipc", "http", "grpc")
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
@@ -316,6 +319,8 @@ def batch_cases(chosen: list[str], sizes: tuple[int, ...]) -> list[Case]:
                     n,
                 )
             )
+            if n == LARGE and name == "ipc" and shared_memory.available():
+                cases.append(shared_operands(client, a, b))
             if n == sizes[-1]:
                 cases.append(
                     Case(
@@ -340,6 +345,17 @@ def raw_round_trip(n: int) -> Case:
     trip = RoundTrip(request=32 * n, reply=16 * n)
     return Case(f"raw loopback round trip @{n}", "batch", None, "floor", "f()", {"f": trip}, n,
                 close=trip.close)  # fmt: skip
+
+
+def shared_operands(client: Client, a: Any, b: Any) -> Case:
+    """The IPC batch on operands made with ``client.empty`` (so already in
+    shared memory the server maps): the same call without the copy."""
+    n = len(a)
+    shared_a, shared_b = client.empty(n), client.empty(n)
+    shared_a[:], shared_b[:] = a, b
+    namespace = {"f": client.mul_many, "a": shared_a, "b": shared_b}
+    name = f"ipc mul_many, operands in shared memory @{n}"
+    return Case(name, "batch-shared", "ipc", "oxbridge", "f(a, b)", namespace, n)
 
 
 def shared_copy(a: Any, b: Any) -> Case:

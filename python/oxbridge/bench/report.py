@@ -59,6 +59,8 @@ def targets() -> list[Target]:
         Target(f"cffi mul_many {big}", f"pyo3 mul_many {big}", 1.2, "cffi mul_many vs pyo3 (1e6)"),
         Target(f"ipc mul_many {big}", f"pyo3 mul_many {big}", 3.0,
                "ipc mul_many vs in process (1e6)", f"shared-memory copy {big}"),
+        Target(f"ipc mul_many, operands in shared memory {big}", f"pyo3 mul_many {big}", 3.0,
+               "ipc mul_many on arrays made with client.empty vs in process (1e6)"),
         Target(f"http mul_many {big}", f"raw loopback round trip {big}", 1.3,
                "http mul_many vs a raw loopback round trip of its bytes (1e6)"),
         Target(f"grpc mul_many {big}", f"raw loopback round trip {big}", 1.5,
@@ -191,7 +193,7 @@ def tables(
         "|---|---:|---:|---:|",
     ]
     for r in results:
-        if r.group in ("batch", "batch-add"):
+        if r.group.startswith("batch"):
             rate, gbs = r.extra["elements_per_second"], r.extra["gb_per_second"]
             out.append(f"| {r.name} | {human(r.median)} | {rate:.3g} | {gbs:.3g} |")
     if conc:
@@ -281,7 +283,7 @@ def plots(results: list[Result], out_dir: Path, chosen: list[str]) -> list[str]:
         pts = sorted(
             (r.size, r.extra["elements_per_second"])
             for r in results
-            if r.group == "batch" and r.bridge == bridge and r.size
+            if r.group == "batch" and r.bridge == bridge and r.size and r.kind != "floor"
         )
         if pts:
             ax.plot(*zip(*pts, strict=True), marker="o", label=bridge or "numpy a*b")
