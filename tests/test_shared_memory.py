@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import oxbridge
 import pytest
 from oxbridge.bridges import _shared
+from oxbridge.bridges._socket import Stream
 
 from .servers import Served, serving
 from .test_metrics import scrape, value
@@ -422,7 +424,7 @@ def test_a_call_reads_from_several_regions_and_writes_into_another(server: Serve
         with connect(server) as sock:
             for number, fd in zip((1, 9, 255), fds, strict=True):
                 attach(sock, [fd], number)
-                assert reply(sock) == (0, 0)
+                assert reply(sock) == (0, number), "an attach is answered with its number"
             heads = [(1 << 8, 100, 0), (9 << 8, 100, 800)]
             sock.sendall(call_message(heads, 64, out_region=255))
             assert reply(sock) == (0, 100)
@@ -431,7 +433,7 @@ def test_a_call_reads_from_several_regions_and_writes_into_another(server: Serve
             # Region 9 detached: a call that names it is refused, and the
             # connection goes on.
             sock.sendall(HEADER.pack(b"OXB\x03", DETACH, 0, 0, 0, 9, 0, 0))
-            assert reply(sock) == (0, 0)
+            assert reply(sock) == (0, 9)
             sock.sendall(call_message(heads, 64, out_region=255))
             status, doc = reply(sock)
             assert status == 1
@@ -456,17 +458,38 @@ def test_a_call_reads_from_several_regions_and_writes_into_another(server: Serve
     still_serves(server)
 
 
+def test_a_server_with_one_region_is_refused_rather_than_misread() -> None:
+    """A server from before numbered regions answers every attach with 0,
+    having replaced its one region: a call naming two regions would read
+    the wrong one, so the client takes that answer as a refusal."""
+    left, right = socket.socketpair()
+    with left, right:
+        stream = Stream(left, WAIT)
+        stream.deadline = time.monotonic() + WAIT
+        right.sendall(REPLY.pack(b"OXB\x03", 0, 0))
+        region = _shared.Region(4096)
+        with pytest.raises(_shared.Refused) as refused:
+            region.attach(stream, 3)
+        assert isinstance(refused.value.error, oxbridge.ProtocolError)
+        message, fds, _, _ = socket.recv_fds(right, HEADER.size, 1)
+        for fd in fds:
+            os.close(fd)
+        assert (HEADER.unpack(message)[1], HEADER.unpack(message)[5]) == (ATTACH, 3)
+        assert len(fds) == 1
+        region.close()
+
+
 def test_the_region_limit_holds_for_a_connections_regions_together(tmp_path: Path) -> None:
     with ipc_server(tmp_path, "--max-shared-bytes", "65536") as s:
         with connect(s) as sock:
             attach(sock, [memfd(40960)], 1)
-            assert reply(sock) == (0, 0)
+            assert reply(sock) == (0, 1)
             attach(sock, [memfd(40960)], 2)
             status, doc = reply(sock)
             assert (status, doc["kind"]) == (1, "payload_too_large")
             # Replacing region 1 frees its room.
             attach(sock, [memfd(65536)], 1)
-            assert reply(sock) == (0, 0)
+            assert reply(sock) == (0, 1)
         still_serves(s)
 
 

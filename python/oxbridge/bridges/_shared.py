@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 MAGIC = b"OXB\x03"
 HEADER = struct.Struct("<4sBBBBQQQ")
 ATTACH, CALL, DETACH = 0, 1, 2
-#: A socket's regions are numbered in one byte.
+#: A socket's regions are numbered in one byte, from 1: a server from
+#: before numbered regions answers every attach with 0.
 MAX_REGIONS = 256
 #: Regions of results still held kept attached on a socket, so that a
 #: result passed back as an operand is read where it is; the oldest past
@@ -157,7 +158,9 @@ class Region:
         stream.budget()
         socket.send_fds(stream.sock, [header], [self.fd])
         try:
-            error = read_reply(stream, 0)
+            # The server answers with the region's number; one from before
+            # numbered regions answers 0 (it replaced its one region).
+            error = read_reply(stream, number)
         except BadReply as e:  # a server from before shared memory
             error = ProtocolError(f"the server does not take shared memory: {e}")
         if error is not None:
@@ -217,7 +220,7 @@ class Shelf:
     def attach(self, stream: Stream, region: Region, keep: set[Region]) -> None:
         """Pass ``region`` to the server under a free number; when the server
         has no room for it, detach every region but ``keep`` and try again."""
-        number = next(k for k in range(MAX_REGIONS) if k not in self.numbers.values())
+        number = next(k for k in range(1, MAX_REGIONS) if k not in self.numbers.values())
         try:
             region.attach(stream, number)
         except Refused:
@@ -234,7 +237,7 @@ class Shelf:
         number = self.numbers.pop(region)
         stream.budget()
         stream.sock.sendall(HEADER.pack(MAGIC, DETACH, 0, 0, 0, number, 0, 0))
-        error = read_reply(stream, 0)
+        error = read_reply(stream, number)
         if error is not None:
             raise error
 

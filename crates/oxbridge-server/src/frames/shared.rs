@@ -24,8 +24,11 @@
 //! their calls use region 0, which each attach replaces.
 //!
 //! An attach or detach has no body. The reply is the 16-byte reply header of
-//! version 3: status 0 and the number of results (now in the region; 0 for an
-//! attach or detach), or status 1 and a JSON error, as for the other versions.
+//! version 3: status 0 and the number of results (now in the region; for an
+//! attach or detach, the region's number), or status 1 and a JSON error, as
+//! for the other versions. A server from before numbered regions answers
+//! every attach with 0: a client that numbers its regions from 1 knows
+//! such a server by that, and must not name a region in its calls.
 
 use std::ops::Range;
 
@@ -106,10 +109,12 @@ pub fn call_message(
     }
 }
 
-/// The reply to a region attached or detached.
+/// The reply to region `id` attached or detached: its number where a
+/// call's reply has its count, so that a client tells this server from one
+/// that had a single region (which always answers 0).
 #[must_use]
-pub fn attached() -> Vec<u8> {
-    ok_header(VERSION, 0).to_vec()
+pub fn attached(id: u8) -> Vec<u8> {
+    ok_header(VERSION, usize::from(id)).to_vec()
 }
 
 /// The region id of an attach or detach message (its header is whole).

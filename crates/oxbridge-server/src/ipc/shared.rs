@@ -137,7 +137,7 @@ fn serve(
             }
             let reply = match v3::kind(&buf) {
                 ATTACH => match attach(&mut regions, &buf, fds.pop(), limits) {
-                    Ok(()) => v3::attached(),
+                    Ok(id) => v3::attached(id),
                     Err(e) => {
                         super::refused(&e);
                         frames::error_reply(VERSION, &e)
@@ -146,7 +146,7 @@ fn serve(
                 DETACH => match v3::region_id(&buf) {
                     Ok(id) => {
                         regions.detach(id);
-                        v3::attached()
+                        v3::attached(id)
                     }
                     Err(e) => frames::error_reply(VERSION, &e),
                 },
@@ -191,13 +191,13 @@ fn serve(
 }
 
 /// Maps the region the client passed with its attach message `message`,
-/// under the id the message gives.
+/// under the id the message gives; that id.
 fn attach(
     regions: &mut Regions,
     message: &[u8],
     fd: Option<OwnedFd>,
     limits: &Limits,
-) -> Result<(), CallError> {
+) -> Result<u8, CallError> {
     if limits.max_shared_bytes == 0 {
         return Err(CallError::Unavailable(
             "this server takes no shared-memory regions (--max-shared-bytes 0)".into(),
@@ -212,7 +212,8 @@ fn attach(
     regions.attach(id, fd).map_err(|e| match e {
         RegionError::TooLarge { limit, .. } => CallError::TooLarge { limit },
         RegionError::Unusable(_) => CallError::BadRequest(e.to_string()),
-    })
+    })?;
+    Ok(id)
 }
 
 /// Reads what the socket has into `chunk`, and any descriptors sent with it
