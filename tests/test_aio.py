@@ -57,6 +57,19 @@ def test_one_event_loop_drives_a_thousand_concurrent_calls(bridge: str) -> None:
 
 
 @pytest.mark.parametrize("bridge", AIO)
+def test_arrays_from_empty_are_operands_as_on_the_sync_clients(bridge: str) -> None:
+    async def main() -> None:
+        async with oxbridge.aio.connect(bridge, timeout=60) as c:
+            a = c.empty(100_003)
+            assert (a.shape, a.dtype) == ((100_003,), np.dtype(np.complex128))
+            a[:] = np.arange(len(a)) - 1j
+            got = await c.mul_many(a, 2j)
+        assert np.array_equal(got, oxbridge.connect("pyo3").mul_many(a, 2j))
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("bridge", AIO)
 def test_cancelled_calls_never_give_another_call_their_reply(bridge: str) -> None:
     async def main() -> None:
         async with oxbridge.aio.connect(bridge, timeout=30) as c:

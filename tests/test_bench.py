@@ -267,7 +267,7 @@ def test_the_shared_operands_case_calls_ipc_on_arrays_in_shared_memory(tmp_path:
             assert operand.tobytes() == values.tobytes()
         got = space["f"](space["a"], space["b"])
         assert got.tobytes() == oxbridge.connect("pyo3").mul_many(a, b).tobytes()
-    shared = next(t for t in targets() if t.case.startswith("ipc mul_many, operands in shared"))
+    shared = next(t for t in targets() if t.case.startswith("ipc mul_many on shared arrays"))
     assert shared.case == case.name.replace(f"@{n}", f"@{LARGE}")
     assert shared.baseline == f"pyo3 mul_many @{LARGE}"
 

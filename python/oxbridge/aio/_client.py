@@ -46,6 +46,12 @@ class AsyncClient:
         # The library's functions, set per instance from its catalogue.
         def __getattr__(self, name: str) -> Callable[..., Coroutine[Any, Any, Any]]: ...
 
+    def empty(self, n: int, dtype: Any = "complex128") -> Array:
+        """A new array of ``n`` elements (not initialized) for this client's
+        batches, as :meth:`oxbridge.Client.empty` gives: here an ordinary
+        numpy array (the asyncio clients send batches on the socket)."""
+        return _arrays().np.empty(n, dtype=dtype)  # type: ignore[no-any-return]
+
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
         """``f`` as a coroutine function over this bridge."""
         raise NotImplementedError

@@ -354,7 +354,7 @@ def shared_operands(client: Client, a: Any, b: Any) -> Case:
     shared_a, shared_b = client.empty(n), client.empty(n)
     shared_a[:], shared_b[:] = a, b
     namespace = {"f": client.mul_many, "a": shared_a, "b": shared_b}
-    name = f"ipc mul_many, operands in shared memory @{n}"
+    name = f"ipc mul_many on shared arrays @{n}"
     return Case(name, "batch-shared", "ipc", "oxbridge", "f(a, b)", namespace, n)
 
 

@@ -59,7 +59,7 @@ def targets() -> list[Target]:
         Target(f"cffi mul_many {big}", f"pyo3 mul_many {big}", 1.2, "cffi mul_many vs pyo3 (1e6)"),
         Target(f"ipc mul_many {big}", f"pyo3 mul_many {big}", 3.0,
                "ipc mul_many vs in process (1e6)", f"shared-memory copy {big}"),
-        Target(f"ipc mul_many, operands in shared memory {big}", f"pyo3 mul_many {big}", 3.0,
+        Target(f"ipc mul_many on shared arrays {big}", f"pyo3 mul_many {big}", 3.0,
                "ipc mul_many on arrays made with client.empty vs in process (1e6)"),
         Target(f"http mul_many {big}", f"raw loopback round trip {big}", 1.3,
                "http mul_many vs a raw loopback round trip of its bytes (1e6)"),

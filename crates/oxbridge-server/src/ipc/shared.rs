@@ -1,7 +1,7 @@
 //! An IPC connection in shared-memory mode (see [`crate::frames::shared`]):
 //! the client's first message passed a region, and every message after it is
-//! a small version-3 message, read with `recvmsg` so that the descriptor of a
-//! region passed again is received rather than dropped.
+//! a small version-3 message, read with `recvmsg` so that the descriptor of
+//! each further region passed is received rather than dropped.
 //!
 //! Such a connection is served on a thread of its own, its socket taken out
 //! of the runtime's reactor. A large batch comes as pieces sent back to back
@@ -10,9 +10,9 @@
 //! server's time on a 1e6-element batch, on two cores). Here the pieces wait
 //! in the socket until the thread that computes reads them.
 //!
-//! The region is this connection's alone (the peer's uid was checked when it
-//! connected), at most `--max-shared-bytes`, and unmapped when the
-//! connection ends.
+//! The regions are this connection's alone (the peer's uid was checked when
+//! it connected), at most `--max-shared-bytes` together, and unmapped when
+//! the client detaches them or the connection ends.
 
 use std::io::{self, IoSliceMut, Write};
 use std::mem::MaybeUninit;
