@@ -225,19 +225,6 @@ def test_threads_share_arrays_made_in_shared_memory(client: oxbridge.Client) -> 
         assert all(pool.map(work, range(8)))
 
 
-def test_a_server_without_shared_memory_gives_ordinary_arrays(tmp_path: Path) -> None:
-    a, b = operands()
-    with (
-        ipc_server(tmp_path, "--max-shared-bytes", "0") as s,
-        oxbridge.connect(s.url("ipc"), timeout=WAIT) as c,
-    ):
-        c.mul_many(a, b)  # learns that the server takes no region
-        sa = c.empty(N)
-        assert region_of(sa) is None
-        sa[:] = a
-        assert same_bits(c.mul_many(sa, b), LOCAL.mul_many(a, b))
-
-
 def test_element_errors_name_their_index_and_the_connection_goes_on(
     client: oxbridge.Client,
 ) -> None:
@@ -269,6 +256,11 @@ def test_a_server_without_shared_memory_answers_over_the_socket(tmp_path: Path) 
             got = c.mul_many(a, b)
             assert region_of(got) is None
             assert same_bits(got, LOCAL.mul_many(a, b))
+        # Having learnt that, the client makes ordinary arrays for operands.
+        sa = c.empty(N)
+        assert region_of(sa) is None
+        sa[:] = a
+        assert same_bits(c.mul_many(sa, b), LOCAL.mul_many(a, b))
 
 
 def test_a_batch_over_the_servers_region_limit_crosses_the_socket(tmp_path: Path) -> None:
