@@ -10,10 +10,10 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::routing::post;
+use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// The HTTP anchor's request: `POST /add` with `{"a": [re, im], "b": [re, im]}`,
 /// as the oxbridge server takes it.
@@ -120,12 +120,21 @@ pub async fn bind() -> io::Result<(Addresses, impl Future<Output = io::Result<()
         http: http.local_addr()?,
         grpc: grpc.local_addr()?,
     };
+    // Both with TCP_NODELAY, as the server's connections have it (and as
+    // tonic's `serve` sets it by default): with Nagle's algorithm an anchor
+    // would send fewer, later packets, and be measured for that, not for
+    // the work it does per request.
     let serving = async move {
+        let http = http.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let http = async { axum::serve(http, http_app()).await };
         let grpc = async {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
             tonic::transport::Server::builder()
                 .add_routes(grpc_routes())
-                .serve_with_incoming(TcpListenerStream::new(grpc))
+                .serve_with_incoming(incoming)
                 .await
                 .map_err(io::Error::other)
         };
