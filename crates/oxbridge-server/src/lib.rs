@@ -29,6 +29,7 @@ mod grpc_conn;
 pub mod grpc_functions;
 pub mod grpc_many;
 pub mod grpc_message;
+mod grpc_observe;
 mod grpc_serve;
 pub mod http;
 mod http_serve;
