@@ -13,6 +13,7 @@
 //! explicit presence, so `-0.0` survives); arrays as packed `repeated double`
 //! and `repeated int64`, and `repeated Complex`.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use bytes::{Buf, BufMut};
@@ -24,6 +25,8 @@ use tonic::Status;
 
 use crate::error::CallError;
 use crate::grpc::status;
+use crate::grpc_message;
+use crate::pieces::Pieces;
 
 /// The protobuf package of a library's functions.
 #[must_use]
@@ -325,29 +328,129 @@ impl Decoder for FunctionCodec {
     }
 }
 
-/// Answers one call of `f`: the body of its route.
+/// Answers one call of `f`: the body of its route. A request that is one
+/// plain message is read and answered here, as tonic would answer it, with
+/// none of its per-call machinery (decode and encode buffers, streams, boxed
+/// bodies); anything else goes to tonic.
 pub async fn serve(
     f: &'static Function,
     max: usize,
     request: axum::extract::Request,
 ) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    // tonic refuses a request that names an encoding, even an uncompressed one.
+    let body = if parts.headers.contains_key("grpc-encoding") {
+        Err(grpc_message::Replay::new(VecDeque::new(), Some(body)))
+    } else {
+        grpc_message::whole(body, max).await
+    };
+    let body = match body {
+        Ok(message) => return answer(f, max, message),
+        Err(body) => body,
+    };
     let mut grpc = tonic::server::Grpc::new(FunctionCodec(f))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let call = tower::service_fn(move |request: tonic::Request<crate::Args>| async move {
-        let args = request.into_inner();
-        let args: smallvec::SmallVec<[_; 4]> = args.iter().map(Value::as_arg).collect();
-        f.invoke(&args)
-            .map(tonic::Response::new)
-            .map_err(|e| status(&e.into()))
+        invoke(f, &request.into_inner()).map(tonic::Response::new)
     });
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::new(body));
     grpc.unary(call, request).await.map(axum::body::Body::new)
+}
+
+fn invoke(f: &'static Function, args: &crate::Args) -> Result<Value, Status> {
+    let args: smallvec::SmallVec<[_; 4]> = args.iter().map(Value::as_arg).collect();
+    f.invoke(&args).map_err(|e| status(&e.into()))
+}
+
+/// A call whose request is `message`, answered as tonic answers it: a
+/// failure as a status alone (no message), a success as its message, then
+/// `grpc-status: 0`.
+fn answer(f: &'static Function, max: usize, message: Pieces) -> axum::response::Response {
+    let value = match decode_request(f, &mut message.into_buf()).and_then(|a| invoke(f, &a)) {
+        Ok(value) => value,
+        Err(status) => return status.into_http(),
+    };
+    let (len, reply) = grpc_message::reply(|buf| encode_reply(&value, buf));
+    if len > max {
+        return grpc_message::too_large(len, max).into_http();
+    }
+    reply.into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt as _;
     use oxbridge_core::CALCULATOR;
+
+    /// A response as a client sees it: status, headers, the message bytes, trailers.
+    async fn answered(
+        f: &'static Function,
+        max: usize,
+        message: &[u8],
+        identity: bool,
+    ) -> (u16, http::HeaderMap, Vec<u8>, Option<http::HeaderMap>) {
+        let mut framed = vec![0];
+        framed.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
+        framed.extend(message);
+        let mut request = axum::extract::Request::new(axum::body::Body::from(framed));
+        request.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        if identity {
+            // Named, so the call goes to tonic (which takes "identity").
+            request
+                .headers_mut()
+                .insert("grpc-encoding", http::HeaderValue::from_static("identity"));
+        }
+        let (parts, mut body) = serve(f, max, request).await.into_parts();
+        let (mut data, mut trailers) = (Vec::new(), None);
+        while let Some(frame) = body.frame().await {
+            match frame.unwrap().into_data() {
+                Ok(d) => data.extend(d),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            }
+        }
+        (parts.status.as_u16(), parts.headers, data, trailers)
+    }
+
+    #[tokio::test]
+    async fn a_call_answered_here_is_answered_as_tonic_answers_it() {
+        let [add, div, greet] = ["add", "div", "greet"].map(|n| CALCULATOR.get(n).unwrap());
+        let mut sum = Vec::new();
+        encode_complex(1, Complex::new(1.0, -0.0), &mut sum);
+        encode_complex(2, Complex::new(2.5, 3.0), &mut sum);
+        let mut by_zero = Vec::new();
+        encode_complex(1, Complex::new(1.0, 0.0), &mut by_zero);
+        encode_complex(2, Complex::new(0.0, 0.0), &mut by_zero);
+        let mut long = Vec::new();
+        // "h, xxx…": 129 bytes, a longer length than the name's 126.
+        encoding::string::encode(1, &"h".to_owned(), &mut long);
+        encoding::string::encode(2, &"x".repeat(126), &mut long);
+        let cases: [(&'static Function, &[u8]); 4] = [
+            (add, &sum),
+            (div, &by_zero),
+            (add, b"\x0a\xff"),
+            (greet, &long),
+        ];
+        for (f, message) in cases {
+            let here = answered(f, 1000, message, false).await;
+            let tonic = answered(f, 1000, message, true).await;
+            assert_eq!(here, tonic, "{} {message:?}", f.name);
+        }
+        // A reply one byte past the limit (the request is within it): tonic
+        // sends a broken message, then the failure in the trailers; here the
+        // same failure comes alone.
+        let (status, headers, data, trailers) = answered(greet, long.len(), &long, false).await;
+        let (_, _, _, theirs) = answered(greet, long.len(), &long, true).await;
+        let theirs = theirs.expect("tonic's trailers");
+        assert_eq!((status, data, trailers), (200, vec![], None));
+        assert_eq!(headers["grpc-status"], theirs["grpc-status"]);
+        assert_eq!(headers["grpc-message"], theirs["grpc-message"]);
+        assert_eq!(theirs["grpc-status"], "11");
+    }
 
     #[test]
     fn the_checked_in_proto_is_the_generated_one() {

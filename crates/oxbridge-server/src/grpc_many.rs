@@ -233,10 +233,7 @@ pub async fn serve(
             .map_err(|e| status(&e))?;
         let len = grpc_message::reply_len(reply.len());
         if len > max {
-            // tonic's words, as when it encodes a message past the limit.
-            return Err(Status::out_of_range(format!(
-                "Error, encoded message length too large: found {len} bytes, the limit is: {max} bytes"
-            )));
+            return Err(grpc_message::too_large(len, max));
         }
         crate::metrics::batch_bytes("grpc", received, reply.len());
         Ok(tonic::Response::new(Bytes::from(reply)))

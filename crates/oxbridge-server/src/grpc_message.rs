@@ -118,6 +118,115 @@ where
     }
 }
 
+/// The one message of a unary request's `body` when that is all it holds:
+/// uncompressed, at most `limit` bytes, then the end (no second message, no
+/// trailers), as tonic reads it. Otherwise the body to hand tonic, what was
+/// read of it as it came, so its checks and its words stay the only ones.
+pub async fn whole<B>(body: B, limit: usize) -> Result<Pieces, Replay<B>>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let slots = Slots::default();
+    let mut read = take(body, limit, &slots).await;
+    let Some(message) = slots.message() else {
+        return Err(read);
+    };
+    // `take` put tonic's empty message first, then what followed this one.
+    if read.front.len() == 1 {
+        match read.rest.as_mut() {
+            None => return Ok(message),
+            Some(rest) => match rest.frame().await {
+                None => return Ok(message),
+                Some(next) => read.front.push_back(next),
+            },
+        }
+    }
+    read.front.pop_front();
+    let mut given = Replay::new(VecDeque::new(), read.rest.take());
+    given.give_back(prefixed(message.len()), message);
+    given.front.extend(read.front.drain(..));
+    Err(given)
+}
+
+/// A gRPC message's prefix (uncompressed, `len` bytes), room left after it.
+fn prefixed(len: usize) -> BytesMut {
+    let mut prefix = BytesMut::with_capacity(PREFIX + 32);
+    prefix.put_u8(0);
+    prefix.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    prefix
+}
+
+/// A unary reply as tonic's server sends a success: `message` (written by
+/// `write`) in one data frame, then the trailers `grpc-status: 0`. Its
+/// message's length, to check against the limit first.
+pub fn reply(write: impl FnOnce(&mut BytesMut)) -> (usize, Reply) {
+    let mut framed = prefixed(0);
+    write(&mut framed);
+    let len = framed.len() - PREFIX;
+    framed[1..PREFIX].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    (
+        len,
+        Reply {
+            message: Some(framed.freeze()),
+            ended: false,
+        },
+    )
+}
+
+/// tonic's failure, in its words, for a reply of `len` bytes past the limit `max`.
+#[must_use]
+pub fn too_large(len: usize, max: usize) -> tonic::Status {
+    tonic::Status::out_of_range(format!(
+        "Error, encoded message length too large: found {len} bytes, the limit is: {max} bytes"
+    ))
+}
+
+/// See [`reply`].
+#[derive(Debug)]
+pub struct Reply {
+    message: Option<Bytes>,
+    ended: bool,
+}
+
+impl Reply {
+    /// The reply as an HTTP response, with tonic's `content-type`.
+    #[must_use]
+    pub fn into_response(self) -> axum::response::Response {
+        let mut response = axum::response::Response::new(axum::body::Body::new(self));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        response
+    }
+}
+
+impl Body for Reply {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(message) = this.message.take() {
+            return Poll::Ready(Some(Ok(Frame::data(message))));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        this.ended = true;
+        let mut trailers = http::HeaderMap::with_capacity(1);
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+}
+
 /// A body that first gives back what was read of it, then the rest.
 #[derive(Debug)]
 pub struct Replay<B: Body> {
@@ -330,6 +439,65 @@ mod tests {
             all(replay).await,
             (message(0, &payload)[..9].to_vec(), true)
         );
+    }
+
+    #[tokio::test]
+    async fn a_body_of_one_message_is_taken_whole_and_anything_more_goes_to_tonic() {
+        let payload: Vec<u8> = (0..=255_u8).cycle().take(300).collect();
+        let sent = message(0, &payload);
+        for cut in [1, 4, 5, 6, 100, 305, 1000] {
+            let taken = whole(body(&sent, cut), 300).await.expect("whole");
+            assert_eq!(taken.into_vec().concat(), payload, "cut {cut}");
+        }
+        let mut more = sent.clone();
+        more.extend(message(0, b"second"));
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-late", http::HeaderValue::from_static("1"));
+        for (sent, limit) in [
+            (&more, 300),
+            (&message(1, &payload), 300),
+            (&sent, 299),
+            (&sent[..200].to_vec(), 300),
+        ] {
+            for cut in [1, 5, 64, 305, 1000] {
+                let Err(replay) = whole(body(sent, cut), limit).await else {
+                    panic!("taken whole, cut {cut}");
+                };
+                assert_eq!(all(replay).await, (sent.clone(), false), "cut {cut}");
+            }
+        }
+        // A message and then trailers: tonic reads those too.
+        let chunks: Chunks = vec![
+            Ok(Frame::data(Bytes::from(sent.clone()))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        let Err(mut replay) = whole(StreamBody::new(tokio_stream::iter(chunks)), 300).await else {
+            panic!("a message with trailers taken whole");
+        };
+        let data = replay.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&data[..], &sent[..PREFIX]);
+        let (rest, failed) = all(replay).await;
+        assert_eq!((rest.as_slice(), failed), (&sent[PREFIX..], false));
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_its_message_then_the_status_of_a_success() {
+        let (len, mut reply) = super::reply(|buf| buf.put_slice(b"\x0a\x03abc"));
+        assert_eq!(len, 5);
+        let data = reply.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&data[..], message(0, b"\x0a\x03abc"));
+        assert!(!reply.is_end_stream());
+        let trailers = reply
+            .frame()
+            .await
+            .unwrap()
+            .unwrap()
+            .into_trailers()
+            .unwrap();
+        assert_eq!(trailers.len(), 1);
+        assert_eq!(trailers["grpc-status"], "0");
+        assert!(reply.is_end_stream());
+        assert!(reply.frame().await.is_none());
     }
 
     #[tokio::test]
