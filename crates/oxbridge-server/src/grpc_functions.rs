@@ -13,7 +13,6 @@
 //! explicit presence, so `-0.0` survives); arrays as packed `repeated double`
 //! and `repeated int64`, and `repeated Complex`.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use bytes::{Buf, BufMut};
@@ -25,8 +24,7 @@ use tonic::Status;
 
 use crate::error::CallError;
 use crate::grpc::status;
-use crate::grpc_message;
-use crate::pieces::Pieces;
+use crate::grpc_message::{self, Message};
 
 /// The protobuf package of a library's functions.
 #[must_use]
@@ -340,13 +338,13 @@ pub async fn serve(
     let (parts, body) = request.into_parts();
     // tonic refuses a request that names an encoding, even an uncompressed one.
     let body = if parts.headers.contains_key("grpc-encoding") {
-        Err(grpc_message::Replay::new(VecDeque::new(), Some(body)))
+        body
     } else {
-        grpc_message::whole(body, max).await
-    };
-    let body = match body {
-        Ok(message) => return answer(f, max, message),
-        Err(body) => body,
+        match grpc_message::whole(body, max).await {
+            Ok(Message::One(message)) => return answer(f, max, message),
+            Ok(Message::Pieces(message)) => return answer(f, max, message.into_buf()),
+            Err(read) => axum::body::Body::new(read),
+        }
     };
     let mut grpc = tonic::server::Grpc::new(FunctionCodec(f))
         .max_decoding_message_size(max)
@@ -354,7 +352,7 @@ pub async fn serve(
     let call = tower::service_fn(move |request: tonic::Request<crate::Args>| async move {
         invoke(f, &request.into_inner()).map(tonic::Response::new)
     });
-    let request = axum::extract::Request::from_parts(parts, axum::body::Body::new(body));
+    let request = axum::extract::Request::from_parts(parts, body);
     grpc.unary(call, request).await.map(axum::body::Body::new)
 }
 
@@ -366,8 +364,8 @@ fn invoke(f: &'static Function, args: &crate::Args) -> Result<Value, Status> {
 /// A call whose request is `message`, answered as tonic answers it: a
 /// failure as a status alone (no message), a success as its message, then
 /// `grpc-status: 0`.
-fn answer(f: &'static Function, max: usize, message: Pieces) -> axum::response::Response {
-    let value = match decode_request(f, &mut message.into_buf()).and_then(|a| invoke(f, &a)) {
+fn answer(f: &'static Function, max: usize, mut message: impl Buf) -> axum::response::Response {
+    let value = match decode_request(f, &mut message).and_then(|a| invoke(f, &a)) {
         Ok(value) => value,
         Err(status) => return status.into_http(),
     };

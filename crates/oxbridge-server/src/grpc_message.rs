@@ -118,14 +118,42 @@ where
     }
 }
 
+/// A unary request's one message, as [`whole`] read it.
+#[derive(Debug)]
+pub enum Message {
+    /// Alone in one frame (a small call): a slice of it, not copied.
+    One(Bytes),
+    /// Over several frames.
+    Pieces(Pieces),
+}
+
 /// The one message of a unary request's `body` when that is all it holds:
 /// uncompressed, at most `limit` bytes, then the end (no second message, no
 /// trailers), as tonic reads it. Otherwise the body to hand tonic, what was
 /// read of it as it came, so its checks and its words stay the only ones.
-pub async fn whole<B>(body: B, limit: usize) -> Result<Pieces, Replay<B>>
+pub async fn whole<B>(mut body: B, limit: usize) -> Result<Message, Replay<Replay<B>>>
 where
     B: Body<Data = Bytes> + Unpin,
 {
+    let first = body.frame().await;
+    let alone = first
+        .as_ref()
+        .and_then(|frame| frame.as_ref().ok())
+        .and_then(Frame::data_ref)
+        .filter(|data| alone(data, limit))
+        .map(|data| data.slice(PREFIX..));
+    if let Some(message) = alone {
+        let next = body.frame().await;
+        if next.is_none() {
+            return Ok(Message::One(message));
+        }
+        let front = first.into_iter().chain(next).collect();
+        return Err(Replay::new(
+            front,
+            Some(Replay::new(VecDeque::new(), Some(body))),
+        ));
+    }
+    let body = Replay::new(first.into_iter().collect(), Some(body));
     let slots = Slots::default();
     let mut read = take(body, limit, &slots).await;
     let Some(message) = slots.message() else {
@@ -134,9 +162,9 @@ where
     // `take` put tonic's empty message first, then what followed this one.
     if read.front.len() == 1 {
         match read.rest.as_mut() {
-            None => return Ok(message),
+            None => return Ok(Message::Pieces(message)),
             Some(rest) => match rest.frame().await {
-                None => return Ok(message),
+                None => return Ok(Message::Pieces(message)),
                 Some(next) => read.front.push_back(next),
             },
         }
@@ -146,6 +174,14 @@ where
     given.give_back(prefixed(message.len()), message);
     given.front.extend(read.front.drain(..));
     Err(given)
+}
+
+/// Whether `data` is one whole uncompressed message of at most `limit` bytes.
+fn alone(data: &Bytes, limit: usize) -> bool {
+    data.len() >= PREFIX && data[0] == 0 && {
+        let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+        len <= limit && data.len() == PREFIX + len
+    }
 }
 
 /// A gRPC message's prefix (uncompressed, `len` bytes), room left after it.
@@ -446,8 +482,14 @@ mod tests {
         let payload: Vec<u8> = (0..=255_u8).cycle().take(300).collect();
         let sent = message(0, &payload);
         for cut in [1, 4, 5, 6, 100, 305, 1000] {
-            let taken = whole(body(&sent, cut), 300).await.expect("whole");
-            assert_eq!(taken.into_vec().concat(), payload, "cut {cut}");
+            let taken = match whole(body(&sent, cut), 300).await.expect("whole") {
+                Message::One(one) => {
+                    assert!(cut >= sent.len(), "one piece from cuts of {cut}");
+                    one.to_vec()
+                }
+                Message::Pieces(pieces) => pieces.into_vec().concat(),
+            };
+            assert_eq!(taken, payload, "cut {cut}");
         }
         let mut more = sent.clone();
         more.extend(message(0, b"second"));
@@ -466,18 +508,27 @@ mod tests {
                 assert_eq!(all(replay).await, (sent.clone(), false), "cut {cut}");
             }
         }
-        // A message and then trailers: tonic reads those too.
-        let chunks: Chunks = vec![
-            Ok(Frame::data(Bytes::from(sent.clone()))),
-            Ok(Frame::trailers(trailers)),
-        ];
-        let Err(mut replay) = whole(StreamBody::new(tokio_stream::iter(chunks)), 300).await else {
-            panic!("a message with trailers taken whole");
-        };
-        let data = replay.frame().await.unwrap().unwrap().into_data().unwrap();
-        assert_eq!(&data[..], &sent[..PREFIX]);
-        let (rest, failed) = all(replay).await;
-        assert_eq!((rest.as_slice(), failed), (&sent[PREFIX..], false));
+        // A message and then trailers, in one frame or two: tonic reads those too.
+        for cut in [PREFIX, sent.len()] {
+            let mut chunks: Chunks = sent
+                .chunks(cut)
+                .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            chunks.push(Ok(Frame::trailers(trailers.clone())));
+            let Err(mut replay) = whole(StreamBody::new(tokio_stream::iter(chunks)), 300).await
+            else {
+                panic!("a message with trailers taken whole");
+            };
+            let mut data = Vec::new();
+            let mut after = None;
+            while let Some(frame) = replay.frame().await {
+                match frame.unwrap().into_data() {
+                    Ok(d) => data.extend(d),
+                    Err(frame) => after = frame.into_trailers().ok(),
+                }
+            }
+            assert_eq!((data, after), (sent.clone(), Some(trailers.clone())));
+        }
     }
 
     #[tokio::test]
