@@ -6,6 +6,7 @@ should not map (and survives the attempt).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import mmap
@@ -13,6 +14,7 @@ import os
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
@@ -96,7 +98,8 @@ def test_large_batches_match_in_process_bit_for_bit(client: oxbridge.Client, n: 
 def test_a_large_batch_goes_in_pieces_the_server_computes_on_one_core(tmp_path: Path) -> None:
     # Each piece below the server's parallel threshold, so that the server
     # computes on one core while the client copies the next piece.
-    n = 5 * _shared.PIECE_MOST + 3
+    piece = _shared.piece_most(32)  # two complex128 operands copied
+    n = 5 * piece + 3
     a, b = operands(n)
     with ipc_server(tmp_path, "--metrics", "127.0.0.1:0") as s:
         assert s.metrics is not None
@@ -107,7 +110,8 @@ def test_a_large_batch_goes_in_pieces_the_server_computes_on_one_core(tmp_path: 
     assert region_of(got) is not None
     assert same_bits(got, LOCAL.mul_many(a, b))
     assert _shared.PIECE_MOST == oxbridge._native.PARALLEL_THRESHOLD
-    assert calls == 6, f"{n} elements in {calls:g} pieces, not 6 of at most {_shared.PIECE_MOST}"
+    assert piece <= _shared.PIECE_MOST
+    assert calls == 6, f"{n} elements in {calls:g} pieces, not 6 of at most {piece}"
 
 
 def test_small_batches_stay_on_the_socket(client: oxbridge.Client) -> None:
@@ -225,14 +229,22 @@ def test_threads_share_arrays_made_in_shared_memory(client: oxbridge.Client) -> 
         assert all(pool.map(work, range(8)))
 
 
+RING_WRAPS = (_shared.RING + 3) * _shared.piece_most(32) + 5  # the ring goes round twice
+
+
+@pytest.mark.parametrize(
+    ("n", "at"),
+    [(N, N - 5), (RING_WRAPS, 5), (RING_WRAPS, RING_WRAPS // 2), (RING_WRAPS, RING_WRAPS - 1)],
+    ids=["last-piece", "first-piece", "a-slot-used-again", "last-piece-of-many"],
+)
 def test_element_errors_name_their_index_and_the_connection_goes_on(
-    client: oxbridge.Client,
+    client: oxbridge.Client, n: int, at: int
 ) -> None:
-    a, b = operands()
-    b[N - 5] = 0  # in the last piece
-    with pytest.raises(oxbridge.OxbridgeZeroDivisionError, match=f"at index {N - 5}$"):
+    a, b = operands(n)
+    b[at] = 0
+    with pytest.raises(oxbridge.OxbridgeZeroDivisionError, match=f"at index {at}$"):
         client.div_many(a, b)
-    b[N - 5] = 1
+    b[at] = 1
     assert same_bits(client.div_many(a, b), LOCAL.div_many(a, b))
 
 
@@ -551,3 +563,134 @@ def test_the_server_stops_at_once_with_an_idle_shared_memory_connection(tmp_path
         s.process.send_signal(signal.SIGTERM)
         assert s.process.wait(timeout=WAIT) == 0
         assert reply(sock) == (-1, None)
+
+
+# --- a client against a broken shared-memory server ----------------------------------
+
+#: The client's deadline against the fake servers.
+FAKE_TIMEOUT = 2.0
+#: A batch whose pieces go round the ring and more: the client waits for a
+#: reply before it has sent every piece.
+RING_AND_MORE = (_shared.RING + 2) * _shared.piece_most(32)
+
+
+def fake_shared_server(where: Path, answer: Any) -> socket.socket:
+    """A listener that takes every region (answering as a server does) and
+    answers each call message with ``answer(call number)``: bytes to send,
+    ``None`` for nothing, or ``...`` to close the connection."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(where))
+    listener.listen()
+
+    def serve(conn: socket.socket) -> None:
+        calls = 0
+        with conn:
+            while True:
+                message, fds, _, _ = socket.recv_fds(conn, HEADER.size, 1, socket.MSG_WAITALL)
+                for fd in fds:
+                    os.close(fd)
+                if len(message) < HEADER.size:
+                    return  # the client left
+                _, kind, _, _, _, offset, body, _ = HEADER.unpack(message)
+                if kind != CALL:
+                    conn.sendall(REPLY.pack(b"OXB\x03", 0, offset))
+                    continue
+                conn.recv(body, socket.MSG_WAITALL)
+                got = answer(calls)
+                calls += 1
+                if got is ...:
+                    return
+                if got is not None:
+                    conn.sendall(got)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # the test closed the listener
+            conn.settimeout(FAKE_TIMEOUT + 10)
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    def serve_one(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the client gave up and left, as it should
+            serve(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener
+
+
+def ok(count: int) -> bytes:
+    return REPLY.pack(b"OXB\x03", 0, count)
+
+
+PIECE = -(-RING_AND_MORE // -(-RING_AND_MORE // _shared.piece_most(32)))
+
+SHARED_FAKES: dict[str, tuple[Any, type[oxbridge.OxbridgeError], str]] = {
+    "silent": (lambda k: None, oxbridge.BridgeTimeoutError, "no reply"),
+    "closes": (lambda k: ..., oxbridge.TransportError, "broke"),
+    "bad-magic": (lambda k: b"XXXX" + bytes(12), oxbridge.ProtocolError, "not a shared-memory"),
+    "huge-error": (
+        lambda k: REPLY.pack(b"OXB\x03", 1, 1 << 30),
+        oxbridge.ProtocolError,
+        "more than",
+    ),
+    "wrong-count": (lambda k: ok(PIECE + 1), oxbridge.ProtocolError, "results, expected"),
+    "third-goes-silent": (
+        lambda k: ok(PIECE) if k < 2 else None,
+        oxbridge.BridgeTimeoutError,
+        "no reply",
+    ),
+    "later-bad-magic": (
+        lambda k: ok(PIECE) if k < _shared.RING else b"XXXX" + bytes(12),
+        oxbridge.ProtocolError,
+        "not a shared-memory",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SHARED_FAKES, ids=list(SHARED_FAKES))
+def test_a_batch_against_a_broken_shared_memory_server_fails_cleanly(
+    tmp_path: Path, case: str
+) -> None:
+    """Every failure is an ``OxbridgeError`` within the deadline, also when
+    the client is waiting for a slot of its ring."""
+    answer, kind, words = SHARED_FAKES[case]
+    a, b = operands(RING_AND_MORE)
+    assert -(-RING_AND_MORE // PIECE) > _shared.RING
+    with fake_shared_server(tmp_path / "fake.sock", answer):
+        client = oxbridge.connect(f"unix://{tmp_path / 'fake.sock'}", timeout=FAKE_TIMEOUT)
+        started = time.monotonic()
+        with client, pytest.raises(oxbridge.OxbridgeError) as info:
+            client.mul_many(a, b)
+        elapsed = time.monotonic() - started
+    assert type(info.value) is kind, info.value
+    assert words in str(info.value)
+    assert elapsed < FAKE_TIMEOUT + 1.5, f"the call took {elapsed:.1f} s"
+
+
+class Tick(Exception):
+    """What the test's timer raises."""
+
+
+def test_a_signal_stops_a_batch_waiting_on_a_silent_server(tmp_path: Path) -> None:
+    """The wait for a reply (without the GIL, in native code) lets Python's
+    signal handlers run: Ctrl-C does not wait out the deadline."""
+    a, b = operands(RING_AND_MORE)
+
+    def tick(_signum: int, _frame: object) -> None:
+        raise Tick
+
+    with fake_shared_server(tmp_path / "fake.sock", lambda k: None):
+        client = oxbridge.connect(f"unix://{tmp_path / 'fake.sock'}", timeout=WAIT)
+        previous = signal.signal(signal.SIGALRM, tick)
+        try:
+            started = time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with client, pytest.raises(Tick):
+                client.mul_many(a, b)
+            elapsed = time.monotonic() - started
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    assert elapsed < WAIT / 3, f"the signal waited {elapsed:.1f} s of a {WAIT:g} s deadline"

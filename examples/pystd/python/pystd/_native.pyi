@@ -30,7 +30,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "functions",
     "many",
     "parse_serve_args",
-    "send_shared_call",
+    "shared_call",
 ]
 
 from collections.abc import Callable
@@ -116,7 +116,7 @@ class ServeOptions:
 def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]
 ) -> tuple[ServeOptions | None, str, int]: ...
-def send_shared_call(
+def shared_call(
     fd: int,
     seconds: float,
     region: Any,
@@ -124,13 +124,17 @@ def send_shared_call(
     name: str,
     columns: list[tuple[Any, int, bool, int, int]],
     bounds: list[int],
+    ring: tuple[int, int],
     out_at: int,
     out_size: int,
-) -> None:
+    spins: int,
+    max_body: int,
+) -> list[bytes]:
     """Copies a shared-memory call's operands into `region` (the server's
-    region `region_id`) a piece at a time, sending each piece's call message
-    on the socket `fd` (the IPC bridge's); an operand already in another of
-    the server's regions is named there, not copied."""
+    region `region_id`) a piece at a time, round a ring of slots, sending
+    each piece's call message on the socket `fd` (the IPC bridge's), and
+    returns each piece's reply; an operand already in another of the
+    server's regions is named there, not copied."""
 
 @final
 class Server:
