@@ -236,17 +236,22 @@ def test_the_round_trip_floor_moves_the_bytes_and_its_peer_stops() -> None:
 
 
 @pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
-def test_the_shared_memory_floor_copies_both_operands_into_a_shared_mapping() -> None:
-    n = 1000
+def test_the_shared_memory_floor_copies_both_operands_round_a_shared_ring() -> None:
+    n = (_shared.RING + 2) * _shared.piece_most(32) + 5  # round the ring and more
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(2, n)) + 1j * rng.normal(size=(2, n))
     case = shared_copy(a, b)
-    region = case.namespace["region"]
+    region, ring, bounds = (case.namespace[k] for k in ("region", "ring", "bounds"))
     assert isinstance(region.base.obj, mmap.mmap)  # a memoryview of the mapping
+    slots = len(ring)
+    assert len(bounds) - 1 > slots == _shared.RING
     region[:] = 0
     case.namespace["f"]()
-    assert region[:n].tobytes() == a.tobytes()
-    assert region[n:].tobytes() == b.tobytes()
+    # Each slot holds the last piece that went round into it.
+    for k in range(len(bounds) - 1 - slots, len(bounds) - 1):
+        lo, hi = bounds[k], bounds[k + 1]
+        assert ring[k % slots, 0, : hi - lo].tobytes() == a[lo:hi].tobytes()
+        assert ring[k % slots, 1, : hi - lo].tobytes() == b[lo:hi].tobytes()
     ipc = next(t for t in targets() if t.case == f"ipc mul_many @{LARGE}")
     assert ipc.floor == case.name.replace(f"@{n}", f"@{LARGE}")
 
