@@ -694,3 +694,51 @@ def test_a_signal_stops_a_batch_waiting_on_a_silent_server(tmp_path: Path) -> No
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
     assert elapsed < WAIT / 3, f"the signal waited {elapsed:.1f} s of a {WAIT:g} s deadline"
+
+
+def test_a_slot_is_written_again_only_once_its_piece_is_answered(tmp_path: Path) -> None:
+    """A slow server that reads each piece's operands from the ring only
+    just before it answers still reads the right ones: the client never
+    writes a slot over a piece the server has not answered."""
+    maps: dict[int, np.ndarray] = {}
+    pieces = []
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tmp_path / "slow.sock"))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while True:
+                message, fds, _, _ = socket.recv_fds(conn, HEADER.size, 1, socket.MSG_WAITALL)
+                if len(message) < HEADER.size:
+                    return
+                _, kind, name_len, nargs, out_region, offset, body, out_at = HEADER.unpack(message)
+                if kind == ATTACH:
+                    size = os.fstat(fds[0]).st_size
+                    maps[offset] = np.frombuffer(mmap.mmap(fds[0], size), dtype=np.uint8)
+                    os.close(fds[0])
+                    conn.sendall(REPLY.pack(b"OXB\x03", 0, offset))
+                    continue
+                assert kind == CALL
+                heads = conn.recv(body, socket.MSG_WAITALL)[name_len:]
+                time.sleep(0.002)  # the client copies on meanwhile, if it may
+                operands = []
+                for i in range(nargs):
+                    flags_region, count, at = HEAD.unpack_from(heads, i * HEAD.size)
+                    region = maps[flags_region >> 8]
+                    operands.append(region[at : at + 16 * count].view(np.complex128))
+                out = maps[out_region][out_at : out_at + 16 * count].view(np.complex128)
+                np.add(operands[0], operands[1], out=out)  # exact: as the library adds
+                pieces.append((offset, count))
+                conn.sendall(REPLY.pack(b"OXB\x03", 0, count))
+
+    server = futures.ThreadPoolExecutor(1).submit(serve)
+    a, b = operands(RING_AND_MORE)
+    with listener, oxbridge.connect(f"unix://{tmp_path / 'slow.sock'}", timeout=WAIT) as c:
+        got = c.add_many(a, b)
+    server.result(timeout=WAIT)
+    assert len(pieces) > _shared.RING
+    assert [start for start, _ in pieces] == sorted(start for start, _ in pieces)
+    assert sum(count for _, count in pieces) == RING_AND_MORE
+    assert same_bits(got, LOCAL.add_many(a, b))
