@@ -4,7 +4,10 @@ and the splitting of large calls into frames under the server's limit."""
 
 from __future__ import annotations
 
+import os
+import queue
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -127,20 +130,104 @@ def _concurrently(
 ) -> bool:
     """:func:`each_frame`'s frames from ``workers`` threads; ``False`` when
     the server refused a frame as too large, for the caller to send them all
-    again one after another, shrinking as it goes."""
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - large calls only
+    again one after another, shrinking as it goes.
 
+    The frames are sent by the process's long-lived frame workers, never by
+    the calling thread, and no thread is started or joined per call: the
+    calling thread only queues them and waits. An exception a signal
+    handler raises in it (``signal.alarm``, Ctrl-C) therefore interrupts
+    the wait and nothing else: it propagates at once, no lock is left
+    held, and the frames already queued finish within the call's deadline,
+    handing their connections back for the next call."""
     step = size.elements
     spans = [(start, min(start + step, n)) for start in range(0, n, step)]
-    with ThreadPoolExecutor(workers, thread_name_prefix="oxbridge-frames") as pool:
-        done = [pool.submit(send, a, b, frame_parts(operands, a, b)) for a, b in spans]
-    errors = [d.exception() for d in done]
-    if any(isinstance(e, PayloadTooLargeError) for e in errors):
+    done = _WORKERS.run([(send, (a, b, frame_parts(operands, a, b))) for a, b in spans], workers)
+    if any(isinstance(e, PayloadTooLargeError) for e in done):
         return False
-    first = next((e for e in errors if e is not None), None)
+    first = next((e for e in done if e is not None), None)
     if first is not None:
         raise first
     return True
+
+
+#: A frame to send: the function, its arguments, where to say it is done
+#: (its index and what it raised), and whether its caller gave up.
+_Job = tuple[
+    Callable[..., None],
+    tuple[Any, ...],
+    int,
+    "queue.SimpleQueue[tuple[int, BaseException | None]]",
+    list[bool],
+]
+
+
+class _Workers:
+    """Daemon threads that send the frames of every multi-frame call of the
+    process, started once (as many as the most any call asked for) and
+    never joined: an interpreter that exits does not wait for them, and a
+    call's frames are bounded by its deadline."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._count = 0
+        self._started = threading.Lock()
+
+    def run(
+        self, jobs: list[tuple[Callable[..., None], tuple[Any, ...]]], workers: int
+    ) -> list[BaseException | None]:
+        """Runs ``jobs`` on ``workers`` threads; what each raised, in order.
+
+        The caller shares no lock with the workers: each says it is done on
+        a queue of the call's own (C's ``SimpleQueue``, whose ``get`` a
+        signal interrupts cleanly), so a handler's exception raised while
+        waiting leaves nothing held that a worker would wait on."""
+        self._ensure(workers)
+        done: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
+        # Set when the caller gives up: the frames not yet started are skipped.
+        abandoned: list[bool] = []
+        for i, (fn, args) in enumerate(jobs):
+            self._jobs.put((fn, args, i, done, abandoned))
+        errors: list[BaseException | None] = [None] * len(jobs)
+        try:
+            for _ in jobs:
+                i, error = done.get()
+                errors[i] = error
+        except BaseException:
+            abandoned.append(True)
+            raise
+        return errors
+
+    def _ensure(self, workers: int) -> None:
+        if self._count >= workers:
+            return
+        with self._started:
+            while self._count < workers:
+                name = f"oxbridge-frames-{self._count}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+                self._count += 1
+
+    def _work(self) -> None:
+        while True:
+            fn, args, i, done, abandoned = self._jobs.get()
+            error: BaseException | None = None
+            try:
+                if not abandoned:
+                    fn(*args)
+            except BaseException as e:  # handed to the caller, who raises it
+                error = e
+            done.put((i, error))
+
+
+_WORKERS = _Workers()
+
+
+def _after_fork() -> None:
+    # A forked child has none of its parent's threads: it starts its own.
+    global _WORKERS  # noqa: PLW0603 - one set of workers per process
+    _WORKERS = _Workers()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def frame_parts(operands: Sequence[Operand], start: int, stop: int) -> list[Operand]:

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from . import _extras, _native
 from ._args import complex_arg
-from .errors import ArgumentTypeError, InvalidArgumentError, argument_type_error
+from .errors import ArgumentTypeError, InvalidArgumentError, Missing, argument_type_error
 
 __all__ = [
     "FUNCTIONS",
@@ -199,10 +199,15 @@ def checked(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object
 
 def named(method: Callable[..., Any], f: FunctionInfo) -> Callable[..., Any]:
     """``method`` (a plain ``def m(a, b)`` fast path) with ``f``'s name, doc and
-    parameter names, so that keyword calls bind as they would on PyO3."""
+    parameter names, so that keyword calls bind as they would on PyO3, and
+    a missing argument raises PyO3's error (see :class:`Missing`)."""
     code = method.__code__
     names = tuple(p.name for p in f.params)
     method.__code__ = code.replace(co_varnames=names + code.co_varnames[len(names) :])
+    # A missing argument arrives as a marker that no check accepts, and the
+    # check's error says it is missing, as on every bridge (free of cost on
+    # the fast path: Python fills in defaults as it binds).
+    method.__defaults__ = tuple(Missing(f.name, name) for name in names)
     method.__name__ = method.__qualname__ = f.name
     method.__doc__ = f.doc
     return method

@@ -45,10 +45,23 @@ class Library:
         #: Its C header, which the cffi bridge declares.
         self.c_header: str = native.C_HEADER
         self.env_prefix = self.package.upper()
+        self._env: dict[str, str] | None = None
 
-    def env(self, what: str) -> str:
-        """The environment variable for ``what``: ``OXBRIDGE_HTTP``, ``PYSTD_HTTP``..."""
-        return f"{self.env_prefix}_{what}"
+    def env(self, option: str) -> str:
+        """The environment variable of the server option ``option`` (its
+        long name: ``http``, ``grpc``, ``unix``, ``token``...), as the
+        server's one definition of its options names it for this library:
+        ``OXBRIDGE_HTTP``, ``PYSTD_UNIX``... The clients read the same
+        variables the server does. ``ca``, which only clients take, is
+        ``<PACKAGE>_CA``."""
+        if self._env is None:
+            self._env = self.native.serve_environment(self.env_prefix)
+        found = self._env.get(option)
+        if found is not None:
+            return found
+        if option == "ca":
+            return f"{self.env_prefix}_CA"
+        raise KeyError(f"the server has no option --{option}")
 
     @property
     def is_calculator(self) -> bool:

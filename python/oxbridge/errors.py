@@ -205,6 +205,26 @@ def error_for_status(status: int, message: str) -> OxbridgeError:
     return error_for(_BY_STATUS.get(status, f"status {status}"), message)
 
 
+class Missing:
+    """The default of each parameter of a fast path (see
+    ``_functions.named``): an argument the caller did not pass, which every
+    check refuses with :func:`argument_type_error`, worded as a missing
+    argument is on every bridge."""
+
+    __slots__ = ("function", "parameter")
+
+    def __init__(self, function: str, parameter: str) -> None:
+        self.function, self.parameter = function, parameter
+
+    def __repr__(self) -> str:
+        return f"<missing argument '{self.parameter}' of {self.function}()>"
+
+
 def argument_type_error(name: str, value: object, expected: str) -> ArgumentTypeError:
-    """The error for argument ``name`` not being of the ``expected`` type."""
+    """The error for argument ``name`` not being of the ``expected`` type
+    (or not passed at all: a :class:`Missing`)."""
+    if type(value) is Missing:
+        return ArgumentTypeError(
+            f"{value.function}() missing required argument '{value.parameter}'"
+        )
     return ArgumentTypeError(f"argument '{name}' must be {expected}, not {type(value).__name__}")

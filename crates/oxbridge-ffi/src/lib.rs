@@ -119,13 +119,51 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
+/// The calling thread's C `errno`, put back as it was when this is dropped.
+///
+/// A call into a library may leave `errno` set (the C library's `pow`,
+/// `exp`, `hypot` set `ERANGE` on overflow) where the caller's own code
+/// reads it later: CPython's complex `abs` of a NaN reads a stale `errno`
+/// and raises `OverflowError`. Every bridge call in process holds one of
+/// these, so a call leaves `errno` as it found it.
+#[doc(hidden)]
+pub struct KeepErrno(#[cfg(target_os = "linux")] libc::c_int);
+
+impl KeepErrno {
+    /// The value now, to be restored.
+    #[must_use]
+    #[inline]
+    pub fn now() -> Self {
+        #[cfg(target_os = "linux")]
+        // SAFETY: `__errno_location` returns the calling thread's own
+        // `errno`, valid for the thread's life.
+        return KeepErrno(unsafe { *libc::__errno_location() });
+        #[cfg(not(target_os = "linux"))]
+        KeepErrno()
+    }
+}
+
+impl Drop for KeepErrno {
+    #[inline]
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: as in `now`; this value was taken on this thread (the
+        // type is neither `Send` nor moved across threads by its users).
+        unsafe {
+            *libc::__errno_location() = self.0;
+        }
+    }
+}
+
 /// Runs `body`, converting its error or panic into a status and, when `err` is
-/// not null, an owned message. The one place where failures cross the ABI.
+/// not null, an owned message. The one place where failures cross the ABI;
+/// the caller's `errno` is left as it was (see [`KeepErrno`]).
 ///
 /// # Safety
 /// `err` is null or writable storage for one [`OxbString`].
 #[doc(hidden)]
 pub unsafe fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failure>) -> OxbStatus {
+    let _errno = KeepErrno::now();
     let failure = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return OXB_OK,
         Ok(Err(failure)) => failure,

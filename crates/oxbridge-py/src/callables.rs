@@ -130,13 +130,16 @@ static INDEXED: [FastCall; 32] = indexed!(
 );
 
 /// Runs `body` with the GIL, as a C entry point: a panic becomes an
-/// `InternalError`, and the result a new reference or null with the error set.
+/// `InternalError`, the result a new reference or null with the error set,
+/// and the caller's `errno` is left as it was.
 ///
 /// # Safety
 /// The caller holds the GIL.
 pub(crate) unsafe fn guarded(
     body: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
 ) -> *mut ffi::PyObject {
+    // The caller's `errno` as it was, whatever the function leaves in it.
+    let _errno = oxbridge_ffi::KeepErrno::now();
     // SAFETY: the caller holds the GIL.
     let py = unsafe { Python::assume_attached() };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(py)));

@@ -134,6 +134,7 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     m.add_class::<server::ServeOptions>()?;
     m.add_function(wrap_pyfunction!(server::parse_serve_args, m)?)?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
+    m.add_function(wrap_pyfunction!(server::serve_environment, m)?)?;
     m.add_function(wrap_pyfunction!(shared_client::shared_call, m)?)?;
     Ok(())
 }

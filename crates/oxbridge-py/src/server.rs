@@ -61,6 +61,16 @@ pub fn parse_serve_args(
     }
 }
 
+/// Every server option's environment variable for a library whose
+/// variables start with `env_prefix`, by the option's long name (`unix` →
+/// `OXBRIDGE_UNIX`): the server's one definition, which the clients read.
+#[pyfunction]
+pub fn serve_environment(env_prefix: &str) -> std::collections::HashMap<String, String> {
+    oxbridge_server::ServeOptions::environment(env_prefix)
+        .into_iter()
+        .collect()
+}
+
 /// A running oxbridge server (HTTP, IPC and gRPC on one tokio runtime).
 #[pyclass(module = "oxbridge._native", frozen)]
 pub struct Server {

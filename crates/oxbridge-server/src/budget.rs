@@ -25,12 +25,32 @@ const UNIT: usize = 1024;
 /// The largest slice of a reply handed to the socket at once.
 const SLICE: usize = 64 * 1024;
 
+/// The most shared-memory regions attached across the server's connections:
+/// each is one mapping, and the kernel gives a process `vm.max_map_count`
+/// (65,530 by default) for everything, threads' stacks and the heap
+/// included. A peer that attached one-page regions by the thousand ran the
+/// server out of mappings, and then out of threads and memory.
+pub const MAX_REGIONS: usize = 4096;
+
 /// The server's memory budget (cheap to clone: all clones share it).
 #[derive(Clone, Debug)]
 pub struct Budget {
     units: Arc<Semaphore>,
     total: u32,
     wait: Duration,
+    /// The part of the budget shared-memory regions may hold together, in units.
+    shared: Arc<Semaphore>,
+    /// Mappings left for regions (of [`MAX_REGIONS`]).
+    regions: Arc<Semaphore>,
+}
+
+/// What an attached shared-memory region holds while it is mapped: its
+/// bytes in the budget and in the regions' part of it, and one mapping.
+#[derive(Debug)]
+pub struct HeldRegion {
+    _bytes: OwnedSemaphorePermit,
+    _part: OwnedSemaphorePermit,
+    _mapping: OwnedSemaphorePermit,
 }
 
 /// A share of the budget, given back when dropped.
@@ -52,7 +72,56 @@ impl Budget {
             units: Arc::new(Semaphore::new(total as usize)),
             total,
             wait,
+            shared: Arc::new(Semaphore::new((total / 2).max(1) as usize)),
+            regions: Arc::new(Semaphore::new(MAX_REGIONS)),
         }
+    }
+
+    /// Holds a shared-memory region of `bytes` for as long as it is mapped,
+    /// or refuses it at once (the peer then sends its batch on the socket).
+    ///
+    /// A mapped region's pages are resident in the server (they are faulted
+    /// in when mapped), so its bytes count against the budget like a
+    /// request's, for its whole life. Regions together may hold at most
+    /// half of the budget, so that requests always have the other half,
+    /// and at most [`MAX_REGIONS`] mappings.
+    ///
+    /// # Errors
+    /// [`CallError::Unavailable`] when any of the three is not free now.
+    pub fn hold_region(&self, bytes: usize) -> Result<HeldRegion, CallError> {
+        let busy = |what: String| CallError::Unavailable(format!("server busy: {what}; try again"));
+        let mib = |units: u32| (units as usize * UNIT) >> 20;
+        let part = (self.total / 2).max(1);
+        let units = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX);
+        if units > part {
+            return Err(busy(format!(
+                "a shared-memory region of {bytes} bytes is larger than the {} MiB \
+                 that regions may hold of the server's memory budget",
+                mib(part)
+            )));
+        }
+        let Ok(mapping) = self.regions.clone().try_acquire_owned() else {
+            return Err(busy(format!(
+                "{MAX_REGIONS} shared-memory regions are attached across its connections"
+            )));
+        };
+        let Ok(in_part) = self.shared.clone().try_acquire_many_owned(units) else {
+            return Err(busy(format!(
+                "shared-memory regions hold their part of the memory budget ({} MiB)",
+                mib(part)
+            )));
+        };
+        let Ok(bytes) = self.units.clone().try_acquire_many_owned(units) else {
+            return Err(busy(format!(
+                "its memory budget of {} MiB is in use by other requests",
+                mib(self.total)
+            )));
+        };
+        Ok(HeldRegion {
+            _bytes: bytes,
+            _part: in_part,
+            _mapping: mapping,
+        })
     }
 
     /// The units of the share of a request of `bytes` (with its reply).

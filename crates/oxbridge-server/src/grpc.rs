@@ -125,7 +125,7 @@ impl v1::calculator_server::Calculator for Calculator {
         };
         let result = crate::offload::run(received, compute)
             .await
-            .map_err(|e| status(&CallError::Internal(e)))?
+            .map_err(|e| status(&e))?
             .map_err(|e| status(&e))?;
         crate::metrics::batch_bytes("grpc", received, result.len());
         Ok(Response::new(v1::BatchReply { result }))

@@ -229,7 +229,7 @@ pub async fn serve(
         let received = request.args.iter().flatten().map(Bytes::len).sum();
         let reply = crate::offload::run(received, move || run(f, &request))
             .await
-            .map_err(|e| status(&CallError::Internal(e)))?
+            .map_err(|e| status(&e))?
             .map_err(|e| status(&e))?;
         let len = grpc_message::reply_len(reply.len());
         if len > max {

@@ -429,9 +429,7 @@ async fn batch(State(limits): State<Arc<Limits>>, request: Request) -> Result<Re
     let body = read_frame(request, &limits).await?;
     let received = body.len();
     let compute = move || body.reply();
-    let frame = crate::offload::run(received, compute)
-        .await
-        .map_err(CallError::Internal)??;
+    let frame = crate::offload::run(received, compute).await??;
     crate::metrics::batch_bytes("http", received, frame.len());
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], frame).into_response())
 }

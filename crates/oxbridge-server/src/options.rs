@@ -202,6 +202,20 @@ impl ServeOptions {
         command
     }
 
+    /// Every option's environment variable for a server whose variables
+    /// start with `env_prefix`, by the option's long name (`unix` →
+    /// `OXBRIDGE_UNIX`): the one list the clients and the CLI read too.
+    #[must_use]
+    pub fn environment(env_prefix: &str) -> Vec<(String, String)> {
+        Self::command_for("serve", env_prefix)
+            .get_arguments()
+            .filter_map(|a| {
+                let env = a.get_env()?.to_str()?.to_owned();
+                Some((a.get_long()?.to_owned(), env))
+            })
+            .collect()
+    }
+
     /// Parses `args` (without the program's name) as `prog` does.
     ///
     /// # Errors

@@ -6,7 +6,11 @@
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 
-use crate::{Region, RegionError};
+use crate::{Checked, Region, RegionError};
+
+/// The most regions one peer may have attached at once: each is a mapping
+/// of the server's, and the kernel allows a process some 65,000 in all.
+pub const MAX_PER_PEER: usize = 32;
 
 /// A peer's regions by id, at most `limit` bytes in all. No file is
 /// attached twice, so no two regions share memory: the one writable slice
@@ -27,22 +31,48 @@ impl Regions {
         }
     }
 
-    /// Maps `fd` (see [`Region::map`]) as region `id`, in place of the region
-    /// that had that id, if any.
+    /// Checks `fd` (see [`Region::check`]) for region `id`, in place of the
+    /// region that had that id (unmapped now, if any), without mapping it:
+    /// the caller accounts for its size, then [`Regions::attach`]es it.
     ///
     /// # Errors
     /// [`RegionError::TooLarge`] when it does not fit in what the other
     /// regions leave of the limit; [`RegionError::Unusable`] as for
-    /// [`Region::map`], or when its file is already attached under another id.
-    pub fn attach(&mut self, id: u8, fd: OwnedFd) -> Result<(), RegionError> {
+    /// [`Region::check`], when its file is already attached under another
+    /// id, or when [`MAX_PER_PEER`] regions are attached already.
+    pub fn check(&mut self, id: u8, fd: OwnedFd) -> Result<Checked, RegionError> {
         self.detach(id);
+        if self.slots.len() >= MAX_PER_PEER {
+            return Err(RegionError::Full(MAX_PER_PEER));
+        }
         let used: usize = self.slots.iter().map(|(_, r)| r.len()).sum();
-        let region = Region::map(fd, self.limit.saturating_sub(used))?;
-        if let Some((other, _)) = self.slots.iter().find(|(_, r)| r.file() == region.file()) {
+        let checked = Region::check(fd, self.limit.saturating_sub(used))?;
+        if let Some((other, _)) = self.slots.iter().find(|(_, r)| r.file() == checked.file()) {
             return Err(RegionError::Unusable(format!(
                 "its file is already attached as region {other}"
             )));
         }
+        Ok(checked)
+    }
+
+    /// Checks `fd` and maps it as region `id` ([`Regions::check`], then
+    /// [`Regions::attach_checked`]).
+    ///
+    /// # Errors
+    /// As those two.
+    pub fn attach(&mut self, id: u8, fd: OwnedFd) -> Result<(), RegionError> {
+        let checked = self.check(id, fd)?;
+        self.attach_checked(id, checked)
+    }
+
+    /// Maps `checked` (from [`Regions::check`] of the same `id`) as region
+    /// `id`.
+    ///
+    /// # Errors
+    /// As [`Checked::map`].
+    pub fn attach_checked(&mut self, id: u8, checked: Checked) -> Result<(), RegionError> {
+        self.detach(id);
+        let region = checked.map()?;
         self.slots.push((id, region));
         Ok(())
     }

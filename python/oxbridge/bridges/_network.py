@@ -48,12 +48,23 @@ def split_hostport(text: str, where: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def _refuse_unread(library: Library) -> None:
+    """An error for ``$<PACKAGE>_IPC``, which no release reads (the socket's
+    variable is the server's, ``$<PACKAGE>_UNIX``): a client that ignored it
+    would talk to another server than the one it names."""
+    old, new = f"{library.env_prefix}_IPC", library.env("unix")
+    if os.environ.get(old) and not os.environ.get(new):
+        raise UnknownBridgeError(f"${old} is not read: name the IPC socket with ${new}")
+
+
 def configured_url(bridge: str, library: Library) -> str | None:
     """``$<PACKAGE>_<BRIDGE>`` (``$OXBRIDGE_HTTP``...): any URL
     :func:`~oxbridge.connect` takes for that bridge, or ``HOST:PORT`` (made
     a URL), or for ``ipc`` a socket path (kept as it is). The first of a
     comma-separated list."""
-    env = library.env(bridge.upper())
+    env = library.env("unix" if bridge == "ipc" else bridge)
+    if bridge == "ipc":
+        _refuse_unread(library)
     value = os.environ.get(env, "").split(",")[0].strip()
     if not value:
         return None
@@ -138,8 +149,8 @@ def tcp_target(
             " several (round-robin); put a balancer in front for HTTP (see deploy/)"
         )
     secure = url is not None and urlsplit(url).scheme in ("https", "grpcs")
-    ca_path = (ca or os.environ.get(library.env("CA")) or "") if secure else None
-    token = token or os.environ.get(library.env("TOKEN"))
+    ca_path = (ca or os.environ.get(library.env("ca")) or "") if secure else None
+    token = token or os.environ.get(library.env("token"))
     return TcpTarget(host, port, token, ca_path, tuple(others))
 
 

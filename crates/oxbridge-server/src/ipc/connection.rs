@@ -55,7 +55,8 @@ pub(super) async fn connection(
     shutdown: &CancellationToken,
     stop: &super::shared::Stop,
 ) -> io::Result<()> {
-    let Some(mut stream) = super::shared::served(stream, limits, shutdown, stop).await? else {
+    let Some(mut stream) = super::shared::served(stream, limits, budget, shutdown, stop).await?
+    else {
         return Ok(());
     };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);

@@ -29,6 +29,7 @@ use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::end_with;
+use crate::budget::{Budget, HeldRegion};
 use crate::config::Limits;
 use crate::error::CallError;
 use crate::frames::shared::{self as v3, ATTACH, CALL, DETACH, MAX_MESSAGE, VERSION};
@@ -48,6 +49,7 @@ const SPIN: Duration = Duration::from_micros(200);
 pub(super) async fn served(
     stream: UnixStream,
     limits: &Limits,
+    budget: &Budget,
     shutdown: &CancellationToken,
     stop: &Stop,
 ) -> io::Result<Option<UnixStream>> {
@@ -73,15 +75,31 @@ pub(super) async fn served(
     // Blocking, for writes bounded by the kernel's timeout; reads poll.
     let stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
-    let (stop, limits) = (stop.clone(), limits.clone());
+    let (stop, limits, budget) = (stop.clone(), limits.clone(), budget.clone());
     let (done, ended) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
+    // The thread is started before it is handed the stream: when the system
+    // has no thread to give, the client is told the server is busy.
+    let (hand, handed) = std::sync::mpsc::sync_channel::<StdUnixStream>(1);
+    let started = std::thread::Builder::new()
         .name("oxbridge-ipc-shm".into())
         .spawn(move || {
-            let ended = serve(&stream, &limits, &stop.0);
+            let Ok(stream) = handed.recv() else { return };
+            let ended = serve(&stream, &limits, &budget, &stop.0);
             let _ = done.send((stream, ended));
-        })?;
-    let (stream, ended) = ended.await.map_err(io::Error::other)?;
+        });
+    let (stream, ended) = match started {
+        Ok(_) => {
+            hand.send(stream).map_err(io::Error::other)?;
+            ended.await.map_err(io::Error::other)?
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "ipc: cannot start a thread for a shared-memory connection");
+            let busy = CallError::Unavailable(
+                "server busy: it cannot start a thread for this connection; try again".into(),
+            );
+            (stream, Ok(Some(busy)))
+        }
+    };
     if let Some(e) = ended? {
         stream.set_nonblocking(true)?;
         let mut stream = UnixStream::from_std(stream)?;
@@ -119,6 +137,7 @@ impl Stop {
 fn serve(
     stream: &StdUnixStream,
     limits: &Limits,
+    budget: &Budget,
     stop: &std::io::PipeReader,
 ) -> io::Result<Option<CallError>> {
     stream.set_write_timeout(Some(limits.idle_timeout))?;
@@ -126,6 +145,8 @@ fn serve(
     let mut chunk = vec![0_u8; MAX_MESSAGE];
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut regions = Regions::new(limits.max_shared_bytes);
+    // What each attached region holds of the budget, by its id.
+    let mut held: Vec<(u8, HeldRegion)> = Vec::new();
     loop {
         while buf.len() >= REQUEST_HEADER {
             let total = match frames::version(&buf)
@@ -144,7 +165,7 @@ fn serve(
                 break;
             }
             let reply = match v3::kind(&buf) {
-                ATTACH => match attach(&mut regions, &buf, fds.pop(), limits) {
+                ATTACH => match attach(&mut regions, &mut held, &buf, fds.pop(), limits, budget) {
                     Ok(id) => v3::attached(id),
                     Err(e) => {
                         super::refused(&e);
@@ -154,6 +175,7 @@ fn serve(
                 DETACH => match v3::region_id(&buf) {
                     Ok(id) => {
                         regions.detach(id);
+                        held.retain(|(i, _)| *i != id);
                         v3::attached(id)
                     }
                     Err(e) => frames::error_reply(VERSION, &e),
@@ -206,12 +228,16 @@ fn serve(
 }
 
 /// Maps the region the client passed with its attach message `message`,
-/// under the id the message gives; that id.
+/// under the id the message gives, once its bytes and its mapping are held
+/// in the server's budget (kept in `held` as long as it stays attached);
+/// that id.
 fn attach(
     regions: &mut Regions,
+    held: &mut Vec<(u8, HeldRegion)>,
     message: &[u8],
     fd: Option<OwnedFd>,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<u8, CallError> {
     if limits.max_shared_bytes == 0 {
         return Err(CallError::Unavailable(
@@ -222,12 +248,19 @@ fn attach(
         CallError::BadRequest("an attach message must carry the region's descriptor".into())
     })?;
     let id = v3::region_id(message)?;
+    let refused = |e: RegionError| match e {
+        RegionError::TooLarge { limit, .. } => CallError::TooLarge { limit },
+        RegionError::Full(_) => CallError::Unavailable(e.to_string()),
+        RegionError::Unusable(_) => CallError::BadRequest(e.to_string()),
+    };
+    // The region this id named is gone from here on, whatever follows.
+    held.retain(|(i, _)| *i != id);
+    let checked = regions.check(id, fd).map_err(refused)?;
+    let holding = budget.hold_region(checked.len())?;
     // Mapping pre-faults the region's pages: milliseconds for a large one,
     // on this connection's own thread.
-    regions.attach(id, fd).map_err(|e| match e {
-        RegionError::TooLarge { limit, .. } => CallError::TooLarge { limit },
-        RegionError::Unusable(_) => CallError::BadRequest(e.to_string()),
-    })?;
+    regions.attach_checked(id, checked).map_err(refused)?;
+    held.push((id, holding));
     Ok(id)
 }
 

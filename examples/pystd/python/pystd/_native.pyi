@@ -30,6 +30,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "functions",
     "many",
     "parse_serve_args",
+    "serve_environment",
     "shared_call",
 ]
 
@@ -112,6 +113,9 @@ class ServeOptions:
     def watch_stdin(self) -> bool: ...
     @property
     def tls(self) -> bool: ...
+
+def serve_environment(env_prefix: str) -> dict[str, str]:
+    """Every server option's environment variable, by the option's long name."""
 
 def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]

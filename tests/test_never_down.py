@@ -1,0 +1,289 @@
+"""Never down, never elsewhere: what a hostile or unlucky local client did to
+the server and the clients, each now a test.
+
+- Shared-memory regions are bounded per connection and across the server
+  (mappings and bytes, inside the memory budget): the attacks that ran the
+  server out of mappings or far past its budget leave it alive and within
+  it.
+- A batch of several frames interrupted by a signal handler's exception
+  propagates that exception at once and leaves the client usable.
+- The clients read the server's own environment variables.
+- A bridge call in process leaves the C ``errno`` as it found it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import oxbridge
+import pytest
+from oxbridge.bridges import _shared
+from oxbridge.errors import TransportError, UnknownBridgeError
+
+from .servers import Served, ephemeral, serving
+from .test_shared_memory import attach, connect, ipc_server, memfd, reply, still_serves
+
+MiB = 1 << 20
+
+needs_shm = pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
+
+
+def rss(pid: int) -> int:
+    """A process's resident bytes, shared memory included."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def alive(server: Served) -> None:
+    assert server.process.poll() is None, server.process.communicate()[1].decode()[-2000:]
+
+
+# --- 1. mappings: per connection and across the server ----------------------------------
+
+
+@needs_shm
+def test_a_connection_attaches_at_most_32_regions(tmp_path: Path) -> None:
+    with ipc_server(tmp_path) as s, connect(s) as sock:
+        for number in range(32):
+            attach(sock, [memfd(4096)], number)
+            assert reply(sock) == (0, number)
+        attach(sock, [memfd(4096)], 32)
+        status, doc = reply(sock)
+        assert (status, doc["kind"]) == (1, "unavailable"), doc
+        assert "32 shared-memory regions attached" in doc["message"]
+        # Replacing one of its regions is still allowed.
+        attach(sock, [memfd(8192)], 5)
+        assert reply(sock) == (0, 5)
+        still_serves(s)
+
+
+@needs_shm
+def test_a_flood_of_one_page_regions_leaves_the_server_alive(tmp_path: Path) -> None:
+    # The attack that aborted the server: 252 connections each attaching 256
+    # one-page regions, 64,512 mappings against the kernel's 65,530.
+    conns, per = 252, 256
+    with ipc_server(tmp_path) as s:
+        socks = [connect(s) for _ in range(conns)]
+        attached = refused = 0
+        try:
+            for sock in socks:
+                for number in range(per):
+                    attach(sock, [memfd(4096)], number)
+                    status, doc = reply(sock)
+                    if status == 0:
+                        attached += 1
+                    else:
+                        assert doc["kind"] == "unavailable", doc
+                        assert doc["message"].startswith("server busy: "), doc
+                        refused += 1
+            alive(s)
+            maps = len(Path(f"/proc/{s.process.pid}/maps").read_text().splitlines())
+            # Every call still answers, while the regions stay attached.
+            still_serves(s)
+            with oxbridge.connect(s.url("ipc"), timeout=30) as c:
+                assert c.pow(2, 10) == 1024
+        finally:
+            for sock in socks:
+                sock.close()
+        assert attached == 4096, (attached, refused)
+        assert attached + refused == conns * per
+        assert maps < 16_384, f"{maps} mappings"
+        alive(s)
+
+
+# --- 2. shared memory inside the memory budget -------------------------------------------
+
+
+@needs_shm
+def test_untouched_large_regions_stay_within_the_budget(tmp_path: Path) -> None:
+    budget = 512 * MiB
+    with ipc_server(tmp_path, "--memory-budget", str(budget)) as s:
+        idle = rss(s.process.pid)
+        socks = [connect(s) for _ in range(12)]
+        try:
+            outcomes = []
+            for sock in socks:
+                attach(sock, [memfd(256 * MiB)], 1)
+                status, doc = reply(sock)
+                outcomes.append(status if status == 0 else doc["kind"])
+            peak = rss(s.process.pid)
+            alive(s)
+            # Batches still answer, over the socket where no region fits.
+            still_serves(s)
+        finally:
+            for sock in socks:
+                sock.close()
+        assert outcomes.count(0) == 1, outcomes
+        assert outcomes.count("unavailable") == 11, outcomes
+        assert peak <= budget + 128 * MiB, f"{peak / MiB:.0f} MiB (idle {idle / MiB:.0f})"
+
+
+@needs_shm
+def test_regions_given_back_make_room_again(tmp_path: Path) -> None:
+    with ipc_server(tmp_path, "--memory-budget", str(64 * MiB)) as s:
+        with connect(s) as sock:
+            attach(sock, [memfd(32 * MiB)], 1)
+            assert reply(sock) == (0, 1)
+            with connect(s) as other:
+                attach(other, [memfd(4 * MiB)], 1)
+                status, doc = reply(other)
+                assert (status, doc["kind"]) == (1, "unavailable"), doc
+        # The first connection is gone and its region with it.
+        deadline = time.monotonic() + 30
+        while True:
+            with connect(s) as sock:
+                attach(sock, [memfd(32 * MiB)], 1)
+                status, _ = reply(sock)
+            if status == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert status == 0
+
+
+# --- 3. an interrupted batch of several frames --------------------------------------------
+
+INTERRUPTED = """
+import signal, sys, time
+import numpy as np
+import oxbridge
+
+url, rounds = sys.argv[1], int(sys.argv[2])
+client = oxbridge.connect(url, timeout=3)
+local = oxbridge.connect("pyo3")
+rng = np.random.default_rng(1)
+n = 700_000
+a = rng.normal(size=n) + 1j * rng.normal(size=n)
+b = rng.normal(size=n) + 1j * rng.normal(size=n)
+want = local.mul_many(a, b)
+
+class Alarm(Exception):
+    pass
+
+armed = False
+
+def on_alarm(signum, frame):
+    if armed:
+        raise Alarm
+
+signal.signal(signal.SIGALRM, on_alarm)
+interrupted = slowest = 0.0
+for i in range(rounds):
+    started = time.monotonic()
+    try:
+        armed = True
+        signal.setitimer(signal.ITIMER_REAL, 0.0002 + (i % 50) * 0.001)
+        got = client.mul_many(a, b)
+        armed = False
+        assert got.tobytes() == want.tobytes(), "a wrong answer"
+    except Alarm:
+        interrupted += 1
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    slowest = max(slowest, time.monotonic() - started)
+assert slowest < 3.5, f"a call took {slowest:.2f} s, past its 3 s deadline"
+assert client.mul_many(a, b).tobytes() == want.tobytes()
+assert client.add(1, 2j) == 1 + 2j
+print(f"ok {int(interrupted)} interrupted of {rounds}, slowest {slowest:.3f} s", flush=True)
+"""
+
+
+@pytest.mark.parametrize("bridge", ["http", "grpc"])
+def test_a_signal_interrupts_a_batch_of_frames_and_the_client_goes_on(
+    tmp_path: Path, bridge: str
+) -> None:
+    with serving(*ephemeral(tmp_path)) as s:
+        done = subprocess.run(
+            [sys.executable, "-c", INTERRUPTED, s.url(bridge), "100"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("ok "), done.stdout
+    interrupted = int(done.stdout.split()[1])
+    assert interrupted > 0, done.stdout
+
+
+# --- 4. one list of environment variables ---------------------------------------------------
+
+
+def test_the_clients_read_the_servers_variables() -> None:
+    from pystd import LIBRARY as PYSTD  # noqa: PLC0415
+
+    for library, prefix in ((oxbridge.CALCULATOR, "OXBRIDGE"), (PYSTD, "PYSTD")):
+        env = library.native.serve_environment(library.env_prefix)
+        assert env["unix"] == library.env("unix") == f"{prefix}_UNIX"
+        assert env["http"] == library.env("http") == f"{prefix}_HTTP"
+        assert env["token"] == library.env("token") == f"{prefix}_TOKEN"
+        help_text = library.native.parse_serve_args("serve", library.env_prefix, ["--help"])[1]
+        for option, variable in env.items():
+            assert f"[env: {variable}" in help_text, (option, variable)
+
+
+CONNECT = """
+import sys, oxbridge
+client = oxbridge.connect("ipc", timeout=5)
+print(client.path, flush=True)
+print(client.add(1, 2j), flush=True)
+"""
+
+
+def run_client(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OXBRIDGE_")}
+    return subprocess.run(
+        [sys.executable, "-c", CONNECT],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_documented_socket_variable_reaches_its_server(tmp_path: Path) -> None:
+    with serving(*ephemeral(tmp_path)) as s:
+        assert s.unix is not None
+        done = run_client({"OXBRIDGE_UNIX": s.unix})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [s.unix, "(1+2j)"]
+
+
+def test_a_socket_variable_naming_no_server_is_an_error_not_another_server(
+    tmp_path: Path,
+) -> None:
+    done = run_client({"OXBRIDGE_UNIX": str(tmp_path / "nobody.sock")})
+    assert done.returncode != 0
+    assert TransportError.__name__ in done.stderr, done.stderr
+    assert "nobody.sock" in done.stderr
+
+
+def test_the_undocumented_ipc_variable_is_refused_not_ignored(tmp_path: Path) -> None:
+    done = run_client({"OXBRIDGE_IPC": str(tmp_path / "ox.sock")})
+    assert done.returncode != 0
+    assert UnknownBridgeError.__name__ in done.stderr, done.stderr
+    assert "$OXBRIDGE_UNIX" in done.stderr
+
+
+# --- 6. errno left as it was ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bridge", ["pyo3", "ctypes", "cffi"])
+def test_an_overflowing_call_leaves_errno_as_it_was(bridge: str) -> None:
+    client = oxbridge.connect(bridge)
+    with pytest.raises(oxbridge.OxbridgeError):
+        client.pow(1e300 + 0j, 2 + 0j)
+    # CPython's complex abs of a NaN reads errno, which it does not clear:
+    # a stale ERANGE left by the call made it raise OverflowError.
+    for _ in range(3):
+        assert math.isnan(abs(complex(math.nan, 1)))
+        client.add(1, 2)
+    assert math.isnan(abs(complex(math.nan, 1)))
