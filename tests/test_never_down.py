@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import math
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import oxbridge
 import pytest
@@ -147,6 +153,45 @@ def test_regions_given_back_make_room_again(tmp_path: Path) -> None:
         assert status == 0
 
 
+def test_the_server_gives_memory_back_after_a_load_on_every_bridge(tmp_path: Path) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    budget = 512 * MiB
+    with serving(*ephemeral(tmp_path), "--memory-budget", str(budget)) as s:
+        pid = s.process.pid
+        clients = {b: oxbridge.connect(s.url(b), timeout=60) for b in ("ipc", "http", "grpc")}
+        for c in clients.values():
+            assert c.add(1, 2j) == 1 + 2j
+        idle = rss(pid)
+        n = 2_500_000
+        a = np.arange(n, dtype=np.complex128)
+        want = a * a
+
+        def load(bridge: str) -> str:
+            try:
+                got = clients[bridge].mul_many(a, a)
+            except oxbridge.ServerBusyError:
+                return "busy"
+            assert np.array_equal(got, want)
+            return "ok"
+
+        with futures.ThreadPoolExecutor(9) as pool:
+            outcomes = list(pool.map(load, ["ipc", "http", "grpc"] * 6))
+            peak = rss(pid)
+        alive(s)
+        for c in clients.values():
+            c.close()
+        # Bounded: the server trims once its budget has been quiet a second.
+        deadline = time.monotonic() + 30
+        while (now := rss(pid)) > idle + 64 * MiB and time.monotonic() < deadline:
+            time.sleep(0.1)
+        report = f"idle {idle / MiB:.0f} MiB, peak {peak / MiB:.0f}, after {now / MiB:.0f}"
+        print("\nmemory after a load:", report)
+        assert outcomes.count("ok") > 0, outcomes
+        assert now <= idle + 64 * MiB, report
+        assert peak <= budget + 128 * MiB + idle, report
+
+
 # --- 3. an interrupted batch of several frames --------------------------------------------
 
 INTERRUPTED = """
@@ -273,6 +318,67 @@ def test_the_undocumented_ipc_variable_is_refused_not_ignored(tmp_path: Path) ->
     assert "$OXBRIDGE_UNIX" in done.stderr
 
 
+# --- 5. one error per condition, on every bridge ---------------------------------------
+
+#: ``(condition, call, class, message)``: what every bridge raises for it.
+CONDITIONS = [
+    ("missing argument", lambda c: c.add(1), "ArgumentTypeError",
+     "add() missing required argument 'b'"),
+    ("missing argument, another by keyword", lambda c: c.add(b=2), "ArgumentTypeError",
+     "add() missing required argument 'a'"),
+    ("no argument at all", lambda c: c.abs(), "ArgumentTypeError",
+     "abs() missing required argument 'z'"),
+    ("missing text argument", lambda c: c.greet(), "ArgumentTypeError",
+     "greet() missing required argument 'greeting'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("condition", CONDITIONS, ids=[c[0] for c in CONDITIONS])
+def test_one_error_per_condition_on_every_bridge(
+    client: oxbridge.Client, condition: tuple[str, object, str, str]
+) -> None:
+    _, call, kind, message = condition
+    with pytest.raises(oxbridge.OxbridgeError) as raised:
+        call(client)  # type: ignore[operator]
+    assert (type(raised.value).__name__, str(raised.value)) == (kind, message)
+
+
+def test_an_unknown_batch_function_is_not_found_on_every_network_bridge(tmp_path: Path) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    unknown = dataclasses.replace(oxbridge.CALCULATOR.functions["mul"], name="nosuch")
+    a = np.ones(1000, dtype=np.complex128)
+    with serving(*ephemeral(tmp_path)) as s:
+        for bridge in ("ipc", "http", "grpc"):
+            with oxbridge.connect(s.url(bridge), timeout=30) as c:
+                with pytest.raises(oxbridge.NotFoundError) as raised:
+                    c._fill(unknown, [a, a], np.empty_like(a))
+                assert "nosuch" in str(raised.value).lower(), (bridge, raised.value)
+
+
+def test_the_grpc_client_leaves_a_requests_size_to_the_servers_limit(tmp_path: Path) -> None:
+    (tmp_path / "small").mkdir()
+    with (
+        serving(*ephemeral(tmp_path), "--max-request-bytes", str(128 * MiB)) as big,
+        serving(*ephemeral(tmp_path / "small")) as small,
+    ):
+        # 70 MiB: over the client's own 64 MiB reply limit, under this server's.
+        name = "x" * (70 * MiB)
+        with oxbridge.connect(big.url("grpc"), timeout=60) as c:
+            with pytest.raises(oxbridge.ProtocolError) as raised:
+                c.greet("Hello", name)
+            assert str(raised.value) == (
+                f"bad reply from {big.url('grpc')}: the reply is larger than {64 * MiB} bytes"
+            )
+            assert c.greet("Hello", "x" * (40 * MiB)) == "Hello, " + "x" * (40 * MiB)
+        with oxbridge.connect(small.url("grpc"), timeout=60) as c:
+            with pytest.raises(oxbridge.PayloadTooLargeError) as too_large:
+                c.greet("Hello", "x" * (20 * MiB))
+            assert f"the server's limit of {16 * MiB} bytes" in str(too_large.value)
+
+
 # --- 6. errno left as it was ---------------------------------------------------------------
 
 
@@ -287,3 +393,109 @@ def test_an_overflowing_call_leaves_errno_as_it_was(bridge: str) -> None:
         assert math.isnan(abs(complex(math.nan, 1)))
         client.add(1, 2)
     assert math.isnan(abs(complex(math.nan, 1)))
+
+
+# --- 5. a broken gRPC peer is the same error as a broken IPC or HTTP one -------------------
+
+#: How each fake gRPC server answers a call: raw HTTP/2 (the ``h2`` package),
+#: since no gRPC library sends replies this broken.
+Answer = Callable[[Any, int], None]
+
+
+def h2_fake(answer: Answer) -> tuple[socket.socket, str]:
+    """A listener speaking HTTP/2 that answers every request with ``answer(conn, stream)``."""
+    import h2.config  # noqa: PLC0415
+    import h2.connection  # noqa: PLC0415
+    import h2.events  # noqa: PLC0415
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve_one(sock: socket.socket) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        with sock:
+            sock.settimeout(15)
+            while data := sock.recv(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.StreamEnded):
+                        answer(conn, event.stream_id)
+                    if isinstance(event, h2.events.ConnectionTerminated):
+                        return
+                sock.sendall(conn.data_to_send())
+                if conn.state_machine.state == h2.connection.ConnectionState.CLOSED:
+                    return
+
+    def serve() -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return  # the test closed the listener
+            threading.Thread(target=serve_one, args=(sock,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"grpc://127.0.0.1:{listener.getsockname()[1]}"
+
+
+ADD_REPLY = (
+    bytes([0x0A, 0x12, 0x09]) + struct.pack("<d", 1.0) + bytes([0x11]) + struct.pack("<d", 2.0)
+)
+
+
+def grpc_message(payload: bytes, flag: int = 0) -> bytes:
+    return bytes([flag]) + len(payload).to_bytes(4, "big") + payload
+
+
+def reply_with(*bodies: bytes) -> Answer:
+    def answer(conn: Any, stream: int) -> None:
+        conn.send_headers(stream, [(":status", "200"), ("content-type", "application/grpc")])
+        for body in bodies:
+            conn.send_data(stream, body)
+        conn.send_headers(stream, [("grpc-status", "0")], end_stream=True)
+
+    return answer
+
+
+def goaway(conn: Any, _stream: int) -> None:
+    conn.close_connection()
+
+
+GRPC_BROKEN: dict[str, tuple[Answer, type[oxbridge.OxbridgeError], str]] = {
+    "two messages to one call": (
+        reply_with(grpc_message(ADD_REPLY), grpc_message(ADD_REPLY)),
+        oxbridge.ProtocolError,
+        "more than one reply to one request",
+    ),
+    "a compressed message without an encoding": (
+        reply_with(grpc_message(ADD_REPLY, flag=1)),
+        oxbridge.ProtocolError,
+        "compressed-flag",
+    ),
+    "a message cut short": (
+        reply_with(grpc_message(ADD_REPLY)[:-4]),
+        oxbridge.ProtocolError,
+        "Missing response message",
+    ),
+    "GOAWAY to every call": (goaway, oxbridge.TransportError, "unavailable"),
+}
+
+
+@pytest.mark.parametrize("case", GRPC_BROKEN, ids=list(GRPC_BROKEN))
+def test_a_broken_grpc_peer_fails_as_a_broken_ipc_or_http_one(case: str) -> None:
+    answer, kind, words = GRPC_BROKEN[case]
+    listener, url = h2_fake(answer)
+    timeout = 10.0
+    with listener, oxbridge.connect(url, timeout=timeout) as c:
+        started = time.monotonic()
+        with pytest.raises(oxbridge.OxbridgeError) as raised:
+            c.add(1, 2)
+        elapsed = time.monotonic() - started
+    assert type(raised.value) is kind, repr(raised.value)
+    assert words in str(raised.value), str(raised.value)
+    if kind is oxbridge.ProtocolError:
+        assert str(raised.value).startswith(f"bad reply from {url}: ")
+    # As IPC and HTTP: at once, not after the call's whole deadline.
+    assert elapsed < timeout / 2, f"{elapsed:.1f} s"

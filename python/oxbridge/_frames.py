@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ._functions import FunctionInfo
-from .errors import PayloadTooLargeError, ProtocolError
+from .errors import PayloadTooLargeError
 
 if TYPE_CHECKING:
     from ._arrays import Array, Operand
@@ -74,7 +74,11 @@ def parse_reply_header(header: bytes) -> tuple[bool, int]:
     """``(ok, length)`` of a reply frame header."""
     magic, status, length = REPLY.unpack(header)
     if magic != MAGIC:
-        raise ProtocolError(f"not an oxbridge batch reply: {header[:16]!r}")
+        # A reply that breaks the protocol, as the connection reports every
+        # other one (ProtocolError, "bad reply from ..."), on every bridge.
+        from .bridges._socket import BadReply  # noqa: PLC0415 - the failure path only
+
+        raise BadReply(f"not an oxbridge batch reply: {header[:16]!r}")
     return status == 0, length
 
 

@@ -59,6 +59,11 @@ const CONNECTION_WINDOW: u32 = 32 << 20;
 /// (HTTP/2's default of 16 KiB makes 256 of them per MiB).
 const MAX_FRAME: u32 = 1 << 20;
 
+/// How long a call retries a server that something listens for but that
+/// does not take it (a restarted server the channel has not reconnected
+/// to yet), before it is unavailable.
+const RECONNECT: Duration = Duration::from_secs(1);
+
 /// The longest pause between two attempts at a server's health watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -229,7 +234,7 @@ impl http_body::Body for MessageBody {
 /// `grpc_message`), so tonic's decoding buffer holds none either; for a
 /// batch only: a small reply is cheaper copied than kept in pieces.
 #[derive(Clone)]
-struct RawCodec(Option<Arc<Slots>>);
+struct RawCodec(Option<Arc<Slots>>, u8);
 
 /// A reply's message, in the pieces it arrived in.
 type Reply = Vec<Bytes>;
@@ -263,6 +268,12 @@ impl Decoder for RawCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Reply>, Status> {
+        // tonic drains a unary reply's body for its trailers: a second
+        // message comes here too, and is a broken reply, not one to ignore.
+        self.1 = self.1.saturating_add(1);
+        if self.1 > 1 {
+            return Err(bad_reply("more than one reply to one request".into()));
+        }
         Ok(Some(
             match self.0.as_ref().and_then(|slots| slots.message()) {
                 Some(message) => message.into_vec(),
@@ -635,6 +646,11 @@ impl GrpcChannel {
         if let Some(kind) = kind {
             return errors::error(py, kind, details.to_owned());
         }
+        if status.metadata().contains_key(BAD_REPLY) {
+            // As the IPC and HTTP clients say it.
+            let message = format!("bad reply from grpc://{target}: {details}");
+            return errors::error(py, "protocol", message);
+        }
         let local = local_cause(status);
         match status.code() {
             Code::DeadlineExceeded => errors::error(
@@ -734,8 +750,13 @@ impl Call {
                     if !listening {
                         return Err(status);
                     }
-                    // As grpc's wait-for-ready: the channel reconnects
-                    // until it is ready or the deadline has passed.
+                    // As grpc's wait-for-ready, for a while: the channel
+                    // reconnects to a server that restarted within
+                    // milliseconds. One that keeps closing its connections
+                    // (or sending GOAWAY) is unavailable, as IPC and HTTP
+                    // say of a server that closed theirs, not a timeout
+                    // after the whole deadline.
+                    let given_up = tokio::time::Instant::now() + RECONNECT;
                     let mut backoff = Duration::from_millis(10);
                     loop {
                         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -743,7 +764,10 @@ impl Call {
                             .attempt(&servers[1].0, left.max(Duration::from_millis(1)))
                             .await;
                         match again {
-                            Err(status) if is_unavailable(&status) => {
+                            Err(status)
+                                if is_unavailable(&status)
+                                    && tokio::time::Instant::now() + backoff < given_up =>
+                            {
                                 tokio::time::sleep(backoff).await;
                                 backoff = (backoff * 2).min(MAX_BACKOFF);
                             }
@@ -761,7 +785,9 @@ impl Call {
     }
 
     async fn attempt(&self, channel: &Channel, timeout: Duration) -> Result<Reply, Status> {
-        let mut chunks = Some(self.message.chunks(self.max_message)?);
+        // The server's limit decides whether a request is too large (it
+        // says so, with its limit); this side only caps its replies.
+        let mut chunks = Some(self.message.chunks(UNLIMITED)?);
         // tonic framed the empty message `RawCodec` wrote: the body sent is
         // the message's own chunks instead (one request per attempt).
         let with_message =
@@ -772,8 +798,20 @@ impl Call {
         // A batch's reply is read off the body in its pieces (see `RawCodec`).
         let slots = self.in_pieces.then(|| Arc::new(Slots::default()));
         let (limit, reading) = (self.max_message, slots.clone());
-        let service = tower::util::MapResponse::new(with_message, as_grpc_status).and_then(
-            move |response: http::Response<Body>| {
+        // Whether the reply was a status alone (no message): how a server
+        // refuses a request, where a reply over this side's limit comes
+        // with its message under way (see `is_reply_too_large`).
+        let status_alone = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&status_alone);
+        let service =
+            tower::util::MapResponse::new(with_message, move |response: http::Response<Body>| {
+                seen.store(
+                    response.headers().contains_key("grpc-status"),
+                    Ordering::Relaxed,
+                );
+                as_grpc_status(response)
+            })
+            .and_then(move |response: http::Response<Body>| {
                 let slots = reading.clone();
                 async move {
                     let Some(slots) = slots else {
@@ -783,11 +821,10 @@ impl Call {
                     let body = grpc_message::take(body, limit, &slots).await;
                     Ok(http::Response::from_parts(parts, Body::new(body)))
                 }
-            },
-        );
+            });
         let mut grpc = tonic::client::Grpc::new(service)
             .max_decoding_message_size(self.max_message)
-            .max_encoding_message_size(self.max_message);
+            .max_encoding_message_size(UNLIMITED);
         grpc.ready()
             .await
             .map_err(|e| Status::unavailable(describe(&e)))?;
@@ -800,7 +837,7 @@ impl Call {
                 .metadata_mut()
                 .insert("authorization", authorization.clone());
         }
-        grpc.unary(request, self.path.clone(), RawCodec(slots))
+        grpc.unary(request, self.path.clone(), RawCodec(slots, 0))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| {
@@ -808,6 +845,15 @@ impl Call {
                 let expired = causes(&status).any(|e| e.is::<tonic::TimeoutExpired>());
                 if expired {
                     Status::deadline_exceeded("the call's deadline passed")
+                } else if status_alone.load(Ordering::Relaxed) {
+                    status
+                } else if is_reply_too_large(&status) {
+                    bad_reply(format!(
+                        "the reply is larger than {} bytes",
+                        self.max_message
+                    ))
+                } else if is_malformed(&status) {
+                    bad_reply(status.message().to_owned())
                 } else {
                     status
                 }
@@ -975,6 +1021,49 @@ fn py_bytes<'py>(py: Python<'py>, pieces: &[Bytes]) -> PyResult<Bound<'py, PyByt
         copy_pieces(pieces, target);
         Ok(())
     })
+}
+
+/// No limit of this side's on a request's size: the largest gRPC can frame.
+const UNLIMITED: usize = u32::MAX as usize;
+
+/// The metadata key of a status made here for a reply that broke the
+/// protocol (see [`bad_reply`]). No oxbridge server sends it; one that
+/// did would be reported as a broken reply, which it would be.
+const BAD_REPLY: &str = "x-oxbridge-bad-reply";
+
+/// The status of a reply that broke the protocol, in `words`: the
+/// client's `ProtocolError`, "bad reply from grpc://...", as IPC's and
+/// HTTP's.
+fn bad_reply(words: String) -> Status {
+    let mut status = Status::internal(words);
+    status
+        .metadata_mut()
+        .insert(BAD_REPLY, AsciiMetadataValue::from_static("1"));
+    status
+}
+
+/// Whether `status`, of a reply that came as more than a status, is tonic's
+/// refusal of that reply as over this side's limit. Its words are those of
+/// a server refusing a request ("decoded message length too large"), but a
+/// server refuses with a status alone, before any message.
+fn is_reply_too_large(status: &Status) -> bool {
+    status.code() == Code::OutOfRange
+        && status
+            .message()
+            .contains("decoded message length too large")
+}
+
+/// Whether `status`, of a reply that came as more than a status, is
+/// tonic's refusal of the reply's gRPC framing (a compression flag it
+/// cannot read, a message cut short, an OK with no message): a reply that broke the protocol, as
+/// IPC's and HTTP's clients call one, not an `INTERNAL` error of the server.
+fn is_malformed(status: &Status) -> bool {
+    const BROKEN: [&str; 3] = [
+        "protocol error: received message",
+        "Unexpected EOF decoding stream",
+        "Missing response message",
+    ];
+    status.code() == Code::Internal && BROKEN.iter().any(|w| status.message().starts_with(w))
 }
 
 /// The limit in tonic's words for a message over it ("...message length too

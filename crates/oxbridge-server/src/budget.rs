@@ -9,6 +9,7 @@
 //! grows with the number or the size of the requests, only with the budget.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,6 +33,9 @@ const SLICE: usize = 64 * 1024;
 /// server out of mappings, and then out of threads and memory.
 pub const MAX_REGIONS: usize = 4096;
 
+/// How long the budget stays quiet before the heap is trimmed.
+const QUIET: Duration = Duration::from_secs(1);
+
 /// The server's memory budget (cheap to clone: all clones share it).
 #[derive(Clone, Debug)]
 pub struct Budget {
@@ -42,6 +46,8 @@ pub struct Budget {
     shared: Arc<Semaphore>,
     /// Mappings left for regions (of [`MAX_REGIONS`]).
     regions: Arc<Semaphore>,
+    /// How many shares were ever held: a quiet budget's count stands still.
+    holds: Arc<AtomicU64>,
 }
 
 /// What an attached shared-memory region holds while it is mapped: its
@@ -74,7 +80,46 @@ impl Budget {
             wait,
             shared: Arc::new(Semaphore::new((total / 2).max(1) as usize)),
             regions: Arc::new(Semaphore::new(MAX_REGIONS)),
+            holds: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Gives the heap's free memory back to the system once the budget has
+    /// been quiet (nothing held, nothing new) for [`QUIET`] after a load,
+    /// until `shutdown`.
+    ///
+    /// glibc keeps what large requests freed for the next ones (see
+    /// [`oxbridge_shm::heap::keep_large_buffers`]), in every arena that
+    /// served them: after a burst of large calls on every bridge, hundreds
+    /// of MiB stayed allocated to an idle server. A busy server is never
+    /// trimmed (its next call would fault the pages in again).
+    pub fn give_back_when_quiet(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let budget = self.clone();
+        tokio::spawn(async move {
+            let (mut seen, mut trimmed) = (0, 0);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(QUIET) => {}
+                }
+                let now = budget.holds.load(Ordering::Relaxed);
+                let idle = budget.requests_held() == 0;
+                if now == seen && now != trimmed && idle {
+                    trimmed = now;
+                    let _ = tokio::task::spawn_blocking(oxbridge_shm::heap::give_back).await;
+                }
+                seen = now;
+            }
+        });
+    }
+
+    /// The units held by requests in flight: the budget's, less what
+    /// attached shared-memory regions hold (a region stays attached to an
+    /// idle connection, and its pages are not the heap's).
+    fn requests_held(&self) -> usize {
+        let part = (self.total / 2).max(1) as usize;
+        let by_regions = part - self.shared.available_permits();
+        (self.total as usize).saturating_sub(self.units.available_permits() + by_regions)
     }
 
     /// Holds a shared-memory region of `bytes` for as long as it is mapped,
@@ -145,6 +190,7 @@ impl Budget {
     /// # Errors
     /// [`CallError::Unavailable`] when the share is not free in time.
     pub async fn hold(&self, bytes: usize) -> Result<Held, CallError> {
+        self.holds.fetch_add(1, Ordering::Relaxed);
         let units = self.units(bytes);
         let acquired =
             tokio::time::timeout(self.wait, self.units.clone().acquire_many_owned(units));

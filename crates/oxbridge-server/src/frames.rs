@@ -69,6 +69,15 @@ fn usize_at(bytes: &[u8], at: usize) -> usize {
     usize::try_from(u64_at(bytes, at)).unwrap_or(usize::MAX)
 }
 
+/// An unknown function, as every bridge says it: `NotFound`, the kind of
+/// HTTP's 404 and gRPC's unknown method.
+fn not_found(e: CoreError) -> CallError {
+    match e {
+        CoreError::UnknownOperation(_) => CallError::NotFound(e.to_string()),
+        other => other.into(),
+    }
+}
+
 fn bad(message: impl Into<String>) -> CallError {
     CallError::BadRequest(message.into())
 }
@@ -132,7 +141,7 @@ fn named(
         .split_at_checked(name_len)
         .ok_or_else(|| bad("truncated batch frame"))?;
     let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
-    let function = crate::library().lookup(name)?;
+    let function = crate::library().lookup(name).map_err(not_found)?;
     function.check_many()?;
     function.check_arity(nargs)?;
     let (heads, rest) = rest

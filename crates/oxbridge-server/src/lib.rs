@@ -255,6 +255,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     // One budget for every bridge: a request on any of them counts against it.
     let budget = budget::Budget::new(limits.memory_budget, limits.budget_wait);
+    budget.give_back_when_quiet(running.shutdown.clone());
     let app = http::app_with_access(limits, &config.access, &budget, &running.ready);
     let http_listeners = match &tls {
         Some((cert, key)) => {

@@ -115,8 +115,7 @@ class AsyncConnection:
                 generation, stream = self._generation, await self._connect()
                 reused = False
             try:
-                await stream.send(request)
-                result = await reader(stream)
+                result = await self._send_and_read(stream, request, reader)
             except BaseException as e:
                 # Cancelled, timed out or broken: the stream may hold part of
                 # this call's reply, so it is never used again.
@@ -134,6 +133,24 @@ class AsyncConnection:
                 stream.close()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _send_and_read(
+        stream: AsyncStream,
+        request: bytes | Sequence[Any],
+        reader: Callable[[AsyncStream], Awaitable[T]],
+    ) -> T:
+        """``request`` sent and its reply read; when the sending breaks, the
+        reply the server sent before it closed, if any (as
+        ``_socket.answered_anyway`` does for the sync clients)."""
+        try:
+            await stream.send(request)
+        except (BrokenPipeError, ConnectionResetError) as broken:
+            try:
+                return await reader(stream)
+            except (OSError, Closed, BadReply):
+                raise broken from None
+        return await reader(stream)
 
     async def _connect(self) -> AsyncStream:
         try:

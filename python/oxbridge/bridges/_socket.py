@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from ..errors import BridgeTimeoutError, ProtocolError, TransportError
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 #: Non-blocking reads tried before a reader blocks (about a microsecond each).
 SPINS = 100
@@ -186,6 +187,17 @@ class Stream:
         self.sock.close()
 
 
+def answered_anyway(stream: S, reader: Callable[[S], T], broken: OSError) -> T:
+    """The reply a server sent before it stopped reading a request (one over
+    its size limit, or when it is busy) and closed: the sending broke, but
+    the server's answer, the same error as on every bridge, is in the
+    socket. ``broken`` when there is none."""
+    try:
+        return reader(stream)
+    except (OSError, Closed, BadReply):
+        raise broken from None
+
+
 class Connection:
     """Sockets to one server, one exchange at a time on each (see the module)."""
 
@@ -207,7 +219,10 @@ class Connection:
             size = len(request)
 
         def work(stream: Stream) -> T:
-            stream.send(request, size)
+            try:
+                stream.send(request, size)
+            except (BrokenPipeError, ConnectionResetError) as broken:
+                return answered_anyway(stream, reader, broken)
             return reader(stream)
 
         return self.run(work)
