@@ -13,6 +13,7 @@ the server and the clients, each now a test.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -379,6 +380,28 @@ def test_the_grpc_client_leaves_a_requests_size_to_the_servers_limit(tmp_path: P
             assert f"the server's limit of {16 * MiB} bytes" in str(too_large.value)
 
 
+def test_a_bytes_argument_is_measured_as_itself_on_every_bridge(tmp_path: Path) -> None:
+    # bytes travel as base64 in JSON (a third larger): the limit is the
+    # argument's, so IPC and HTTP take what gRPC takes, and refuse what it
+    # refuses, with the same error, also when the server stops reading.
+    import zlib  # noqa: PLC0415
+
+    from pystd import LIBRARY as PYSTD  # noqa: PLC0415
+
+    limit = 16 * MiB
+    fits, too_large = b"\x01" * (12 * MiB), b"\x02" * (64 * MiB)
+    with serving(*ephemeral(tmp_path), package="pystd") as s:
+        for bridge in ("ipc", "http", "grpc"):
+            with PYSTD.connect(s.url(bridge), timeout=60) as c:
+                assert c.crc32(fits) == zlib.crc32(fits), bridge
+                with pytest.raises(oxbridge.PayloadTooLargeError) as raised:
+                    c.crc32(too_large)
+                assert str(raised.value) == (
+                    f"request is larger than the server's limit of {limit} bytes"
+                ), bridge
+                assert c.crc32(b"still") == zlib.crc32(b"still"), bridge
+
+
 # --- 6. errno left as it was ---------------------------------------------------------------
 
 
@@ -407,12 +430,18 @@ def h2_fake(answer: Answer) -> tuple[socket.socket, str]:
     import h2.config  # noqa: PLC0415
     import h2.connection  # noqa: PLC0415
     import h2.events  # noqa: PLC0415
+    import h2.exceptions  # noqa: PLC0415
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
 
     def serve_one(sock: socket.socket) -> None:
+        # The client gives up on the broken peer and leaves, as it should.
+        with contextlib.suppress(OSError, h2.exceptions.H2Error):
+            answer_all(sock)
+
+    def answer_all(sock: socket.socket) -> None:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
         sock.sendall(conn.data_to_send())

@@ -70,7 +70,7 @@ oxbridge_core::export! {
 
 /// An IPC request line: the JSON decoder, the dispatch and every function.
 pub fn ipc_json(data: &[u8]) {
-    let _ = ipc::answer_request(data);
+    let _ = ipc::answer_request(data, &oxbridge_server::Limits::default());
 }
 
 /// A batch frame, as IPC, HTTP `/batch` and gRPC `Batch` receive it.
@@ -142,7 +142,7 @@ fn regions() -> Regions {
 pub fn http_json(data: &[u8]) {
     if let Ok(fields) = wire::decode::<Fields<'_>>(data) {
         for f in CALCULATOR.functions.iter().chain(TYPES.functions) {
-            let _ = json_call::call(f, &fields);
+            let _ = json_call::call(f, &fields, &oxbridge_server::Limits::default());
         }
     }
 }
@@ -360,7 +360,7 @@ fn many(r: &mut Reader<'_>) {
 pub fn args(data: &[u8]) {
     if let Ok(fields) = wire::decode::<Fields<'_>>(data) {
         for f in TYPES.functions {
-            let _ = json_call::call(f, &fields);
+            let _ = json_call::call(f, &fields, &oxbridge_server::Limits::default());
         }
     }
     for f in TYPES.functions {

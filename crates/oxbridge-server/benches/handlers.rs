@@ -28,11 +28,13 @@ fn http_handlers(c: &mut Criterion) {
 }
 
 fn ipc_handler(c: &mut Criterion) {
+    let limits = oxbridge_server::config::Limits::default();
     c.bench_function("ipc add request", |bench| {
         bench.iter(|| {
-            ipc::answer_request(black_box(
-                br#"{"command":"add","a":[1.0,3.0],"b":[-0.0,-5.0]}"#,
-            ))
+            ipc::answer_request(
+                black_box(br#"{"command":"add","a":[1.0,3.0],"b":[-0.0,-5.0]}"#),
+                &limits,
+            )
         });
     });
 }

@@ -56,6 +56,54 @@ impl Default for Limits {
     }
 }
 
+/// Room in a JSON document beyond its arguments' own encoding: field names,
+/// punctuation, numbers written out.
+const JSON_ROOM: usize = 64 * 1024;
+
+impl Limits {
+    /// The largest JSON document (an HTTP body, an IPC request) that may
+    /// carry arguments of [`Limits::max_request_bytes`]: `bytes` travel as
+    /// base64, a third larger. The arguments themselves are then held to
+    /// the limit ([`Limits::check_arguments`]), so that a call is too large
+    /// on every bridge or on none, whatever its encoding.
+    #[must_use]
+    pub fn max_json_bytes(&self) -> usize {
+        self.max_request_bytes
+            .saturating_add(self.max_request_bytes.div_ceil(3))
+            .saturating_add(JSON_ROOM)
+    }
+
+    /// Whether a call's decoded arguments fit [`Limits::max_request_bytes`]:
+    /// the bytes of its text, its `bytes` and its arrays, and 16 for each
+    /// number (what they take on the binary bridges, near enough).
+    ///
+    /// # Errors
+    /// [`CallError::TooLarge`] when they do not.
+    pub fn check_arguments(
+        &self,
+        args: &[oxbridge_core::export::Value],
+    ) -> Result<(), crate::error::CallError> {
+        use oxbridge_core::export::Value;
+        let size: usize = args
+            .iter()
+            .map(|v| match v {
+                Value::Str(s) => s.len(),
+                Value::Bytes(b) => b.len(),
+                Value::F64Array(a) => a.len() * 8,
+                Value::I64Array(a) => a.len() * 8,
+                Value::ComplexArray(a) => a.len() * 16,
+                Value::Bool(_) | Value::I64(_) | Value::F64(_) | Value::Complex(_) => 16,
+            })
+            .sum();
+        if size > self.max_request_bytes {
+            return Err(crate::error::CallError::TooLarge {
+                limit: self.max_request_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Addresses of one TCP bridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Listen {

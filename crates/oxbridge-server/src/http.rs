@@ -44,7 +44,7 @@ pub fn app_with_access(
         access: access.clone(),
         budget: budget.clone(),
         ready: ready.clone(),
-        max_request_bytes: limits.max_request_bytes,
+        max_request_bytes: limits.max_json_bytes(),
     });
     routes(limits).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -174,7 +174,7 @@ async fn metrics() -> Response {
 /// Requests without a body (health, version) pass freely.
 async fn within_budget(
     budget: &Budget,
-    max_request_bytes: usize,
+    max_body_bytes: usize,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -185,8 +185,8 @@ async fn within_budget(
         .and_then(|v| v.trim().parse::<usize>().ok());
     let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
     let size = match declared {
-        Some(n) => n.min(max_request_bytes),
-        None if chunked => max_request_bytes,
+        Some(n) => n.min(max_body_bytes),
+        None if chunked => max_body_bytes,
         None => return next.run(request).await,
     };
     match budget.hold(size).await {
@@ -229,7 +229,7 @@ fn routes(limits: &Limits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         // The body limit answers 413 through our own rejection below.
-        .layer(DefaultBodyLimit::max(limits.max_request_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_json_bytes()))
 }
 
 /// An RFC 9457 problem document, the body of every HTTP error.
@@ -310,7 +310,7 @@ async fn call(
 ) -> Result<Response, AppError> {
     let body = read_body(request, JSON, &limits).await?;
     let fields: json_call::Fields<'_> = wire::decode(&body)?;
-    let reply = json_call::call(f, &fields)?;
+    let reply = json_call::call(f, &fields, &limits)?;
     Ok(([(header::CONTENT_TYPE, JSON)], reply).into_response())
 }
 
@@ -360,7 +360,12 @@ fn checked_body(request: Request, want: &str, limits: &Limits) -> Result<Request
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > limits.max_request_bytes as u64) {
+    let most = if want == JSON {
+        limits.max_json_bytes()
+    } else {
+        limits.max_request_bytes
+    };
+    if declared_len.is_some_and(|n| n > most as u64) {
         return Err(too_large(limits));
     }
     Ok(request.map(|body| axum::body::Body::new(crate::fair::Yielding::new(body))))

@@ -16,6 +16,7 @@ use oxbridge_core::{Complex, CoreError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::config::Limits;
 use crate::error::CallError;
 use crate::wire::{Part, WireComplex};
 
@@ -27,9 +28,10 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 /// Calls `f` with the arguments read from `fields` and encodes its reply.
 ///
 /// # Errors
-/// [`CallError::BadRequest`] for a missing or malformed argument; the
-/// function's own error.
-pub fn call(f: &Function, fields: &Fields<'_>) -> Result<Vec<u8>, CallError> {
+/// [`CallError::BadRequest`] for a missing or malformed argument;
+/// [`CallError::TooLarge`] for arguments over the limit (measured on them,
+/// not on their JSON); the function's own error.
+pub fn call(f: &Function, fields: &Fields<'_>, limits: &Limits) -> Result<Vec<u8>, CallError> {
     let args = f
         .params
         .iter()
@@ -40,6 +42,7 @@ pub fn call(f: &Function, fields: &Fields<'_>) -> Result<Vec<u8>, CallError> {
             decode(raw, p.ty, p.name)
         })
         .collect::<Result<crate::Args, CallError>>()?;
+    limits.check_arguments(&args)?;
     let args: smallvec::SmallVec<[_; 4]> = args.iter().map(Value::as_arg).collect();
     let value = f.invoke(&args)?;
     Ok(reply(f.result_field, &value))
@@ -158,7 +161,8 @@ mod tests {
 
     fn run(name: &str, body: &str) -> Result<String, CallError> {
         let fields: Fields<'_> = serde_json::from_str(body).unwrap();
-        call(CALCULATOR.get(name).unwrap(), &fields).map(|b| String::from_utf8(b).unwrap())
+        call(CALCULATOR.get(name).unwrap(), &fields, &Limits::default())
+            .map(|b| String::from_utf8(b).unwrap())
     }
 
     #[test]

@@ -70,11 +70,11 @@ pub(super) async fn connection(
         let scan = loop {
             match framer.scan(&buf, limits.max_request_bytes) {
                 // A whole request can arrive in one read: the limit holds all the same.
-                Scan::Json { start, end } if end - start > limits.max_request_bytes => {
+                Scan::Json { start, end } if end - start > limits.max_json_bytes() => {
                     break Scan::TooLarge;
                 }
                 Scan::Json { start, end } => {
-                    replies.extend_from_slice(&answer_request(&buf[start..end]));
+                    replies.extend_from_slice(&answer_request(&buf[start..end], limits));
                     buf.drain(..end);
                 }
                 Scan::Binary { start, end } => {
@@ -129,7 +129,7 @@ pub(super) async fn connection(
                 end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
-            Scan::TooLarge | Scan::Partial if buf.len() > limits.max_request_bytes => {
+            Scan::TooLarge | Scan::Partial if buf.len() > limits.max_json_bytes() => {
                 let e = CallError::TooLarge {
                     limit: limits.max_request_bytes,
                 };
@@ -154,7 +154,7 @@ pub(super) async fn connection(
             Scan::PartialBinary { total, version } if total > READ_BYTES => {
                 Some((total, Some(version)))
             }
-            Scan::Partial if buf.len() >= READ_BYTES => Some((limits.max_request_bytes, None)),
+            Scan::Partial if buf.len() >= READ_BYTES => Some((limits.max_json_bytes(), None)),
             _ => None,
         };
         if let (Some((size, frame_version)), None) = (large, &held) {

@@ -1,16 +1,18 @@
 //! One JSON request answered: the command found by name in the served
 //! library, its arguments decoded by the function's signature.
 
+use crate::config::Limits;
 use crate::error::CallError;
 use crate::json_call;
 use crate::wire;
 
-/// Answers one JSON request with one line of JSON (public for the
-/// benchmarks and the fuzzer, which drive it without a socket).
+/// Answers one JSON request with one line of JSON, its arguments held to
+/// `limits` (public for the benchmarks and the fuzzer, which drive it
+/// without a socket).
 #[must_use]
-pub fn answer_request(frame: &[u8]) -> Vec<u8> {
+pub fn answer_request(frame: &[u8], limits: &Limits) -> Vec<u8> {
     let mut call = crate::metrics::Call::start("ipc");
-    let mut out = match answer(frame, &mut call) {
+    let mut out = match answer(frame, limits, &mut call) {
         Ok(bytes) => {
             call.finish(None);
             bytes
@@ -28,7 +30,11 @@ pub fn answer_request(frame: &[u8]) -> Vec<u8> {
 /// One IPC request: the article's `{"command": "add", "a": ..., "b": ...}`,
 /// any exported function by name with its arguments as fields, or
 /// `{"command": "health"}`.
-fn answer(frame: &[u8], call: &mut crate::metrics::Call) -> Result<Vec<u8>, CallError> {
+fn answer(
+    frame: &[u8],
+    limits: &Limits,
+    call: &mut crate::metrics::Call,
+) -> Result<Vec<u8>, CallError> {
     let mut fields: json_call::Fields<'_> = wire::decode(frame)?;
     let command = fields
         .remove("command")
@@ -48,7 +54,7 @@ fn answer(frame: &[u8], call: &mut crate::metrics::Call) -> Result<Vec<u8>, Call
             known.join(", ")
         ))
     })?;
-    json_call::call(f, &fields)
+    json_call::call(f, &fields, limits)
 }
 
 /// `{"error": {"kind": ..., "message": ...}}` and a newline.

@@ -1,5 +1,6 @@
 use super::dispatch::answer_request;
 use super::framer::{Framer, Scan};
+use crate::config::Limits;
 
 fn frames(chunks: &[&[u8]]) -> Vec<String> {
     let mut framer = Framer::default();
@@ -38,9 +39,15 @@ fn finds_objects_without_delimiters_across_any_split() {
 
 #[test]
 fn answers_the_article_request() {
-    let reply = answer_request(br#"{"command":"add","a":[1.0,3.0],"b":[0.0,-5.0]}"#);
+    let reply = answer_request(
+        br#"{"command":"add","a":[1.0,3.0],"b":[0.0,-5.0]}"#,
+        &Limits::default(),
+    );
     assert_eq!(reply, b"{\"result\":[1.0,-2.0]}\n");
-    let reply = answer_request(br#"{"command":"div","a":[1,0],"b":[0,0]}"#);
+    let reply = answer_request(
+        br#"{"command":"div","a":[1,0],"b":[0,0]}"#,
+        &Limits::default(),
+    );
     assert_eq!(
         String::from_utf8(reply).unwrap(),
         "{\"error\":{\"kind\":\"zero_division\",\"message\":\"complex division by zero\"}}\n"
@@ -59,9 +66,14 @@ fn garbage_and_unknown_commands_are_errors() {
     );
     let reply = String::from_utf8(answer_request(
         br#"{"command":"no-such-op","a":[1,0],"b":[1,0]}"#,
+        &Limits::default(),
     ))
     .unwrap();
     assert!(reply.contains("\"kind\":\"not_found\""), "{reply}");
-    let reply = String::from_utf8(answer_request(br#"{"command":"add","a":[1,0]}"#)).unwrap();
+    let reply = String::from_utf8(answer_request(
+        br#"{"command":"add","a":[1,0]}"#,
+        &Limits::default(),
+    ))
+    .unwrap();
     assert!(reply.contains("needs field \\\"b\\\""), "{reply}");
 }
