@@ -71,7 +71,8 @@ def test_via_takes_what_connect_takes(tmp_path: Path) -> None:
             ("grpc", s.url("grpc")), ("grpc", s.grpc[0]),
             ("ipc", s.url("ipc")), ("ipc", str(s.unix)),
         ]:  # fmt: skip
-            env = {f"OXBRIDGE_{bridge.upper()}": value}
+            # The server's own variables: OXBRIDGE_UNIX names the socket.
+            env = {oxbridge.CALCULATOR.env("unix" if bridge == "ipc" else bridge): value}
             done = run("--mul", "--arg1", "2j", "--arg2", "3j", "--via", bridge, env=env)
             assert (done.returncode, done.stdout, done.stderr) == (0, "(-6+0j)\n", ""), value
     env = {"OXBRIDGE_HTTP": "grpc://127.0.0.1:1"}
