@@ -176,9 +176,13 @@ def test_the_server_gives_memory_back_after_a_load_on_every_bridge(tmp_path: Pat
             assert np.array_equal(got, want)
             return "ok"
 
-        with futures.ThreadPoolExecutor(9) as pool:
-            outcomes = list(pool.map(load, ["ipc", "http", "grpc"] * 6))
-            peak = rss(pid)
+        peak = idle
+        with futures.ThreadPoolExecutor(24) as pool:
+            running = [pool.submit(load, b) for b in ["ipc", "http", "grpc"] * 16]
+            while not all(f.done() for f in running):
+                peak = max(peak, rss(pid))
+                time.sleep(0.02)
+        outcomes = [f.result() for f in running]
         alive(s)
         for c in clients.values():
             c.close()

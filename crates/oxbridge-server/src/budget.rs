@@ -35,6 +35,8 @@ pub const MAX_REGIONS: usize = 4096;
 
 /// How long the budget stays quiet before the heap is trimmed.
 const QUIET: Duration = Duration::from_secs(1);
+/// How many times the heap is trimmed in one quiet spell, a [`QUIET`] apart.
+const TRIMS: u8 = 3;
 
 /// The server's memory budget (cheap to clone: all clones share it).
 #[derive(Clone, Debug)]
@@ -96,19 +98,22 @@ impl Budget {
     pub fn give_back_when_quiet(&self, shutdown: tokio_util::sync::CancellationToken) {
         let budget = self.clone();
         tokio::spawn(async move {
-            let (mut seen, mut trimmed) = (0, 0);
+            // Trims left for the quiet spell: a load's connections may free
+            // their buffers some time after its last request, so the heap
+            // is trimmed again on the next few quiet ticks.
+            let (mut seen, mut trims_left) = (0, 0);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(QUIET) => {}
                 }
                 let now = budget.holds.load(Ordering::Relaxed);
-                let idle = budget.requests_held() == 0;
-                if now == seen && now != trimmed && idle {
-                    trimmed = now;
+                if now != seen {
+                    (seen, trims_left) = (now, TRIMS);
+                } else if trims_left > 0 && budget.requests_held() == 0 {
+                    trims_left -= 1;
                     let _ = tokio::task::spawn_blocking(oxbridge_shm::heap::give_back).await;
                 }
-                seen = now;
             }
         });
     }
