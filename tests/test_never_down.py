@@ -99,6 +99,7 @@ def test_a_flood_of_one_page_regions_leaves_the_server_alive(tmp_path: Path) -> 
         finally:
             for sock in socks:
                 sock.close()
+        print(f"\nflood: {attached} attached, {refused} refused, {maps} mappings, server alive")
         assert attached == 4096, (attached, refused)
         assert attached + refused == conns * per
         assert maps < 16_384, f"{maps} mappings"
@@ -127,6 +128,7 @@ def test_untouched_large_regions_stay_within_the_budget(tmp_path: Path) -> None:
         finally:
             for sock in socks:
                 sock.close()
+        print(f"\n12 x 256 MiB: {outcomes}, peak {peak / MiB:.0f} MiB (idle {idle / MiB:.0f})")
         assert outcomes.count(0) == 1, outcomes
         assert outcomes.count("unavailable") == 11, outcomes
         assert peak <= budget + 128 * MiB, f"{peak / MiB:.0f} MiB (idle {idle / MiB:.0f})"
