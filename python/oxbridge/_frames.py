@@ -165,14 +165,19 @@ _Job = tuple[
 ]
 
 
+#: The most frame workers a process starts.
+MOST_WORKERS = 32
+
+
 class _Workers:
     """Daemon threads that send the frames of every multi-frame call of the
-    process, started once (as many as the most any call asked for) and
-    never joined: an interpreter that exits does not wait for them, and a
-    call's frames are bounded by its deadline."""
+    process, started as the calls in flight need them (up to
+    :data:`MOST_WORKERS`) and never joined: an interpreter that exits does
+    not wait for them, and a call's frames are bounded by its deadline."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._calls: set[object] = set()
         self._count = 0
         self._started = threading.Lock()
 
@@ -185,7 +190,20 @@ class _Workers:
         a queue of the call's own (C's ``SimpleQueue``, whose ``get`` a
         signal interrupts cleanly), so a handler's exception raised while
         waiting leaves nothing held that a worker would wait on."""
-        self._ensure(workers)
+        # As many workers as the calls in flight ask for together (set.add
+        # and discard are atomic): calls from several threads each get
+        # theirs, as they did with a pool of their own.
+        call = object()
+        self._calls.add(call)
+        try:
+            self._ensure(min(MOST_WORKERS, workers * len(self._calls)))
+            return self._run(jobs)
+        finally:
+            self._calls.discard(call)
+
+    def _run(
+        self, jobs: list[tuple[Callable[..., None], tuple[Any, ...]]]
+    ) -> list[BaseException | None]:
         done: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
         # Set when the caller gives up: the frames not yet started are skipped.
         abandoned: list[bool] = []
