@@ -199,6 +199,38 @@ def test_the_server_gives_memory_back_after_a_load_on_every_bridge(tmp_path: Pat
         assert peak <= budget + 128 * MiB + idle, report
 
 
+@needs_shm
+def test_a_busy_refusal_sends_one_batch_on_the_socket_and_the_next_tries_again(
+    tmp_path: Path,
+) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    from .test_shared_memory import region_of  # noqa: PLC0415
+
+    n = 1_000_000  # a region of ~20 MiB: the ring and the results
+    a = np.arange(n, dtype=np.complex128)
+    # Regions may hold half of a 48 MiB budget: one such region, not two.
+    with (
+        ipc_server(tmp_path, "--memory-budget", str(48 * MiB)) as s,
+        oxbridge.connect(s.url("ipc"), timeout=30) as first,
+        oxbridge.connect(s.url("ipc"), timeout=30) as second,
+    ):
+        held = first.mul_many(a, a)  # its region stays attached while held
+        assert region_of(held) is not None
+        crossed = second.mul_many(a, a)
+        assert region_of(crossed) is None, "a busy server took a second region"
+        assert np.array_equal(crossed, held)
+        del held
+        first.close()
+        # The first client's region goes with its connection; the second
+        # client's next batch is in shared memory again.
+        deadline = time.monotonic() + 30
+        while region_of(got := second.mul_many(a, a)) is None:
+            assert time.monotonic() < deadline, "shared memory never came back"
+            time.sleep(0.05)
+        assert np.array_equal(got, a * a)
+
+
 # --- 3. an interrupted batch of several frames --------------------------------------------
 
 INTERRUPTED = """

@@ -137,18 +137,20 @@ impl Budget {
     /// and at most [`MAX_REGIONS`] mappings.
     ///
     /// # Errors
-    /// [`CallError::Unavailable`] when any of the three is not free now.
+    /// [`CallError::TooLarge`] for a region larger than the regions' part
+    /// of the budget; [`CallError::Unavailable`] when any of the three is
+    /// not free now.
     pub fn hold_region(&self, bytes: usize) -> Result<HeldRegion, CallError> {
         let busy = |what: String| CallError::Unavailable(format!("server busy: {what}; try again"));
         let mib = |units: u32| (units as usize * UNIT) >> 20;
         let part = (self.total / 2).max(1);
         let units = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX);
         if units > part {
-            return Err(busy(format!(
-                "a shared-memory region of {bytes} bytes is larger than the {} MiB \
-                 that regions may hold of the server's memory budget",
-                mib(part)
-            )));
+            // Never fits, however quiet the server: the client's regions
+            // for such batches stay smaller from now on.
+            return Err(CallError::TooLarge {
+                limit: part as usize * UNIT,
+            });
         }
         let Ok(mapping) = self.regions.clone().try_acquire_owned() else {
             return Err(busy(format!(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._client import Client, _arrays
 from .._functions import FunctionInfo
-from ..errors import PayloadTooLargeError
+from ..errors import PayloadTooLargeError, ServerBusyError
 from . import _shared as shm
 from ._network import DEFAULT_TIMEOUT, unix_path
 from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
@@ -61,6 +61,12 @@ def read_batch_reply(stream: Stream, target: memoryview, itemsize: int) -> bytes
     check_count(length, itemsize, target)
     stream.recv_into_exactly(target)
     return None
+
+
+def busy(error: Exception) -> bool:
+    """Whether a refusal is the server's "busy" (every busy reply starts
+    so), which passes, rather than a server that takes no regions."""
+    return isinstance(error, ServerBusyError) and str(error).startswith("server busy")
 
 
 class IpcClient(Client):
@@ -122,9 +128,14 @@ class IpcClient(Client):
             try:
                 result = shm.call(shared, f, operands, n, dtype, self._shared_limit)
             except shm.Refused as e:
-                # Too large for this server: smaller regions may still do.
-                too_large = isinstance(e.error, PayloadTooLargeError)
-                self._shared_limit = e.size - 1 if too_large else 0
+                if isinstance(e.error, PayloadTooLargeError):
+                    # Too large for this server: smaller regions may still do.
+                    self._shared_limit = e.size - 1
+                elif not busy(e.error):
+                    # A server that takes no regions at all.
+                    self._shared_limit = 0
+                # Busy (its regions' part of the budget, or their number, in
+                # use): this batch crosses the socket, the next tries again.
             else:
                 if result is not None:
                     return result
