@@ -342,6 +342,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn regions_hold_half_the_budget_at_most_and_are_counted_by_requests() {
+        let budget = Budget::new(100 * UNIT, Duration::from_millis(20));
+        let too_large = budget.hold_region(51 * UNIT).unwrap_err();
+        assert_eq!(too_large.kind().name(), "payload_too_large");
+        let first = budget.hold_region(30 * UNIT).unwrap();
+        let busy = budget.hold_region(30 * UNIT).unwrap_err(); // 60 > the part's 50
+        assert_eq!(busy.kind().name(), "unavailable");
+        assert!(busy.to_string().starts_with("server busy: "), "{busy}");
+        // A region's bytes are the budget's: requests have the other 70.
+        assert_eq!(budget.requests_held(), 0);
+        let request = budget.hold(35 * UNIT).await.unwrap(); // 70 units
+        assert_eq!(budget.requests_held(), 70);
+        assert!(budget.hold(UNIT).await.is_err());
+        drop((first, request));
+        let _whole_part = budget.hold_region(50 * UNIT).unwrap();
+    }
+
+    #[test]
+    fn regions_are_counted_across_the_server() {
+        let budget = Budget::new(1 << 30, Duration::ZERO);
+        let held: Vec<_> = (0..MAX_REGIONS)
+            .map(|_| budget.hold_region(1).unwrap())
+            .collect();
+        let busy = budget.hold_region(1).unwrap_err();
+        assert!(busy.to_string().contains("regions are attached"), "{busy}");
+        drop(held);
+        assert!(budget.hold_region(1).is_ok());
+    }
+
+    #[tokio::test]
     async fn a_connection_holds_a_quarter_of_the_budget_and_is_refused_at_once_beyond() {
         let budget = Budget::new(400 * UNIT, Duration::from_secs(60));
         let part = budget.connection_part(); // 100 units
