@@ -33,19 +33,12 @@ from oxbridge.bridges import _shared
 from oxbridge.errors import TransportError, UnknownBridgeError
 
 from .servers import Served, ephemeral, serving
+from .test_memory import rss
 from .test_shared_memory import attach, connect, ipc_server, memfd, reply, still_serves
 
 MiB = 1 << 20
 
 needs_shm = pytest.mark.skipif(not _shared.available(), reason="shared memory needs Linux")
-
-
-def rss(pid: int) -> int:
-    """A process's resident bytes, shared memory included."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def alive(server: Served) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ._functions import FunctionInfo
-from .errors import PayloadTooLargeError
+from .errors import BadReply, PayloadTooLargeError
 
 if TYPE_CHECKING:
     from ._arrays import Array, Operand
@@ -74,10 +74,8 @@ def parse_reply_header(header: bytes) -> tuple[bool, int]:
     """``(ok, length)`` of a reply frame header."""
     magic, status, length = REPLY.unpack(header)
     if magic != MAGIC:
-        # A reply that breaks the protocol, as the connection reports every
-        # other one (ProtocolError, "bad reply from ..."), on every bridge.
-        from .bridges._socket import BadReply  # noqa: PLC0415 - the failure path only
-
+        # Reported as the connection reports every broken reply, on every
+        # bridge: ProtocolError, "bad reply from ...".
         raise BadReply(f"not an oxbridge batch reply: {header[:16]!r}")
     return status == 0, length
 
@@ -141,8 +139,9 @@ def _concurrently(
     calling thread only queues them and waits. An exception a signal
     handler raises in it (``signal.alarm``, Ctrl-C) therefore interrupts
     the wait and nothing else: it propagates at once, no lock is left
-    held, and the frames already queued finish within the call's deadline,
-    handing their connections back for the next call."""
+    held, the frames already under way finish within the call's deadline
+    (handing their connections back for the next call), and those not yet
+    started are skipped."""
     step = size.elements
     spans = [(start, min(start + step, n)) for start in range(0, n, step)]
     done = _WORKERS.run([(send, (a, b, frame_parts(operands, a, b))) for a, b in spans], workers)

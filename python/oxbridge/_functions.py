@@ -110,7 +110,7 @@ def bind(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object]) 
         bound[index] = value
     for value, p in zip(bound, f.params, strict=True):
         if value is _MISSING:
-            raise ArgumentTypeError(f"{f.name}() missing required argument '{p.name}'")
+            raise Missing(f.name, p.name).error()
     return bound
 
 

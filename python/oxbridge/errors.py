@@ -205,6 +205,12 @@ def error_for_status(status: int, message: str) -> OxbridgeError:
     return error_for(_BY_STATUS.get(status, f"status {status}"), message)
 
 
+class BadReply(Exception):
+    """A reply that broke the protocol: too large, malformed, the wrong
+    shape. Internal: the connection that read it raises it as
+    :class:`ProtocolError`, naming the server."""
+
+
 class Missing:
     """The default of each parameter of a fast path (see
     ``_functions.named``): an argument the caller did not pass, which every
@@ -219,12 +225,14 @@ class Missing:
     def __repr__(self) -> str:
         return f"<missing argument '{self.parameter}' of {self.function}()>"
 
+    def error(self) -> ArgumentTypeError:
+        """The error of calling without it, in PyO3's words."""
+        return ArgumentTypeError(f"{self.function}() missing required argument '{self.parameter}'")
+
 
 def argument_type_error(name: str, value: object, expected: str) -> ArgumentTypeError:
     """The error for argument ``name`` not being of the ``expected`` type
     (or not passed at all: a :class:`Missing`)."""
     if type(value) is Missing:
-        return ArgumentTypeError(
-            f"{value.function}() missing required argument '{value.parameter}'"
-        )
+        return value.error()
     return ArgumentTypeError(f"argument '{name}' must be {expected}, not {type(value).__name__}")

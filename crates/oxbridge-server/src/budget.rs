@@ -52,6 +52,12 @@ pub struct Budget {
     holds: Arc<AtomicU64>,
 }
 
+/// The units of a budget of `total` that shared-memory regions may hold
+/// together: half, so that requests always have the other half.
+fn regions_part(total: u32) -> u32 {
+    (total / 2).max(1)
+}
+
 /// What an attached shared-memory region holds while it is mapped: its
 /// bytes in the budget and in the regions' part of it, and one mapping.
 #[derive(Debug)]
@@ -80,7 +86,7 @@ impl Budget {
             units: Arc::new(Semaphore::new(total as usize)),
             total,
             wait,
-            shared: Arc::new(Semaphore::new((total / 2).max(1) as usize)),
+            shared: Arc::new(Semaphore::new(regions_part(total) as usize)),
             regions: Arc::new(Semaphore::new(MAX_REGIONS)),
             holds: Arc::new(AtomicU64::new(0)),
         }
@@ -122,7 +128,7 @@ impl Budget {
     /// attached shared-memory regions hold (a region stays attached to an
     /// idle connection, and its pages are not the heap's).
     fn requests_held(&self) -> usize {
-        let part = (self.total / 2).max(1) as usize;
+        let part = regions_part(self.total) as usize;
         let by_regions = part - self.shared.available_permits();
         (self.total as usize).saturating_sub(self.units.available_permits() + by_regions)
     }
@@ -143,7 +149,7 @@ impl Budget {
     pub fn hold_region(&self, bytes: usize) -> Result<HeldRegion, CallError> {
         let busy = |what: String| CallError::Unavailable(format!("server busy: {what}; try again"));
         let mib = |units: u32| (units as usize * UNIT) >> 20;
-        let part = (self.total / 2).max(1);
+        let part = regions_part(self.total);
         let units = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX);
         if units > part {
             // Never fits, however quiet the server: the client's regions

@@ -23,7 +23,7 @@
 pub mod heap;
 mod regions;
 
-pub use regions::{Regions, MAX_PER_PEER};
+pub use regions::{Lease, Regions, MAX_PER_PEER};
 
 use std::ffi::c_void;
 use std::fmt;

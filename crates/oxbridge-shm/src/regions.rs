@@ -17,8 +17,29 @@ pub const MAX_PER_PEER: usize = 32;
 /// a call gets is apart from all it reads.
 #[derive(Debug)]
 pub struct Regions {
-    slots: Vec<(u8, Region)>,
+    slots: Vec<Slot>,
     limit: usize,
+}
+
+/// What a region holds while it is attached (the server's share of its
+/// memory budget, say), dropped with the region: whatever the caller gives
+/// [`Regions::attach_checked`].
+pub type Lease = Box<dyn Send>;
+
+/// One attached region, its id and its lease.
+struct Slot {
+    id: u8,
+    region: Region,
+    _lease: Lease,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Slot")
+            .field(&self.id)
+            .field(&self.region)
+            .finish()
+    }
 }
 
 impl Regions {
@@ -45,11 +66,16 @@ impl Regions {
         if self.slots.len() >= MAX_PER_PEER {
             return Err(RegionError::Full(MAX_PER_PEER));
         }
-        let used: usize = self.slots.iter().map(|(_, r)| r.len()).sum();
+        let used: usize = self.slots.iter().map(|s| s.region.len()).sum();
         let checked = Region::check(fd, self.limit.saturating_sub(used))?;
-        if let Some((other, _)) = self.slots.iter().find(|(_, r)| r.file() == checked.file()) {
+        if let Some(other) = self
+            .slots
+            .iter()
+            .find(|s| s.region.file() == checked.file())
+        {
             return Err(RegionError::Unusable(format!(
-                "its file is already attached as region {other}"
+                "its file is already attached as region {}",
+                other.id
             )));
         }
         Ok(checked)
@@ -62,25 +88,35 @@ impl Regions {
     /// As those two.
     pub fn attach(&mut self, id: u8, fd: OwnedFd) -> Result<(), RegionError> {
         let checked = self.check(id, fd)?;
-        self.attach_checked(id, checked)
+        self.attach_checked(id, checked, Box::new(()))
     }
 
     /// Maps `checked` (from [`Regions::check`] of the same `id`) as region
-    /// `id`.
+    /// `id`, keeping `lease` until the region is detached or replaced, or
+    /// the regions are dropped.
     ///
     /// # Errors
     /// As [`Checked::map`].
-    pub fn attach_checked(&mut self, id: u8, checked: Checked) -> Result<(), RegionError> {
+    pub fn attach_checked(
+        &mut self,
+        id: u8,
+        checked: Checked,
+        lease: Lease,
+    ) -> Result<(), RegionError> {
         self.detach(id);
         let region = checked.map()?;
-        self.slots.push((id, region));
+        self.slots.push(Slot {
+            id,
+            region,
+            _lease: lease,
+        });
         Ok(())
     }
 
     /// Unmaps region `id`; whether there was one.
     pub fn detach(&mut self, id: u8) -> bool {
         let before = self.slots.len();
-        self.slots.retain(|(i, _)| *i != id);
+        self.slots.retain(|s| s.id != id);
         self.slots.len() != before
     }
 
@@ -103,7 +139,7 @@ impl Regions {
     }
 
     fn get(&self, id: u8) -> Option<&Region> {
-        self.slots.iter().find(|(i, _)| *i == id).map(|(_, r)| r)
+        self.slots.iter().find(|s| s.id == id).map(|s| &s.region)
     }
 
     /// The bytes of `inputs` (each a range of a region), read-only, and of

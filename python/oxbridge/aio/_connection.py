@@ -16,8 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from ..bridges._socket import KEEP_IDLE, MAX_REPLY, BadReply, Closed, why
-from ..errors import BridgeTimeoutError, ProtocolError, TransportError
+from ..bridges._socket import KEEP_IDLE, MAX_REPLY, Closed, why
+from ..errors import BadReply, BridgeTimeoutError, ProtocolError, TransportError
 
 T = TypeVar("T")
 

@@ -12,8 +12,9 @@ from .. import _frames
 from .._functions import FunctionInfo
 from ..bridges import http
 from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
-from ..bridges._socket import MAX_HEAD, MAX_REPLY, BadReply
+from ..bridges._socket import MAX_HEAD, MAX_REPLY
 from ..bridges._wire import error_from, json_decoder, json_encoder, json_reply
+from ..errors import BadReply
 from ._client import AsyncClient
 from ._connection import MAX_CONNECTIONS, AsyncConnection, AsyncStream
 

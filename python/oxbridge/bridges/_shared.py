@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING
 
 from .. import _frames, _native
 from .._functions import FunctionInfo
-from ..errors import ProtocolError
-from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
+from ..errors import BadReply, ProtocolError
+from ._socket import MAX_HEAD, SPINS, Connection, Stream
 from ._wire import error_from
 
 if TYPE_CHECKING:

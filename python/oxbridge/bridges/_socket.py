@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import BridgeTimeoutError, ProtocolError, TransportError
+from ..errors import BadReply, BridgeTimeoutError, ProtocolError, TransportError
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -46,10 +46,6 @@ _SLACK = 0.001
 
 class Closed(Exception):
     """The peer closed the connection before the reply was complete."""
-
-
-class BadReply(Exception):
-    """The reply broke the protocol: too large, malformed, the wrong shape."""
 
 
 class Stream:

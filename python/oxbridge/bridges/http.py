@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._client import Client
 from .._functions import FunctionInfo
+from ..errors import BadReply
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
-from ._socket import MAX_HEAD, MAX_REPLY, SPINS, BadReply, Connection, Stream
+from ._socket import MAX_HEAD, MAX_REPLY, SPINS, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._client import Client, _arrays
 from .._functions import FunctionInfo
-from ..errors import PayloadTooLargeError, ServerBusyError
+from ..errors import BadReply, PayloadTooLargeError, ServerBusyError
 from . import _shared as shm
 from ._network import DEFAULT_TIMEOUT, unix_path
-from ._socket import MAX_HEAD, SPINS, BadReply, Connection, Stream
+from ._socket import MAX_HEAD, SPINS, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
 if TYPE_CHECKING:

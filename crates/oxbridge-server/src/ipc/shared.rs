@@ -29,7 +29,7 @@ use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::end_with;
-use crate::budget::{Budget, HeldRegion};
+use crate::budget::Budget;
 use crate::config::Limits;
 use crate::error::CallError;
 use crate::frames::shared::{self as v3, ATTACH, CALL, DETACH, MAX_MESSAGE, VERSION};
@@ -145,8 +145,6 @@ fn serve(
     let mut chunk = vec![0_u8; MAX_MESSAGE];
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut regions = Regions::new(limits.max_shared_bytes);
-    // What each attached region holds of the budget, by its id.
-    let mut held: Vec<(u8, HeldRegion)> = Vec::new();
     loop {
         while buf.len() >= REQUEST_HEADER {
             let total = match frames::version(&buf)
@@ -165,7 +163,7 @@ fn serve(
                 break;
             }
             let reply = match v3::kind(&buf) {
-                ATTACH => match attach(&mut regions, &mut held, &buf, fds.pop(), limits, budget) {
+                ATTACH => match attach(&mut regions, &buf, fds.pop(), limits, budget) {
                     Ok(id) => v3::attached(id),
                     Err(e) => {
                         super::refused(&e);
@@ -175,7 +173,6 @@ fn serve(
                 DETACH => match v3::region_id(&buf) {
                     Ok(id) => {
                         regions.detach(id);
-                        held.retain(|(i, _)| *i != id);
                         v3::attached(id)
                     }
                     Err(e) => frames::error_reply(VERSION, &e),
@@ -229,11 +226,9 @@ fn serve(
 
 /// Maps the region the client passed with its attach message `message`,
 /// under the id the message gives, once its bytes and its mapping are held
-/// in the server's budget (kept in `held` as long as it stays attached);
-/// that id.
+/// in the server's budget (as long as it stays attached); that id.
 fn attach(
     regions: &mut Regions,
-    held: &mut Vec<(u8, HeldRegion)>,
     message: &[u8],
     fd: Option<OwnedFd>,
     limits: &Limits,
@@ -253,14 +248,15 @@ fn attach(
         RegionError::Full(_) => CallError::Unavailable(e.to_string()),
         RegionError::Unusable(_) => CallError::BadRequest(e.to_string()),
     };
-    // The region this id named is gone from here on, whatever follows.
-    held.retain(|(i, _)| *i != id);
+    // The region this id named is gone from here on (with what it held of
+    // the budget), whatever follows.
     let checked = regions.check(id, fd).map_err(refused)?;
     let holding = budget.hold_region(checked.len())?;
     // Mapping pre-faults the region's pages: milliseconds for a large one,
     // on this connection's own thread.
-    regions.attach_checked(id, checked).map_err(refused)?;
-    held.push((id, holding));
+    regions
+        .attach_checked(id, checked, Box::new(holding))
+        .map_err(refused)?;
     Ok(id)
 }
 
