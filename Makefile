@@ -27,7 +27,7 @@ $(STAMPS):
 $(STAMPS)/venv: | $(STAMPS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "oxbridge needs Python 3.11+, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.9,<2"
+	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.9,<2" "setuptools>=77" "setuptools-rust>=1.11"
 	@touch $@
 
 .PHONY: venv
@@ -37,10 +37,11 @@ venv: $(STAMPS)/venv ## Create the virtual environment at .venv
 build: $(STAMPS)/venv ## Build (cargo profile `fast`, or PROFILE=release) and install into .venv (with dev tools)
 	@# The extensions are abi3 (one build for CPython 3.11+): an older
 	@# version-tagged build would be imported before them, so it goes.
-	rm -f python/oxbridge/_native.cpython-*.so examples/pystd/python/pystd/*.cpython-*.so
+	rm -f python/oxbridge/_native.cpython-*.so
 	$(VENV)/bin/maturin develop --profile $(PROFILE) --extras dev --quiet
-	@# The example library outside the core, built the way its README says.
-	$(VENV)/bin/maturin develop --profile $(PROFILE) --quiet -m examples/pystd/Cargo.toml
+	@# The example library outside the core, built the way its README says
+	@# (setuptools-rust), in the same cargo target and profile.
+	SETUPTOOLS_RUST_CARGO_PROFILE=$(PROFILE) $(PY) -m pip install --quiet --no-build-isolation --no-deps -e examples/pystd
 	cargo build --profile $(PROFILE) --quiet -p oxbridge-c -p oxbridge-server
 
 .PHONY: run
@@ -54,7 +55,7 @@ test: build lint test-rust test-c test-fuzz test-python ## Every test and lint
 # run from Python, not as Rust test binaries. oxbridge-py's own unit tests
 # (those that need no interpreter, such as the gRPC client's status mapping)
 # run as a library's.
-PYO3_CRATES := oxbridge-py oxbridge-native pystd
+PYO3_CRATES := oxbridge-py oxbridge-native
 
 SDIST_DIR := target/sdist-check
 

@@ -181,7 +181,8 @@ def test_its_contracts_are_its_own(served: Any) -> None:
 
 def test_its_readme_is_how_it_is_built() -> None:
     readme = (Path(__file__).resolve().parents[1] / "examples" / "pystd" / "README.md").read_text()
-    assert "oxbridge_py::extension!(PYSTD, pystd_signatures);" in readme
+    assert "oxbridge_ffi::library!(PYSTD, pystd_signatures);" in readme
+    assert "pip install --no-build-isolation -e examples/pystd" in readme
     assert "python -m pystd serve" in readme
 
 

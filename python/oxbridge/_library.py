@@ -1,14 +1,18 @@
 """An exported Rust library, as Python reaches it.
 
 A library is a crate that defines its functions once (``export!``) and
-makes itself an extension module with ``oxbridge_py::extension!``. Its
-extension module hands over the catalogue; a :class:`Library` around it
+makes itself a shared object with ``oxbridge_ffi::library!``, which its
+Python package ships. :meth:`Library.load` has oxbridge's runtime load it
+(checking its ABI version and its catalogue's checksum); a :class:`Library`
 opens clients on any of the six bridges with the same API as oxbridge's own
 calculator, :data:`CALCULATOR`.
 """
 
 from __future__ import annotations
 
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +67,23 @@ class Library:
             return f"{self.env_prefix}_CA"
         raise KeyError(f"the server has no option --{option}")
 
+    @classmethod
+    def load(cls, package: str, filename: str = "_native") -> Library:
+        """The library the Python package ``package`` ships as the shared
+        object ``<package>/<filename>.<extension suffix>`` (as setuptools-rust
+        names it), loaded by oxbridge's runtime. Its module is
+        ``<package>.<filename>`` from then on.
+
+        Raises ``ImportError`` when no such file exists, or when it is not an
+        oxbridge library of this runtime's ABI (the message says which)."""
+        name = f"{package}.{filename}"
+        native = sys.modules.get(name)
+        if native is None:
+            native = _native.load_library(str(_shared_object(package, filename)), name)
+            sys.modules[name] = native
+            setattr(sys.modules[package], filename, native)
+        return cls(native, package)
+
     @property
     def is_calculator(self) -> bool:
         """Whether this is oxbridge's own library, whose server may already run
@@ -77,6 +98,20 @@ class Library:
 
     def __repr__(self) -> str:
         return f"<oxbridge.Library {self.name!r} from {self.package}>"
+
+
+def _shared_object(package: str, filename: str) -> Path:
+    """The shared object ``filename`` of the (imported) package ``package``."""
+    for folder in getattr(sys.modules[package], "__path__", []):
+        for suffix in EXTENSION_SUFFIXES:
+            path = Path(folder) / f"{filename}{suffix}"
+            if path.is_file():
+                return path
+    raise ImportError(
+        f"the package {package!r} has no shared object {filename!r}: build it"
+        f" (pip install .) or reinstall it",
+        name=f"{package}.{filename}",
+    )
 
 
 #: oxbridge's own library: the articles' calculator and greeter.

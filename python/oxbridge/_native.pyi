@@ -11,30 +11,34 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "sub",
     # END exported functions
     "ABI_VERSION",
-    "COMPLEX_IN_PLACE",
+    "CHECKSUM",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
-    "GrpcChannel",
     "LIBRARY",
+    "LIBRARY_ABI_VERSION",
+    "LIBRARY_VERSION",
     "PARALLEL_THRESHOLD",
-    "RUSTC_VERSION",
-    "SIMD",
     "ServeOptions",
     "Server",
     "__version__",
-    "bare",
     "default_socket_path",
-    "error_kinds",
     "fast_many",
     "functions",
     "many",
     "parse_serve_args",
     "serve_environment",
-    "shared_call",
-    # BEGIN calculator only (tools/gen_stubs.py leaves it out of other libraries' stubs)
+    # BEGIN runtime only (tools/gen_stubs.py leaves it out of a library's stub)
+    "COMPLEX_IN_PLACE",
+    "GrpcChannel",
+    "RUSTC_VERSION",
+    "SIMD",
+    "bare",
+    "error_kinds",
+    "load_library",
     "serve_anchors",
-    # END calculator only
+    "shared_call",
+    # END runtime only
 ]
 
 from collections.abc import Callable
@@ -43,15 +47,25 @@ from typing import Any, final
 
 __version__: str
 ABI_VERSION: int
+#: The version of the library ABI (`oxb_library`) the runtime loads.
+LIBRARY_ABI_VERSION: int
 C_HEADER: str
-#: Whether `complex` arguments are read in place (their layout checked at import).
-COMPLEX_IN_PLACE: bool
 #: Where `serve` listens without --http / --grpc (and where clients look first).
 DEFAULT_HTTP_PORT: int
 DEFAULT_GRPC_PORT: int
 LIBRARY: str
+#: The version of the library's crate.
+LIBRARY_VERSION: str
+#: The checksum of the library's catalogue, 16 hex digits.
+CHECKSUM: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
+
+# BEGIN runtime only
+import types  # noqa: E402
+
+#: Whether `complex` arguments are read in place (their layout checked at import).
+COMPLEX_IN_PLACE: bool
 RUSTC_VERSION: str
 #: The vector instructions batch kernels run with: "avx512f", "avx2" or
 #: "baseline" (the widest the CPU has, capped by $OXBRIDGE_SIMD).
@@ -59,6 +73,17 @@ SIMD: str
 
 def bare(a: object, b: object) -> object:
     """The cheapest PyO3 call with `add`'s shape: the benchmark's floor."""
+
+def load_library(path: str, name: str) -> types.ModuleType:
+    """Loads the library in the shared object at `path` and returns its module
+    `name`; `ImportError` says why one cannot be loaded."""
+
+def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
+    """The core's table of error kinds, one row per kind:
+    `(name, python_class, python_base, http_status, grpc_code, c_status)`.
+    `oxbridge.errors` builds its mapping from it."""
+
+# END runtime only
 
 # BEGIN exported functions (tools/gen_stubs.py)
 def abs(z: complex) -> float:
@@ -93,13 +118,8 @@ def sub(a: complex, b: complex) -> complex:
 
 # END exported functions
 
-def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
-    """The core's table of error kinds, one row per kind:
-    `(name, python_class, python_base, http_status, grpc_code, c_status)`.
-    `oxbridge.errors` builds its mapping from it."""
-
 def functions() -> list[tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]]:
-    """The catalogue of exported functions, from their one definition: every
+    """The catalogue of the module's library, from its one definition: every
     Python bridge, the stubs and the CLI are derived from it."""
 
 def fast_many(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,13 +128,13 @@ def fast_many(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
     plain float or complex after the first) are computed into a new array at
     once; anything else goes to ``fallback(*args, **kwargs)``."""
 
-# BEGIN calculator only
+# BEGIN runtime only
 def serve_anchors() -> tuple[str, str]:
     """Serves the minimal axum handler and the minimal tonic service of `add`
     on free loopback ports, in a background thread that lives as long as the
     process: their `(http, grpc)` addresses (the benchmark's anchors)."""
 
-# END calculator only
+# END runtime only
 
 def default_socket_path() -> str:
     """The default IPC socket path, the one `serve` binds without `--unix`."""
@@ -136,6 +156,8 @@ def serve_environment(env_prefix: str) -> dict[str, str]:
 def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]
 ) -> tuple[ServeOptions | None, str, int]: ...
+
+# BEGIN runtime only
 def shared_call(
     fd: int,
     seconds: float,
@@ -155,6 +177,8 @@ def shared_call(
     each piece's call message on the socket `fd` (the IPC bridge's), and
     returns each piece's reply; an operand already in another of the
     server's regions is named there, not copied."""
+
+# END runtime only
 
 @final
 class Server:
@@ -181,6 +205,7 @@ class Server:
         tb: TracebackType | None,
     ) -> None: ...
 
+# BEGIN runtime only
 @final
 class GrpcChannel:
     """A gRPC client's connection to one server, or round-robin to several."""
@@ -209,6 +234,8 @@ class GrpcChannel:
     def cancel(self, id: int) -> None: ...
     def wake_fd(self) -> int: ...
     def close(self) -> None: ...
+
+# END runtime only
 
 def many(function: str, args: tuple[Any, ...], out: Any) -> None:
     """`out[:] = function(*args)` elementwise, for an exported numeric function:

@@ -151,6 +151,13 @@ impl ErrorKind {
         self as i32
     }
 
+    /// The kind with this numeric [`code`](ErrorKind::code).
+    #[must_use]
+    pub fn from_code(code: i32) -> Option<Self> {
+        let index = usize::try_from(code).ok()?.checked_sub(1)?;
+        Self::ALL.get(index).copied()
+    }
+
     /// The kind with this wire name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
@@ -164,9 +171,12 @@ mod tests {
 
     #[test]
     fn names_and_codes_are_unique_and_codes_are_dense() {
+        assert_eq!(ErrorKind::from_code(0), None);
+        assert_eq!(ErrorKind::from_code(-1), None);
         for (i, kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(kind.code(), i32::try_from(i).unwrap() + 1);
             assert_eq!(ErrorKind::from_name(kind.name()), Some(*kind));
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(*kind));
         }
     }
 }

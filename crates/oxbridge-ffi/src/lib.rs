@@ -111,7 +111,7 @@ pub fn null_argument(name: &'static str) -> Failure {
     )))
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -239,6 +239,8 @@ pub unsafe extern "C" fn oxb_string_free(s: OxbString) {
 }
 
 pub mod exported;
+pub mod host;
+pub mod library;
 pub mod many;
 
 // The calculator's symbols, for this crate's own tests: a library's symbols
@@ -252,5 +254,7 @@ mod calculator {
     oxbridge_core::calculator_signatures!(crate::c_symbols, oxbridge_core::CALCULATOR);
 }
 
+#[cfg(test)]
+mod host_tests;
 #[cfg(test)]
 mod tests;

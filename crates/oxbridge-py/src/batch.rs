@@ -13,8 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyDict, PyFloat, PyInt, PyTuple};
 
 use crate::callables::{function_at, guarded, native_function, Few, Slot, FAST_ARGS};
-use crate::errors;
-use crate::library;
+use crate::{errors, registry};
 
 /// Views numpy's `complex128` elements as the core's complex numbers.
 pub(crate) fn as_core(slice: &[Complex64]) -> &[Complex] {
@@ -58,14 +57,15 @@ fn not_contiguous(py: Python<'_>) -> PyErr {
 /// it. The Python layer (`oxbridge._arrays`) converts the arguments and
 /// allocates `out`.
 #[pyfunction]
-#[pyo3(signature = (function, args, out))]
+#[pyo3(pass_module, signature = (function, args, out))]
 fn many(
-    py: Python<'_>,
+    m: &Bound<'_, PyModule>,
     function: &str,
     args: &Bound<'_, PyTuple>,
     out: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    let f = library()
+    let py = m.py();
+    let f = registry::library_of(m)?
         .lookup(function)
         .map_err(|e| errors::core_error(py, &e))?;
     let objects: Few<Bound<'_, PyAny>> = args.iter().collect();
@@ -146,7 +146,8 @@ fn fast_many<'py>(
     fallback: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = m.py();
-    let (index, f) = crate::library()
+    let slot = m.getattr("_SLOT")?.extract::<usize>()?;
+    let (index, f) = registry::library_of(m)?
         .functions
         .iter()
         .enumerate()
@@ -163,7 +164,8 @@ fn fast_many<'py>(
         .and_then(|d| d.extract::<String>())
         .unwrap_or_default();
     let text = format!("{}_many(*args, **kwargs)\n--\n\n{doc}", f.name);
-    let slf = PyTuple::new(py, [index.into_pyobject(py)?.into_any(), fallback])?;
+    let code = registry::code(slot, index).into_pyobject(py)?.into_any();
+    let slf = PyTuple::new(py, [code, fallback])?;
     native_function(
         m,
         &format!("{}_many", f.name),

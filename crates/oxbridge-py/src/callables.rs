@@ -21,17 +21,24 @@ use pyo3::types::{PyBool, PyBytes, PyComplex, PyFloat, PyInt, PyString, PyTuple}
 use smallvec::SmallVec;
 
 use crate::scalar::as_complex;
-use crate::{errors, library};
+use crate::{errors, registry};
 
 /// Most functions take few arguments: their conversions stay on the stack.
 pub(crate) type Few<T> = SmallVec<[T; 6]>;
 
-/// Adds one native function per exported function to `m`.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    for (index, f) in library().functions.iter().enumerate() {
-        let meth = INDEXED.get(index).copied().unwrap_or(trampoline);
-        let index = index.into_pyobject(m.py())?.into_any();
-        let function = native_function(m, f.name, &text_signature(f), index, meth)?;
+/// Adds one native function per exported function of the library in `slot` to `m`.
+pub fn register(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
+    let library = registry::at(slot).ok_or_else(|| PyTypeError::new_err("oxbridge: no library"))?;
+    for (index, f) in library.functions.iter().enumerate() {
+        let meth = INDEXED
+            .get(slot)
+            .and_then(|functions| functions.get(index))
+            .copied()
+            .unwrap_or(trampoline);
+        let code = registry::code(slot, index)
+            .into_pyobject(m.py())?
+            .into_any();
+        let function = native_function(m, f.name, &text_signature(f), code, meth)?;
         m.add(f.name, function)?;
     }
     Ok(())
@@ -85,8 +92,8 @@ fn leak_c(text: &str) -> *const c_char {
     Box::leak(text.into_boxed_c_str()).as_ptr()
 }
 
-/// The entry point of a function past the first [`INDEXED`]: its index is
-/// read from `slf`.
+/// The entry point of a function past those of [`INDEXED`]: its slot and
+/// index are read from `slf`.
 unsafe extern "C" fn trampoline(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
@@ -100,9 +107,10 @@ unsafe extern "C" fn trampoline(
     unsafe { guarded(|py| call(py, function_at(slf)?, args, nargsf, kwnames)) }
 }
 
-/// The entry point of function `I`: its index is in the code, so a call
-/// reads nothing from `slf` (one call into CPython fewer, on every call).
-unsafe extern "C" fn indexed<const I: usize>(
+/// The entry point of function `I` of the library in slot `S`: both are in
+/// the code, so a call reads nothing from `slf` (one call into CPython
+/// fewer, on every call).
+unsafe extern "C" fn indexed<const S: usize, const I: usize>(
     _slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
@@ -111,9 +119,7 @@ unsafe extern "C" fn indexed<const I: usize>(
     // SAFETY: as in `trampoline`.
     unsafe {
         guarded(|py| {
-            let f = library()
-                .functions
-                .get(I)
+            let f = registry::function(registry::code(S, I))
                 .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))?;
             call(py, f, args, nargsf, kwnames)
         })
@@ -121,13 +127,16 @@ unsafe extern "C" fn indexed<const I: usize>(
 }
 
 macro_rules! indexed {
-    ($($i:literal)*) => { [$(indexed::<$i> as FastCall),*] };
+    ($($s:literal)*) => { [$(indexed!(@slot $s)),*] };
+    (@slot $s:literal) => {
+        indexed!(@each $s; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
+    };
+    (@each $s:literal; $($i:literal)*) => { [$(indexed::<$s, $i> as FastCall),*] };
 }
 
-/// The entry points of the first functions, by index (see [`indexed`]).
-static INDEXED: [FastCall; 32] = indexed!(
-    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
-);
+/// The entry points of the first functions of the first libraries, by slot
+/// and index (see [`indexed`]).
+static INDEXED: [[FastCall; 32]; 4] = indexed!(0 1 2 3);
 
 /// Runs `body` with the GIL, as a C entry point: a panic becomes an
 /// `InternalError`, the result a new reference or null with the error set,
@@ -205,16 +214,16 @@ unsafe fn call<'py>(
     }
 }
 
-/// The exported function whose index is `slf` (see [`native_function`]).
+/// The exported function whose [`registry::code`] is `slf` (see [`native_function`]).
 ///
 /// # Safety
 /// `slf` is a live object and the GIL is held.
 pub(crate) unsafe fn function_at(slf: *mut ffi::PyObject) -> PyResult<&'static Function> {
     // SAFETY: as the caller promises.
-    let index = unsafe { ffi::PyLong_AsSsize_t(slf) };
-    usize::try_from(index)
+    let code = unsafe { ffi::PyLong_AsSsize_t(slf) };
+    usize::try_from(code)
         .ok()
-        .and_then(|i| library().functions.get(i))
+        .and_then(registry::function)
         .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))
 }
 

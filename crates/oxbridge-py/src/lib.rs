@@ -1,14 +1,13 @@
-//! The PyO3 bridge of any exported library: its Python extension module.
+//! The runtime's Python extension, `oxbridge._native`: the PyO3 bridge of
+//! every library, the in-process server and the network clients.
 //!
-//! One shared library serves three bridges: the native functions (PyO3),
-//! and the library's `oxb_*` C ABI, which the ctypes and cffi bridges load
-//! from this same file. A library's crate writes one line,
-//! `oxbridge_py::extension!(LIBRARY, signatures)`, and is a Python extension
-//! module `<package>._native` with every function, its `_many` form, the
-//! catalogue the Python package builds its clients from, the C symbols and
-//! an in-process server for the network bridges.
-
-use std::sync::OnceLock;
+//! The extension exports its own library, the calculator, and loads any
+//! other from the library's shared object (`load_library`: a crate that
+//! wrote `oxbridge_ffi::library!`), checking its ABI version and checksum.
+//! Each library gets a module with every function, its `_many` form, the
+//! catalogue its Python package builds clients from, its C header (the
+//! ctypes and cffi bridges load the `oxb_*` symbols of its own shared
+//! object) and its server for the network bridges.
 
 use oxbridge_core::export::Library;
 pub use {oxbridge_ffi, pyo3};
@@ -19,6 +18,7 @@ mod callables;
 mod errors;
 mod grpc_client;
 mod grpc_runtime;
+mod registry;
 mod scalar;
 mod server;
 mod shared_client;
@@ -66,11 +66,12 @@ type FunctionRow = (
     bool,
 );
 
-/// The catalogue of exported functions, from their one definition: every
+/// The catalogue of the module's library, from its one definition: every
 /// Python bridge, the stubs and the CLI are derived from it.
 #[pyfunction]
-fn functions() -> Vec<FunctionRow> {
-    library()
+#[pyo3(pass_module)]
+fn functions(m: &Bound<'_, PyModule>) -> PyResult<Vec<FunctionRow>> {
+    Ok(registry::library_of(m)?
         .functions
         .iter()
         .map(|f| {
@@ -84,35 +85,49 @@ fn functions() -> Vec<FunctionRow> {
                 f.many.is_some(),
             )
         })
-        .collect()
-}
-
-/// The library this extension module exports, set once when it is imported.
-static LIBRARY: OnceLock<&'static Library> = OnceLock::new();
-
-/// The library this extension module exports.
-pub(crate) fn library() -> &'static Library {
-    LIBRARY.get().copied().unwrap_or(&oxbridge_core::CALCULATOR)
+        .collect())
 }
 
 /// Fills the extension module `m` for `library`: the body of the module's
 /// initialization, written by [`python_module!`].
 ///
 /// # Errors
-/// When Python cannot add an attribute (out of memory).
+/// When Python cannot add an attribute (out of memory), or when this
+/// extension already exports another library.
 pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> {
-    let chosen = *LIBRARY.get_or_init(|| library);
-    if !std::ptr::eq(chosen, library) {
+    if registry::slot_of(library)? != 0 {
         return Err(pyo3::exceptions::PyImportError::new_err(format!(
             "this extension already exports the library {:?}",
-            chosen.name
+            registry::at(0).map_or("?", |l| l.name)
         )));
     }
     m.add("COMPLEX_IN_PLACE", scalar::check_layout(m.py()))?;
+    m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
+    m.add("SIMD", oxbridge_simd::level().name())?;
+    m.add_function(wrap_pyfunction!(bare, m)?)?;
+    m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(load_library, m)?)?;
+    m.add_class::<grpc_client::GrpcChannel>()?;
+    m.add_function(wrap_pyfunction!(shared_client::shared_call, m)?)?;
+    fill(m, 0)
+}
+
+/// Adds to `m` everything a library's module holds: its catalogue, its
+/// functions and their `_many` forms, its C header, and its server.
+fn fill(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
+    let library = registry::at(slot)
+        .ok_or_else(|| pyo3::exceptions::PyImportError::new_err("oxbridge: no library"))?;
+    m.setattr("_SLOT", slot)?;
     m.add("__version__", oxbridge_core::VERSION)?;
     m.add("ABI_VERSION", oxbridge_ffi::OXB_ABI_VERSION)?;
+    m.add(
+        "LIBRARY_ABI_VERSION",
+        oxbridge_ffi::library::OXB_LIBRARY_ABI_VERSION,
+    )?;
     m.add("C_HEADER", oxbridge_ffi::exported::header(library))?;
     m.add("LIBRARY", library.name)?;
+    m.add("LIBRARY_VERSION", library.version)?;
+    m.add("CHECKSUM", format!("{:016x}", library.checksum()))?;
     m.add(
         "DEFAULT_HTTP_PORT",
         oxbridge_server::config::DEFAULT_HTTP_PORT,
@@ -122,26 +137,42 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
         oxbridge_server::config::DEFAULT_GRPC_PORT,
     )?;
     m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
-    m.add("RUSTC_VERSION", env!("OXBRIDGE_RUSTC_VERSION"))?;
-    m.add("SIMD", oxbridge_simd::level().name())?;
-    m.add_function(wrap_pyfunction!(bare, m)?)?;
-    m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;
-    callables::register(m)?;
+    callables::register(m, slot)?;
     batch::register(m)?;
-    m.add_class::<grpc_client::GrpcChannel>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<server::ServeOptions>()?;
     m.add_function(wrap_pyfunction!(server::parse_serve_args, m)?)?;
     m.add_function(wrap_pyfunction!(server::default_socket_path, m)?)?;
     m.add_function(wrap_pyfunction!(server::serve_environment, m)?)?;
-    m.add_function(wrap_pyfunction!(shared_client::shared_call, m)?)?;
     Ok(())
+}
+
+/// Loads the library in the shared object at `path` (a crate that wrote
+/// `oxbridge_ffi::library!`) and returns its module, named `name`: the same
+/// attributes as an extension's own (`functions()`, one function each,
+/// `many`, `Server`...), with `__file__` the shared object, which the ctypes
+/// and cffi bridges load. The library's ABI version and its catalogue's
+/// checksum are checked first; a failure is an `ImportError` saying why.
+#[pyfunction]
+fn load_library<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    name: &str,
+) -> PyResult<Bound<'py, PyModule>> {
+    let library = oxbridge_ffi::host::load(&path)
+        .map_err(|e| pyo3::exceptions::PyImportError::new_err(e.to_string()))?;
+    let slot = registry::slot_of(library)?;
+    let m = PyModule::new(py, name)?;
+    m.setattr("__file__", path.display().to_string())?;
+    fill(&m, slot)?;
+    Ok(m)
 }
 
 /// Writes the extension module `_native` of `library` (its `PyInit__native`),
 /// for a crate whose C symbols come from elsewhere (the calculator's, from
-/// `oxbridge-c`). A library's crate normally writes [`extension!`] instead.
+/// `oxbridge-c`). A library's crate writes `oxbridge_ffi::library!` instead,
+/// and the runtime loads it.
 #[macro_export]
 macro_rules! python_module {
     ($library:path) => {
@@ -152,36 +183,6 @@ macro_rules! python_module {
             m: &$crate::pyo3::Bound<'_, $crate::pyo3::types::PyModule>,
         ) -> $crate::pyo3::PyResult<()> {
             $crate::init(m, &$library)
-        }
-    };
-}
-
-/// Makes this crate the Python extension module of the library `$library`
-/// (defined with `oxbridge_core::export!` and its `signatures $signatures`):
-/// the PyO3 module and every C symbol, from the one definition.
-///
-/// ```ignore
-/// oxbridge_core::export! {
-///     /// My functions.
-///     pub static MINE = "mine", signatures mine_signatures;
-///     /// Doubles.
-///     pub fn twice(x: i64) -> i64 { x * 2 }
-/// }
-/// oxbridge_py::extension!(MINE, mine_signatures);
-/// ```
-#[macro_export]
-macro_rules! extension {
-    ($library:ident, $signatures:ident) => {
-        $crate::python_module!($library);
-
-        /// The library's C symbols, `oxb_<name>` and `oxb_many`.
-        #[doc(hidden)]
-        pub mod __oxbridge_c_symbols {
-            // The signatures name types as the definitions do.
-            #[allow(unused_imports)]
-            use super::*;
-
-            $signatures!(oxbridge_py::oxbridge_ffi::c_symbols, super::$library);
         }
     };
 }

@@ -21,6 +21,8 @@ use crate::errors;
 #[pyclass(module = "oxbridge._native", frozen)]
 pub struct ServeOptions {
     options: oxbridge_server::ServeOptions,
+    /// The library these options serve: the module's that parsed them.
+    library: &'static oxbridge_core::export::Library,
 }
 
 #[pymethods]
@@ -50,15 +52,20 @@ impl ServeOptions {
 /// `--version` (status 0, text for stdout) or a mistake (status 2, text for
 /// stderr), every word of it clap's.
 #[pyfunction]
+#[pyo3(pass_module)]
 pub fn parse_serve_args(
+    m: &Bound<'_, PyModule>,
     prog: &str,
     env_prefix: &str,
     args: Vec<String>,
-) -> (Option<ServeOptions>, String, i32) {
-    match oxbridge_server::ServeOptions::parse(prog, env_prefix, &args) {
-        Ok(options) => (Some(ServeOptions { options }), String::new(), 0),
-        Err(e) => (None, e.render().to_string(), e.exit_code()),
-    }
+) -> PyResult<(Option<ServeOptions>, String, i32)> {
+    let library = crate::registry::library_of(m)?;
+    Ok(
+        match oxbridge_server::ServeOptions::parse(prog, env_prefix, &args) {
+            Ok(options) => (Some(ServeOptions { options, library }), String::new(), 0),
+            Err(e) => (None, e.render().to_string(), e.exit_code()),
+        },
+    )
 }
 
 /// Every server option's environment variable for a library whose
@@ -95,7 +102,7 @@ impl Server {
     /// library in the background.
     #[new]
     fn new(py: Python<'_>, options: &ServeOptions) -> PyResult<Self> {
-        let config = options.options.config(crate::library());
+        let config = options.options.config(options.library);
         oxbridge_server::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();
         let done = Arc::new((Mutex::new(false), Condvar::new()));

@@ -4,7 +4,7 @@
 //! `hashlib.sha256` and a Levenshtein distance.
 //!
 //! This file is all there is to the library: the functions, defined once,
-//! and one line that makes the crate a Python extension module. Every bridge
+//! and one line that makes the crate an oxbridge library. Every bridge
 //! (PyO3, ctypes, cffi, IPC, HTTP, gRPC), the vectorized `_many` forms, the C
 //! header, the `.proto` and the OpenAPI document are derived from it.
 
@@ -88,4 +88,4 @@ oxbridge_core::export! {
     }
 }
 
-oxbridge_py::extension!(PYSTD, pystd_signatures);
+oxbridge_ffi::library!(PYSTD, pystd_signatures);

@@ -13,15 +13,21 @@ pub struct Param {
 }
 
 /// Calls the function with arguments of the declared types, in order.
-pub type CallFn = for<'a> fn(&[Arg<'a>]) -> Result<Value, CoreError>;
+///
+/// A reference to a closure rather than a plain `fn`, so that a library
+/// loaded at run time (through its C ABI) can be described by the same
+/// [`Function`] as one compiled in: its closures hold where to call.
+pub type CallFn = &'static (dyn for<'a> Fn(&[Arg<'a>]) -> Result<Value, CoreError> + Send + Sync);
 
 /// The vectorized form: each argument an array of its scalar type (or one
 /// scalar for every element), the results written to `out`. The error of the
 /// first failing element is [`CoreError::At`] its index.
-pub type ManyFn = for<'a, 'b> fn(&[Arg<'a>], &mut OutArray<'b>) -> Result<(), CoreError>;
+pub type ManyFn = &'static (dyn for<'a, 'b> Fn(&[Arg<'a>], &mut OutArray<'b>) -> Result<(), CoreError>
+              + Send
+              + Sync);
 
 /// An exported function, as `export!` describes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Function {
     /// Its name on every bridge.
     pub name: &'static str,
@@ -40,6 +46,19 @@ pub struct Function {
     pub call: CallFn,
     /// Its vectorized form, when every argument and the result are numeric scalars.
     pub many: Option<ManyFn>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("params", &self.params)
+            .field("returns", &self.returns)
+            .field("result_field", &self.result_field)
+            .field("raises", &self.raises)
+            .field("many", &self.many.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Function {
@@ -139,6 +158,8 @@ impl Function {
 pub struct Library {
     /// The library's name (the gRPC package, the Python module's name).
     pub name: &'static str,
+    /// The version of the crate that defines it.
+    pub version: &'static str,
     /// Its functions, in definition order.
     pub functions: &'static [Function],
 }
@@ -158,4 +179,47 @@ impl Library {
         self.get(name)
             .ok_or_else(|| CoreError::UnknownOperation(name.to_owned()))
     }
+
+    /// The library's contract as one line per function, in definition
+    /// order: what a caller relies on (names, parameter and result types,
+    /// the reply's field, the error kinds, the vectorized form), and not
+    /// what it does not (documentation, version).
+    #[must_use]
+    pub fn contract(&self) -> String {
+        let mut text = format!("library {}\n", self.name);
+        for f in self.functions {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.ty.name()))
+                .collect();
+            let raises: Vec<&str> = f.raises.iter().map(|k| k.name()).collect();
+            text.push_str(&format!(
+                "fn {}({}) -> {} as {} raises [{}]{}\n",
+                f.name,
+                params.join(", "),
+                f.returns.name(),
+                f.result_field,
+                raises.join(", "),
+                if f.many.is_some() { " many" } else { "" },
+            ));
+        }
+        text
+    }
+
+    /// The checksum of [`Library::contract`] (64-bit FNV-1a): equal on both
+    /// sides of a C ABI or a connection exactly when the contracts are.
+    #[must_use]
+    pub fn checksum(&self) -> u64 {
+        checksum(&self.contract())
+    }
+}
+
+/// The 64-bit FNV-1a hash of `text`: the catalogue checksum. Not a defence
+/// against a forger (the token is), only against a stale build or client.
+#[must_use]
+pub fn checksum(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -57,6 +57,7 @@ macro_rules! export {
         $(#[doc = $ldoc])*
         $lvis static $library: $crate::export::Library = $crate::export::Library {
             name: $lname,
+            version: env!("CARGO_PKG_VERSION"),
             functions: &[$(
                 $crate::export::Function {
                     name: stringify!($name),
@@ -68,7 +69,7 @@ macro_rules! export {
                     returns: <<$ret as $crate::export::Outcome>::Ok as $crate::export::Typed>::TYPE,
                     result_field: $crate::export!(@field $($field)?),
                     raises: &[$($($crate::ErrorKind::$kind),*)?],
-                    call: |args| {
+                    call: &|args| {
                         let mut at = args.iter();
                         $(
                             let $arg: $ty = at
@@ -87,7 +88,7 @@ macro_rules! export {
                         && <<$ret as $crate::export::Outcome>::Ok as $crate::export::Typed>::TYPE
                             .is_numeric_scalar()
                     {
-                        Some(|args, out| {
+                        Some(&|args, out| {
                             let names = [$(stringify!($arg)),*];
                             let _n = $crate::export::many_len(args, &names, out.len())?;
                             let mut at = args.iter();

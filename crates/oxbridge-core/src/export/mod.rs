@@ -12,7 +12,7 @@ mod macros;
 mod many;
 mod types;
 
-pub use function::{CallFn, Function, Library, ManyFn, Param};
+pub use function::{checksum, CallFn, Function, Library, ManyFn, Param};
 pub use many::{many_len, run_many, View, PARALLEL_THRESHOLD};
 pub use types::{wrong_type, Arg, FromArg, IntoValue, OutArray, Outcome, Type, Typed, Value};
 

@@ -1,6 +1,7 @@
 use crate::error::{CoreError, ErrorKind};
-use crate::export::{Arg, OutArray, Type, Value, PARALLEL_THRESHOLD};
+use crate::export::{Arg, Function, Library, OutArray, Type, Value, PARALLEL_THRESHOLD};
 use crate::Complex;
+use crate::CALCULATOR;
 
 crate::export! {
     /// A library for the mechanism's own tests.
@@ -151,4 +152,60 @@ fn many_takes_scalars_for_any_argument_and_checks_lengths() {
         )
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Internal);
+}
+
+#[test]
+fn the_contract_is_what_a_caller_relies_on_and_nothing_else() {
+    let contract = CALCULATOR.contract();
+    assert!(contract.starts_with("library calculator\n"), "{contract}");
+    assert!(
+        contract.contains(
+            "fn div(a: complex, b: complex) -> complex as result raises [zero_division] many\n"
+        ),
+        "{contract}"
+    );
+    assert!(contract.contains("fn greet(greeting: str, name: str) -> str as message raises []\n"));
+    let with = |change: &dyn Fn(&mut Function)| {
+        let mut functions = CALCULATOR.functions.to_vec();
+        change(&mut functions[0]);
+        Library {
+            functions: Box::leak(functions.into_boxed_slice()),
+            ..CALCULATOR
+        }
+        .checksum()
+    };
+    let same = CALCULATOR.checksum();
+    // Documentation and version are not part of it.
+    assert_eq!(with(&|f| f.doc = "other words"), same);
+    assert_eq!(
+        Library {
+            version: "9.9.9",
+            ..CALCULATOR
+        }
+        .checksum(),
+        same
+    );
+    // Every part of a signature is.
+    assert_ne!(with(&|f| f.name = "plus"), same);
+    assert_ne!(with(&|f| f.params = &f.params[..1]), same);
+    assert_ne!(with(&|f| f.returns = Type::F64), same);
+    assert_ne!(with(&|f| f.result_field = "sum"), same);
+    assert_ne!(with(&|f| f.raises = &[ErrorKind::Overflow]), same);
+    assert_ne!(with(&|f| f.many = None), same);
+    assert_ne!(
+        Library {
+            name: "other",
+            ..CALCULATOR
+        }
+        .checksum(),
+        same
+    );
+}
+
+#[test]
+fn every_type_is_found_by_its_name() {
+    for ty in Type::ALL {
+        assert_eq!(Type::from_name(ty.name()), Some(ty));
+    }
+    assert_eq!(Type::from_name("u64"), None);
 }

@@ -59,6 +59,12 @@ impl Type {
         }
     }
 
+    /// The type of catalogue name `name` (the inverse of [`Type::name`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Type> {
+        Type::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// Whether a function of such scalars gets a vectorized `_many` form.
     #[must_use]
     pub const fn is_numeric_scalar(self) -> bool {

@@ -16,13 +16,14 @@ from typing import Any, cast
 
 import oxbridge
 
-from . import _native
-from ._client import Client
+#: The library, as oxbridge's runtime loads it from this package's shared
+#: object (its module is ``pystd._native``).
+LIBRARY = oxbridge.Library.load(__name__)
+
+from . import _native as _native  # noqa: E402 - the module the library was loaded as
+from ._client import Client  # noqa: E402 - after the library is loaded
 
 __all__ = ["LIBRARY", "Client", "connect"]
-
-#: The library, as oxbridge reaches it.
-LIBRARY = oxbridge.Library(_native, "pystd")
 
 
 def connect(target: str = "pyo3", **options: Any) -> Client:

@@ -11,27 +11,23 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "sha256",
     # END exported functions
     "ABI_VERSION",
-    "COMPLEX_IN_PLACE",
+    "CHECKSUM",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
-    "GrpcChannel",
     "LIBRARY",
+    "LIBRARY_ABI_VERSION",
+    "LIBRARY_VERSION",
     "PARALLEL_THRESHOLD",
-    "RUSTC_VERSION",
-    "SIMD",
     "ServeOptions",
     "Server",
     "__version__",
-    "bare",
     "default_socket_path",
-    "error_kinds",
     "fast_many",
     "functions",
     "many",
     "parse_serve_args",
     "serve_environment",
-    "shared_call",
 ]
 
 from collections.abc import Callable
@@ -40,22 +36,19 @@ from typing import Any, final
 
 __version__: str
 ABI_VERSION: int
+#: The version of the library ABI (`oxb_library`) the runtime loads.
+LIBRARY_ABI_VERSION: int
 C_HEADER: str
-#: Whether `complex` arguments are read in place (their layout checked at import).
-COMPLEX_IN_PLACE: bool
 #: Where `serve` listens without --http / --grpc (and where clients look first).
 DEFAULT_HTTP_PORT: int
 DEFAULT_GRPC_PORT: int
 LIBRARY: str
+#: The version of the library's crate.
+LIBRARY_VERSION: str
+#: The checksum of the library's catalogue, 16 hex digits.
+CHECKSUM: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
-RUSTC_VERSION: str
-#: The vector instructions batch kernels run with: "avx512f", "avx2" or
-#: "baseline" (the widest the CPU has, capped by $OXBRIDGE_SIMD).
-SIMD: str
-
-def bare(a: object, b: object) -> object:
-    """The cheapest PyO3 call with `add`'s shape: the benchmark's floor."""
 
 # BEGIN exported functions (tools/gen_stubs.py)
 import numpy as np  # noqa: E402
@@ -85,13 +78,8 @@ def sha256(data: bytes) -> bytes:
 
 # END exported functions
 
-def error_kinds() -> list[tuple[str, str, str, int, int, int]]:
-    """The core's table of error kinds, one row per kind:
-    `(name, python_class, python_base, http_status, grpc_code, c_status)`.
-    `oxbridge.errors` builds its mapping from it."""
-
 def functions() -> list[tuple[str, str, list[tuple[str, str]], str, str, list[str], bool]]:
-    """The catalogue of exported functions, from their one definition: every
+    """The catalogue of the module's library, from its one definition: every
     Python bridge, the stubs and the CLI are derived from it."""
 
 def fast_many(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,25 +108,6 @@ def serve_environment(env_prefix: str) -> dict[str, str]:
 def parse_serve_args(
     prog: str, env_prefix: str, args: list[str]
 ) -> tuple[ServeOptions | None, str, int]: ...
-def shared_call(
-    fd: int,
-    seconds: float,
-    region: Any,
-    region_id: int,
-    name: str,
-    columns: list[tuple[Any, int, bool, int, int]],
-    bounds: list[int],
-    ring: tuple[int, int],
-    out_at: int,
-    out_size: int,
-    spins: int,
-    max_body: int,
-) -> list[bytes]:
-    """Copies a shared-memory call's operands into `region` (the server's
-    region `region_id`) a piece at a time, round a ring of slots, sending
-    each piece's call message on the socket `fd` (the IPC bridge's), and
-    returns each piece's reply; an operand already in another of the
-    server's regions is named there, not copied."""
 
 @final
 class Server:
@@ -164,35 +133,6 @@ class Server:
         v: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-@final
-class GrpcChannel:
-    """A gRPC client's connection to one server, or round-robin to several."""
-
-    def __new__(
-        cls,
-        servers: list[tuple[str, int]],
-        target: str,
-        *,
-        ca: bytes | None = None,
-        token: str | None = None,
-        health_service: str | None = None,
-        max_message: int = 67108864,
-        lane: int = 0,
-    ) -> GrpcChannel: ...
-    def call(self, path: str, request: bytes, timeout: float) -> bytes: ...
-    def call_many(
-        self,
-        path: str,
-        parts: list[bytes | memoryview],
-        out: memoryview,
-        timeout: float,
-    ) -> bytes | None: ...
-    def submit(self, path: str, request: bytes, timeout: float) -> int: ...
-    def completed(self) -> list[tuple[int, bytes | BaseException]]: ...
-    def cancel(self, id: int) -> None: ...
-    def wake_fd(self) -> int: ...
-    def close(self) -> None: ...
 
 def many(function: str, args: tuple[Any, ...], out: Any) -> None:
     """`out[:] = function(*args)` elementwise, for an exported numeric function:
