@@ -16,6 +16,7 @@ from oxbridge import Library, _native
 from oxbridge._arrays import DTYPES
 from oxbridge._functions import FunctionInfo
 from oxbridge.errors import error_for
+from oxbridge.testing import Case, check_case
 
 from .libraries import SOURCES
 from .vectors.references import NAMESPACE
@@ -90,18 +91,31 @@ def test_function_vector_matches_cpython(
 def test_bridge_passes_function_vector(
     clients: Clients, bridge: str, library: Library, spec: dict[str, Any], case: dict[str, Any]
 ) -> None:
-    f = _function(library, spec)
-    call = getattr(clients(library, bridge), f.name)
-    args = _args(library, spec, case)
-    if "error" in case:
-        want = error_for(case["error"]["kind"], case["error"]["message"])
-        with pytest.raises(oxbridge.OxbridgeError) as info:
-            call(*args)
-        assert type(info.value) is type(want)
-        assert str(info.value) == str(want)
-        return
-    got = call(*args)
-    assert same_typed(f.returns, got, decode_typed(f.returns, case["expect"])), got
+    """As a library made by ``oxbridge new`` checks its own vectors."""
+    vector = Case(spec["function"], case["id"], case["args"], case.get("expect"), case.get("error"))
+    check_case(library, clients(library, bridge), vector)
+
+
+def test_a_wrong_answer_or_error_fails_the_check(clients: Clients) -> None:
+    """``check_case`` itself: another value, another class or another message
+    is an ``AssertionError``."""
+    from oxbridge import CALCULATOR  # noqa: PLC0415
+
+    client = clients(CALCULATOR, "pyo3")
+    args = {"a": ["0x1p+0", "0x0p+0"], "b": ["0x0p+0", "0x0p+0"]}
+    check_case(CALCULATOR, client, Case("div", "ok", args, error=ZERO))
+    for wrong in (
+        Case("div", "value", args, expect=["0x1p+0", "0x0p+0"]),
+        Case("div", "class", args, error={**ZERO, "kind": "overflow"}),
+        Case("div", "message", args, error={**ZERO, "message": "other words"}),
+        Case("add", "error", args, error=ZERO),
+        Case("add", "value", args, expect=["0x1p+1", "0x0p+0"]),
+    ):
+        with pytest.raises(AssertionError, match=wrong.id):
+            check_case(CALCULATOR, client, wrong)
+
+
+ZERO = {"kind": "zero_division", "message": "complex division by zero"}
 
 
 # --- the vectorized form ---------------------------------------------------------------

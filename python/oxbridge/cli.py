@@ -156,6 +156,37 @@ def bench(quick: bool, chosen: str, output: Path | None) -> None:
     run_bench(quick=quick, chosen=names, output=output)
 
 
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--path",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Make the library's folder in this folder.",
+)
+@click.option(
+    "--crates",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Depend on oxbridge's crates in this folder (a clone's crates/);"
+    " by default those of the clone this oxbridge runs from, else their published versions.",
+)
+def new(name: str, parent: Path, crates: Path | None) -> None:
+    """Make a new library NAME: a crate, its Python package, vectors, tests, README."""
+    from .new import NewError, create, source_crates  # noqa: PLC0415
+
+    try:
+        folder = create(name, parent, (crates or source_crates()))
+    except NewError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"made the library {name} in {folder}")
+    click.echo(f"next, in a virtual environment with oxbridge:\n  cd {folder}")
+    click.echo("  pip install -e '.[test]'   # build")
+    click.echo("  python -m pytest           # test on all six bridges")
+    click.echo("  python -m build            # ship: dist/ holds its sdist and wheel")
+
+
 cli.add_command(serve_command(CALCULATOR))
 
 

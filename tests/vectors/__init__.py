@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
-import struct
 from pathlib import Path
 from typing import Any
+
+from oxbridge.testing import float_bits as float_bits
 
 HERE = Path(__file__).parent
 
@@ -43,18 +43,6 @@ def decode(value: Any) -> Any:
     if isinstance(value, str):
         return value
     raise ValueError(f"cannot decode vector operand {value!r}")
-
-
-def float_bits(x: float) -> int:
-    """The IEEE-754 bits of ``x``, with every NaN folded to one value.
-
-    NaN sign and payload are not part of the contract (CPython does not fix
-    them either); everything else, signed zeros included, must match exactly.
-    """
-    if math.isnan(x):
-        return 0x7FF8_0000_0000_0000
-    bits: int = struct.unpack("<Q", struct.pack("<d", x))[0]
-    return bits
 
 
 def same_complex(x: complex, y: complex) -> bool:
