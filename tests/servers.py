@@ -112,3 +112,30 @@ def wait_gone(path: str, timeout: float = 5) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def catalogue_reply(library: Any = None) -> bytes:
+    """What a server answers a client's catalogue request with (JSON), for
+    the fake servers that speak the protocol up to the fault they play."""
+    from oxbridge import CALCULATOR  # noqa: PLC0415
+
+    native = (library or CALCULATOR).native
+    entry = {
+        "name": native.LIBRARY,
+        "version": native.LIBRARY_VERSION,
+        "checksum": native.CHECKSUM,
+        "contract": native.CONTRACT.splitlines(),
+    }
+    return json.dumps({"libraries": [entry]}).encode()
+
+
+def grpc_catalogue_reply(library: Any = None) -> bytes:
+    """:func:`catalogue_reply` as the gRPC method's message (field 1, a string)."""
+    text = catalogue_reply(library)
+    length, prefix = len(text), bytearray()
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        prefix.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x0a" + bytes(prefix) + text

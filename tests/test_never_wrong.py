@@ -29,7 +29,7 @@ import oxbridge
 import pytest
 
 from . import blocking
-from .servers import Served, ephemeral, serving
+from .servers import Served, ephemeral, grpc_catalogue_reply, serving
 
 NETWORK = ["ipc", "http", "grpc"]
 #: A bound on any wait in this file, far above what a healthy run needs.
@@ -419,7 +419,12 @@ def test_grpc_client_against_a_broken_server(case: str, flavour: str) -> None:
     handler = grpc.method_handlers_generic_handler(
         "calculator.v1.Functions", {method: grpc.unary_unary_rpc_method_handler(answer)}
     )
-    fake = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
+    # The catalogue is the true one: the fault is in the method's reply.
+    catalogue = grpc.method_handlers_generic_handler(
+        "oxbridge.Catalogue",
+        {"Get": grpc.unary_unary_rpc_method_handler(lambda _r, _c: grpc_catalogue_reply())},
+    )
+    fake = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler, catalogue])
     port = fake.add_insecure_port("127.0.0.1:0")
     fake.start()
     try:

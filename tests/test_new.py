@@ -169,7 +169,7 @@ def test_without_a_clone_it_depends_on_the_published_crates(tmp_path: Path) -> N
     cargo = (create("apart", tmp_path) / "Cargo.toml").read_text()
     assert f'oxbridge-ffi = "{_native.__version__}"' in cargo
     assert "path =" not in cargo
-    folder = create("beside", tmp_path, ROOT / "crates")
+    folder = create("beside", tmp_path, Path(os.path.relpath(ROOT / "crates")))
     assert f'path = "{ROOT / "crates" / "oxbridge-ffi"}"' in (folder / "Cargo.toml").read_text()
     pyproject = (folder / "pyproject.toml").read_text()
     assert 'dependencies = ["oxbridge>=0.1,<0.2"]' in pyproject

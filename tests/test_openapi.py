@@ -29,12 +29,16 @@ def test_document_lists_every_route_with_schemas() -> None:
         doc = json.loads(urllib.request.urlopen(url, timeout=5).read())
     assert doc["openapi"].startswith("3.")
     functions = _native.functions()
-    assert set(doc["paths"]) == {f"/{f[0]}" for f in functions} | {
-        "/batch", "/healthz", "/version", "/metrics", "/openapi.json",
+    # Each function under its library's name, and the first library's bare.
+    named = {f"/{_native.LIBRARY}/{f[0]}" for f in functions}
+    assert set(doc["paths"]) == {f"/{f[0]}" for f in functions} | named | {
+        "/batch", "/healthz", "/version", "/catalogue", "/metrics", "/openapi.json",
     }  # fmt: skip
+    assert doc["info"]["title"] == _native.LIBRARY
     # Every function's entry is derived from its definition.
     for name, doc_text, params, _returns, result_field, _raises, _many in functions:
         post = doc["paths"][f"/{name}"]["post"]
+        assert doc["paths"][f"/{_native.LIBRARY}/{name}"] == doc["paths"][f"/{name}"]
         assert post["description"] == doc_text
         body = post["requestBody"]["content"]["application/json"]["schema"]
         assert list(body["properties"]) == [p for p, _ in params] == body["required"]

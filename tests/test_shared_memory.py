@@ -26,8 +26,9 @@ import oxbridge
 import pytest
 from oxbridge.bridges import _shared
 from oxbridge.bridges._socket import Stream
+from oxbridge.bridges.ipc import CATALOGUE
 
-from .servers import Served, serving
+from .servers import Served, catalogue_reply, serving
 from .test_metrics import scrape, value
 
 WAIT = 30.0
@@ -586,6 +587,13 @@ def fake_shared_server(where: Path, answer: Any) -> socket.socket:
         calls = 0
         with conn:
             while True:
+                if conn.recv(1, socket.MSG_PEEK) == b"{":
+                    # A client's catalogue request, answered truly: the
+                    # faults are in the shared-memory replies.
+                    request = conn.recv(len(CATALOGUE), socket.MSG_WAITALL)
+                    assert request == CATALOGUE, request
+                    conn.sendall(catalogue_reply() + b"\n")
+                    continue
                 message, fds, _, _ = socket.recv_fds(conn, HEADER.size, 1, socket.MSG_WAITALL)
                 for fd in fds:
                     os.close(fd)
@@ -707,8 +715,12 @@ def test_a_slot_is_written_again_only_once_its_piece_is_answered(tmp_path: Path)
     listener.listen()
 
     def serve() -> None:
+        # The client checks the catalogue on a connection of its own first.
+        greeting, _ = listener.accept()
+        assert greeting.recv(len(CATALOGUE), socket.MSG_WAITALL) == CATALOGUE
+        greeting.sendall(catalogue_reply() + b"\n")
         conn, _ = listener.accept()
-        with conn:
+        with conn, greeting:
             while True:
                 message, fds, _, _ = socket.recv_fds(conn, HEADER.size, 1, socket.MSG_WAITALL)
                 if len(message) < HEADER.size:

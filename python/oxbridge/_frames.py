@@ -58,7 +58,7 @@ def request_frame(f: FunctionInfo, operands: Sequence[Operand], offset: int) -> 
     """The buffers of one request frame: the header (with the function's
     name and the arguments' counts), then each argument's values (no copies)."""
     columns = arguments(f, operands)
-    name = f.name.encode()
+    name = f.call_name.encode()
     heads = b"".join(COLUMN.pack(FLAG_ONE_FOR_ALL if all_ else 0, len(v)) for all_, v in columns)
     body = len(name) + len(heads) + sum(v.nbytes for _, v in columns)
     header = REQUEST.pack(MAGIC, len(name), len(columns), offset, body)

@@ -54,6 +54,20 @@ class FunctionInfo:
     raises: tuple[str, ...]
     #: Whether it has a vectorized ``<name>_many`` form.
     has_many: bool
+    #: Its library's name, when a server must be told which library it is
+    #: in; empty for the runtime's own calculator, whose functions every
+    #: server it runs on answers by their bare names (the articles' clients).
+    library: str = ""
+
+    @property
+    def call_name(self) -> str:
+        """The name a server knows it by: ``pystd.gcd`` (IPC commands, batch frames)."""
+        return f"{self.library}.{self.name}" if self.library else self.name
+
+    @property
+    def http_path(self) -> str:
+        """Its HTTP route: ``/pystd/gcd``, or ``/add`` for the calculator's."""
+        return f"/{self.library}/{self.name}" if self.library else f"/{self.name}"
 
     @property
     def summary(self) -> str:
@@ -71,7 +85,8 @@ class FunctionInfo:
 
 
 def catalogue(native: Any) -> dict[str, FunctionInfo]:
-    """The functions an extension module exports, from its ``functions()``."""
+    """The functions a library's module exports, from its ``functions()``."""
+    library = "" if native is _native else native.LIBRARY
     return {
         name: FunctionInfo(
             name,
@@ -81,6 +96,7 @@ def catalogue(native: Any) -> dict[str, FunctionInfo]:
             field,
             tuple(raises),
             many,
+            library,
         )
         for name, doc, params, returns, field, raises, many in native.functions()
     }

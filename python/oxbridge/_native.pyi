@@ -12,6 +12,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     # END exported functions
     "ABI_VERSION",
     "CHECKSUM",
+    "CONTRACT",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
@@ -42,7 +43,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
 ]
 
 from collections.abc import Callable
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, final
 
 __version__: str
@@ -58,12 +59,12 @@ LIBRARY: str
 LIBRARY_VERSION: str
 #: The checksum of the library's catalogue, 16 hex digits.
 CHECKSUM: str
+#: The library's contract, one line per function (what the checksum is of).
+CONTRACT: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
 
 # BEGIN runtime only
-import types  # noqa: E402
-
 #: Whether `complex` arguments are read in place (their layout checked at import).
 COMPLEX_IN_PLACE: bool
 RUSTC_VERSION: str
@@ -74,7 +75,7 @@ SIMD: str
 def bare(a: object, b: object) -> object:
     """The cheapest PyO3 call with `add`'s shape: the benchmark's floor."""
 
-def load_library(path: str, name: str) -> types.ModuleType:
+def load_library(path: str, name: str) -> ModuleType:
     """Loads the library in the shared object at `path` and returns its module
     `name`; `ImportError` says why one cannot be loaded."""
 
@@ -148,6 +149,8 @@ class ServeOptions:
     @property
     def watch_stdin(self) -> bool: ...
     @property
+    def libraries(self) -> list[str]: ...
+    @property
     def tls(self) -> bool: ...
 
 def serve_environment(env_prefix: str) -> dict[str, str]:
@@ -194,7 +197,7 @@ class Server:
     def metrics(self) -> str | None: ...
     @property
     def running(self) -> bool: ...
-    def __new__(cls, options: ServeOptions) -> Server: ...
+    def __new__(cls, options: ServeOptions, libraries: list[ModuleType] = ...) -> Server: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...
     def __enter__(self) -> Server: ...

@@ -22,6 +22,7 @@ __all__ = [
     "AccessDeniedError",
     "ArgumentTypeError",
     "BridgeTimeoutError",
+    "CatalogueMismatchError",
     "InternalError",
     "InvalidArgumentError",
     "MethodNotAllowedError",
@@ -150,6 +151,14 @@ class AbiMismatchError(OxbridgeError, ImportError):
     """The loaded native library is not the version this package was built for."""
 
     kind = "abi_mismatch"
+
+
+class CatalogueMismatchError(AbiMismatchError):
+    """A server serves another version of the client's library: a function
+    differs in name, types, result or errors. Raised when the client
+    connects, before any call; the message names the first such function."""
+
+    kind = "catalogue_mismatch"
 
 
 class UnknownBridgeError(OxbridgeError, ValueError):

@@ -38,6 +38,7 @@ def _dependencies(crates: Path | None) -> str:
     version = _native.__version__
     if crates is None:
         return "\n".join(f'{crate} = "{version}"' for crate in ("oxbridge-core", "oxbridge-ffi"))
+    crates = crates.resolve()
     return "\n".join(
         f'{crate} = {{ version = "{version}", path = "{(crates / crate).as_posix()}" }}'
         for crate in ("oxbridge-core", "oxbridge-ffi")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import click
 
 from . import _native
-
-if TYPE_CHECKING:
-    from ._library import Library
+from ._library import Library
 
 
 def run_server(library: Library, prog: str, args: list[str]) -> None:
@@ -35,9 +34,14 @@ def run_server(library: Library, prog: str, args: list[str]) -> None:
     # Both signals are ours before the server exists, so a Ctrl-C that comes
     # right after (or even before) the ready line is a clean stop, never
     # click's "aborted".
+    try:
+        others = [_load(name).native for name in options.libraries]
+    except ImportError as e:
+        click.echo(f"{prog}: error: cannot serve the library {e.name}: {e}", err=True)
+        sys.exit(2)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = library.native.Server(options)
+        server = library.native.Server(options, others)
         try:
             _serve(
                 server,
@@ -53,6 +57,26 @@ def run_server(library: Library, prog: str, args: list[str]) -> None:
             signal.signal(sig, handler)
     if not options.json:
         click.echo("stopped", err=True)
+
+
+def _load(name: str) -> Library:
+    """The library ``--library NAME`` names: the path of a library's shared
+    object, or an installed package that ships one (its ``LIBRARY``)."""
+    path = Path(name)
+    if path.suffix == ".so" or path.is_file():
+        try:
+            native = _native.load_library(str(path.resolve()), f"oxbridge._served.{path.stem}")
+        except ImportError as e:
+            raise ImportError(str(e), name=name) from None
+        return Library(native, path.stem)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as e:
+        raise ImportError(f"no package {name!r} is installed ({e})", name=name) from None
+    found = getattr(module, "LIBRARY", None)
+    if not isinstance(found, Library):
+        raise ImportError(f"the package {name!r} has no oxbridge LIBRARY", name=name)
+    return found
 
 
 def _serve(

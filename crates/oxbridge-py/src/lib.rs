@@ -128,6 +128,7 @@ fn fill(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
     m.add("LIBRARY", library.name)?;
     m.add("LIBRARY_VERSION", library.version)?;
     m.add("CHECKSUM", format!("{:016x}", library.checksum()))?;
+    m.add("CONTRACT", library.contract())?;
     m.add(
         "DEFAULT_HTTP_PORT",
         oxbridge_server::config::DEFAULT_HTTP_PORT,

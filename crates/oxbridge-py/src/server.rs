@@ -39,6 +39,12 @@ impl ServeOptions {
         self.options.watch_stdin
     }
 
+    /// `--library`: the libraries to serve beside this one, as given.
+    #[getter]
+    fn libraries(&self) -> Vec<String> {
+        self.options.libraries.clone()
+    }
+
     /// Whether HTTP and gRPC are served over TLS.
     #[getter]
     fn tls(&self) -> bool {
@@ -99,10 +105,24 @@ pub struct Server {
 #[pymethods]
 impl Server {
     /// Binds every listener of `options` and starts serving this module's
-    /// library in the background.
+    /// library in the background, and the libraries of the modules in
+    /// `libraries` (`--library`, which the Python layer loads).
     #[new]
-    fn new(py: Python<'_>, options: &ServeOptions) -> PyResult<Self> {
-        let config = options.options.config(options.library);
+    #[pyo3(signature = (options, libraries = Vec::new()))]
+    fn new(
+        py: Python<'_>,
+        options: &ServeOptions,
+        libraries: Vec<Bound<'_, PyModule>>,
+    ) -> PyResult<Self> {
+        let mut chosen = vec![options.library];
+        for module in &libraries {
+            chosen.push(crate::registry::library_of(module)?);
+        }
+        let config = options
+            .options
+            .config(options.library)
+            .serving(&chosen)
+            .map_err(|e| errors::error(py, "startup", e))?;
         oxbridge_server::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();
         let done = Arc::new((Mutex::new(false), Condvar::new()));

@@ -134,8 +134,11 @@ impl Listen {
 /// Everything a server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The functions served on every bridge.
-    pub library: &'static oxbridge_core::export::Library,
+    /// The libraries served on every bridge, each under its name (`/pystd/gcd`,
+    /// the IPC command `pystd.gcd`, the gRPC service `pystd.v1.Functions`);
+    /// the first one's functions also under their bare names (`/add`). Made
+    /// by [`Config::serving`]: no two of one name, the calculator first.
+    pub libraries: Vec<&'static oxbridge_core::export::Library>,
     /// HTTP addresses.
     pub http: Listen,
     /// gRPC addresses.
@@ -205,10 +208,43 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+impl Config {
+    /// This configuration serving `libraries`, in their order but with the
+    /// calculator first when it is one of them (the articles' clients call
+    /// its functions by their bare names), each once.
+    ///
+    /// # Errors
+    /// No library, or two different libraries of one name.
+    pub fn serving(
+        mut self,
+        libraries: &[&'static oxbridge_core::export::Library],
+    ) -> Result<Self, String> {
+        let mut chosen: Vec<&'static oxbridge_core::export::Library> = Vec::new();
+        for &library in libraries {
+            match chosen.iter().find(|l| l.name == library.name) {
+                Some(same) if std::ptr::eq(*same, library) => {}
+                Some(_) => {
+                    return Err(format!(
+                        "two different libraries are called {:?}: a server serves one of a name",
+                        library.name
+                    ))
+                }
+                None => chosen.push(library),
+            }
+        }
+        if chosen.is_empty() {
+            return Err("a server serves at least one library".to_owned());
+        }
+        chosen.sort_by_key(|l| !std::ptr::eq(*l, &oxbridge_core::CALCULATOR));
+        self.libraries = chosen;
+        Ok(self)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            library: &oxbridge_core::CALCULATOR,
+            libraries: vec![&oxbridge_core::CALCULATOR],
             http: Listen::Loopback(DEFAULT_HTTP_PORT),
             grpc: Listen::Loopback(DEFAULT_GRPC_PORT),
             unix: Some(default_socket_path()),

@@ -141,7 +141,7 @@ fn named(
         .split_at_checked(name_len)
         .ok_or_else(|| bad("truncated batch frame"))?;
     let name = std::str::from_utf8(name).map_err(|_| bad("the function name is not UTF-8"))?;
-    let function = crate::library().lookup(name).map_err(not_found)?;
+    let (_, function) = crate::resolve(name).map_err(not_found)?;
     function.check_many()?;
     function.check_arity(nargs)?;
     let (heads, rest) = rest
@@ -238,7 +238,8 @@ impl<'a> Call<'a> {
         let name = V1_OPERATIONS
             .get(usize::from(op))
             .ok_or_else(|| bad(format!("unknown batch operation code {op}")))?;
-        let function = crate::library().lookup(name)?;
+        // The first frame format's operations are the calculator's.
+        let function = oxbridge_core::CALCULATOR.lookup(name)?;
         Self::checked(function, vec![a, b], offset, 1)
     }
 

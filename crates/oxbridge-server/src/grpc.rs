@@ -25,6 +25,9 @@ pub mod greeter_service {
 /// The encoded descriptors of both protos, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("oxbridge_descriptor");
 
+/// The method a client calls when it connects to read the served catalogue.
+pub const CATALOGUE_PATH: &str = "/oxbridge.Catalogue/Get";
+
 /// Metadata key that carries the exact error kind next to the status code.
 pub const ERROR_KIND_KEY: &str = "oxbridge-error-kind";
 
@@ -204,17 +207,22 @@ pub async fn routes(
             )))
         }
     };
-    let library = crate::library();
+    let libraries = crate::libraries();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let functions_descriptor = crate::grpc_functions::descriptor_set(library)?;
     let mut reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(&functions_descriptor)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    let mut descriptors = Vec::new();
+    for library in libraries {
+        descriptors.push(crate::grpc_functions::descriptor_set(library)?);
+    }
+    for descriptor in &descriptors {
+        reflection = reflection.register_encoded_file_descriptor_set(descriptor);
+    }
     let max = limits.max_request_bytes;
     let mut routes = tonic::service::Routes::default();
     let mut health_services = Vec::new();
     // The articles' services speak the calculator's functions only.
-    if std::ptr::eq(library, &CALCULATOR) {
+    if libraries.iter().any(|l| std::ptr::eq(*l, &CALCULATOR)) {
         health_reporter
             .set_serving::<v1::calculator_server::CalculatorServer<Calculator>>()
             .await;
@@ -243,28 +251,45 @@ pub async fn routes(
         )
     })?;
     let routes = routes.add_service(health_service).add_service(reflection);
-    // The library's functions are a service of their own to check, beside
+    // Each library's functions are a service of their own to check, beside
     // the whole server ("").
-    let functions = format!("{}.Functions", crate::grpc_functions::package(library));
-    health_reporter
-        .set_service_status(&functions, tonic_health::ServingStatus::Serving)
-        .await;
-    health_services.extend([String::new(), functions]);
+    health_services.push(String::new());
+    for library in libraries {
+        let functions = format!("{}.Functions", crate::grpc_functions::package(library));
+        health_reporter
+            .set_service_status(&functions, tonic_health::ServingStatus::Serving)
+            .await;
+        health_services.push(functions);
+    }
     tokio::spawn(report_draining(
         health_reporter,
         health_services,
         ready.clone(),
     ));
-    // Every exported function: one route per method, derived from its definition.
-    let service = format!("/{}.Functions", crate::grpc_functions::package(library));
-    let methods = library.functions.iter().flat_map(|f| {
-        let many = f.many.map(|_| (crate::grpc_many::many_method(f), f, true));
-        std::iter::once((crate::grpc_functions::method_name(f.name), f, false)).chain(many)
+    // Every exported function of every library: one route per method,
+    // derived from its definition.
+    let methods = libraries.iter().flat_map(|library| {
+        let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+        library.functions.iter().flat_map(move |f| {
+            let many = f.many.map(|_| {
+                (
+                    format!("{service}/{}", crate::grpc_many::many_method(f)),
+                    f,
+                    true,
+                )
+            });
+            let one = (
+                format!("{service}/{}", crate::grpc_functions::method_name(f.name)),
+                f,
+                false,
+            );
+            std::iter::once(one).chain(many)
+        })
     });
-    let router = methods.fold(routes.into_axum_router(), |router, (method, f, many)| {
+    let router = methods.fold(routes.into_axum_router(), |router, (path, f, many)| {
         let access = access_for_calls.clone();
         router.route(
-            &format!("{service}/{method}"),
+            &path,
             axum::routing::post(move |request: axum::extract::Request| {
                 let access = access.clone();
                 async move {
@@ -287,6 +312,18 @@ pub async fn routes(
             }),
         )
     });
+    // What a client checks its catalogue against when it connects: one
+    // message whose field 1 is the catalogue as JSON (as `/catalogue`).
+    let router = router.route(
+        CATALOGUE_PATH,
+        axum::routing::post(|| async {
+            let json = crate::catalogue::catalogue().to_string();
+            let (_, reply) = crate::grpc_message::reply(|buf| {
+                prost::encoding::string::encode(1, &json, buf);
+            });
+            reply.into_response()
+        }),
+    );
     let router = router.layer(crate::grpc_observe::ObserveLayer);
     Ok(tonic::service::Routes::from(router))
 }

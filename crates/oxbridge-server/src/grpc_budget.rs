@@ -33,27 +33,30 @@ fn may_be_large(path: &str) -> bool {
     }
     // The paths, derived once: this runs on every call.
     static LARGE: OnceLock<(usize, HashSet<String>)> = OnceLock::new();
-    let library = crate::library();
-    let key = std::ptr::from_ref(library) as usize;
-    let (of, large) = LARGE.get_or_init(|| (key, large_paths(library)));
+    let libraries = crate::libraries();
+    let key = libraries.as_ptr() as usize;
+    let (of, large) = LARGE.get_or_init(|| (key, large_paths(libraries)));
     if *of == key {
         large.contains(path)
     } else {
-        large_paths(library).contains(path)
+        large_paths(libraries).contains(path)
     }
 }
 
-/// The paths of `library`'s vectorized calls and of its functions that take arrays.
-fn large_paths(library: &Library) -> HashSet<String> {
-    let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+/// The paths of the vectorized calls of `libraries` and of their functions
+/// that take arrays.
+fn large_paths(libraries: &[&Library]) -> HashSet<String> {
     let mut paths = HashSet::new();
-    for f in library.functions {
-        paths.insert(format!("{service}/{}", crate::grpc_many::many_method(f)));
-        if f.params.iter().any(|p| p.ty.element().is_some()) {
-            paths.insert(format!(
-                "{service}/{}",
-                crate::grpc_functions::method_name(f.name)
-            ));
+    for library in libraries {
+        let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+        for f in library.functions {
+            paths.insert(format!("{service}/{}", crate::grpc_many::many_method(f)));
+            if f.params.iter().any(|p| p.ty.element().is_some()) {
+                paths.insert(format!(
+                    "{service}/{}",
+                    crate::grpc_functions::method_name(f.name)
+                ));
+            }
         }
     }
     paths
@@ -208,7 +211,7 @@ mod tests {
         ] {
             assert_eq!(may_be_large(path), large, "{path}");
         }
-        let calculator = large_paths(&oxbridge_core::CALCULATOR);
+        let calculator = large_paths(&[&oxbridge_core::CALCULATOR]);
         assert!(calculator.contains("/calculator.v1.Functions/MulMany"));
         assert!(!calculator.contains("/calculator.v1.Functions/Mul"));
     }

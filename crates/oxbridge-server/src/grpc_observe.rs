@@ -134,7 +134,7 @@ fn function_of(method: &str) -> &'static str {
         std::sync::OnceLock::new();
     let labels = LABELS.get_or_init(|| {
         let mut labels = std::collections::HashMap::new();
-        for f in crate::library().functions {
+        for f in crate::libraries().iter().flat_map(|l| l.functions) {
             labels.insert(crate::grpc_functions::method_name(f.name), f.name);
             if f.many.is_some() {
                 labels.insert(crate::grpc_many::many_method(f), crate::metrics::BATCH);
@@ -184,16 +184,20 @@ fn name_unimplemented(path: &str, response: &mut axum::response::Response) {
     let silent = headers.get("grpc-message").is_none_or(|v| v.is_empty());
     if unimplemented && silent {
         // grpc-message is percent-encoded: '%' and anything unprintable.
-        let library = crate::library();
-        let articles = if std::ptr::eq(library, &CALCULATOR) {
+        let libraries = crate::libraries();
+        let articles = if libraries.iter().any(|l| std::ptr::eq(*l, &CALCULATOR)) {
             "oxbridge.v1.Calculator, greeter_service.GreeterService, "
         } else {
             ""
         };
+        let services: Vec<String> = libraries
+            .iter()
+            .map(|l| format!("{}.Functions", crate::grpc_functions::package(l)))
+            .collect();
         let message: String = format!(
-            "no such method {path}: oxbridge serves {}.Functions, {articles}\
+            "no such method {path}: oxbridge serves {}, {articles}\
              grpc.health.v1.Health and reflection",
-            crate::grpc_functions::package(library)
+            services.join(", ")
         )
         .bytes()
         .map(|b| {

@@ -113,11 +113,15 @@ impl Front {
 
 /// While the server drains: `/healthz` answers 503, and every reply closes
 /// its keep-alive connection, so a client (or a balancer's pool) reconnects,
-/// to another replica once this one stops listening.
+/// to another replica once this one stops listening. All but `/catalogue`:
+/// a client's first request on a new connection, whose call follows on it.
 async fn close_when_draining<F: std::future::Future<Output = Response>>(
     request: axum::extract::Request,
     next: impl FnOnce(axum::extract::Request) -> F,
 ) -> Response {
+    if request.uri().path() == "/catalogue" {
+        return next(request).await;
+    }
     let mut response = if request.uri().path() == "/healthz" {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -209,12 +213,14 @@ fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
     let calls = Router::new().route("/batch", post(batch));
     // One route per exported function, derived from its definition.
-    let calls = crate::library().functions.iter().fold(calls, |router, f| {
-        router.route(
-            &format!("/{}", f.name),
-            post(move |state: State<Arc<Limits>>, request: Request| call(f, state, request)),
-        )
-    });
+    let calls = function_paths()
+        .into_iter()
+        .fold(calls, |router, (path, f)| {
+            router.route(
+                &path,
+                post(move |state: State<Arc<Limits>>, request: Request| call(f, state, request)),
+            )
+        });
     let calls = calls
         // Calls take turns; health, version and the API document never wait
         // behind them (not even behind uploads that stall).
@@ -224,6 +230,7 @@ fn routes(limits: &Limits) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(health))
         .route("/version", get(version))
+        .route("/catalogue", get(catalogue))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -449,10 +456,18 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "serving" }))
 }
 
-/// The server's name and version.
+/// The server's name and version, and each library it serves with its
+/// version and the checksum of its catalogue.
 #[utoipa::path(get, path = "/version", responses((status = 200, description = "Name and version", body = Object)))]
 async fn version() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "name": "oxbridge", "version": oxbridge_core::VERSION }))
+    Json(crate::catalogue::version())
+}
+
+/// Each library served, with its whole contract (one line per function):
+/// what a client checks its own catalogue against when it connects.
+#[utoipa::path(get, path = "/catalogue", responses((status = 200, description = "The libraries served and their contracts", body = Object)))]
+async fn catalogue() -> Json<serde_json::Value> {
+    Json(crate::catalogue::catalogue())
 }
 
 /// The OpenAPI document of this API, generated from the handlers and types.
@@ -462,21 +477,44 @@ async fn version() -> Json<serde_json::Value> {
         title = "oxbridge",
         description = "The oxbridge core over HTTP: results bit for bit what CPython gives."
     ),
-    paths(batch, health, version, metrics, openapi),
+    paths(batch, health, version, catalogue, metrics, openapi),
     components(schemas(WireComplex, Problem))
 )]
 pub struct ApiDoc;
+
+/// The path of every function served: `/<library>/<function>` for each
+/// library, and `/<function>` for the first one's.
+fn function_paths() -> Vec<(String, &'static oxbridge_core::export::Function)> {
+    let first = crate::library()
+        .functions
+        .iter()
+        .map(|f| (format!("/{}", f.name), f));
+    let named = crate::libraries().iter().flat_map(|library| {
+        library
+            .functions
+            .iter()
+            .map(move |f| (format!("/{}/{}", library.name, f.name), f))
+    });
+    first.chain(named).collect()
+}
 
 /// The whole OpenAPI document: the fixed routes above and one route per
 /// exported function, derived from its definition.
 #[must_use]
 pub fn api_document() -> utoipa::openapi::OpenApi {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    let names: Vec<&str> = crate::libraries().iter().map(|l| l.name).collect();
+    doc.info.title = names.join(" + ");
+    doc.info.description = Some(format!(
+        "The libraries {} over HTTP, served by oxbridge {}: each function at /<library>/<function>, the first library's also at /<function>.",
+        names.join(", "),
+        oxbridge_core::VERSION
+    ));
     let fixed = std::mem::take(&mut doc.paths.paths);
-    for f in crate::library().functions {
+    for (path, f) in function_paths() {
         doc.paths
             .paths
-            .insert(format!("/{}", f.name), crate::openapi::function_path(f));
+            .insert(path, crate::openapi::function_path(f));
     }
     doc.paths.paths.extend(fixed);
     doc

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 mod accept;
 pub mod anchors;
 pub mod budget;
+pub mod catalogue;
 pub mod config;
 pub mod error;
 mod fair;
@@ -54,26 +55,79 @@ pub use options::ServeOptions;
 /// A call's arguments, decoded: inline up to four, without an allocation.
 pub type Args = smallvec::SmallVec<[oxbridge_core::export::Value; 4]>;
 
-/// The library this process serves, chosen by the first [`start`].
-static SERVED: std::sync::OnceLock<&'static Library> = std::sync::OnceLock::new();
+/// The libraries this process serves, chosen by the first [`start`].
+static SERVED: std::sync::OnceLock<&'static [&'static Library]> = std::sync::OnceLock::new();
 
-/// The functions this process serves on every bridge: the library of the
-/// first server started ([`Config::library`]), the calculator until then.
+/// The calculator alone: what a process serves until a server starts.
+static CALCULATOR_ONLY: [&Library; 1] = [&oxbridge_core::CALCULATOR];
+
+/// The libraries this process serves on every bridge, the first one's
+/// functions also under their bare names (see [`Config::libraries`]).
 #[must_use]
-pub fn library() -> &'static Library {
-    SERVED.get().copied().unwrap_or(&oxbridge_core::CALCULATOR)
+pub fn libraries() -> &'static [&'static Library] {
+    SERVED.get().copied().unwrap_or(&CALCULATOR_ONLY)
 }
 
-/// Chooses the library this process serves; one process serves one library.
-fn serve_library(library: &'static Library) -> Result<(), StartError> {
-    let served = *SERVED.get_or_init(|| library);
-    if std::ptr::eq(served, library) {
+/// The first library served: its functions answer to their bare names
+/// (`/add`, the IPC command `add`), as a server of one library always did.
+#[must_use]
+pub fn library() -> &'static Library {
+    libraries()[0]
+}
+
+/// The served library called `name`.
+#[must_use]
+pub fn hosted(name: &str) -> Option<&'static Library> {
+    libraries().iter().copied().find(|l| l.name == name)
+}
+
+/// The error for a library this server does not serve, naming those it does.
+#[must_use]
+pub fn not_hosted(name: &str) -> oxbridge_core::CoreError {
+    let names: Vec<&str> = libraries().iter().map(|l| l.name).collect();
+    oxbridge_core::CoreError::new(
+        oxbridge_core::ErrorKind::NotFound,
+        format!(
+            "this server does not host the library {name:?} (it hosts {})",
+            names.join(", ")
+        ),
+    )
+}
+
+/// The function a call names: `library.function`, or a bare name of the
+/// first library's.
+///
+/// # Errors
+/// A library this server does not host ([`not_hosted`]), or a function its
+/// library does not export ([`oxbridge_core::CoreError::UnknownOperation`]).
+pub fn resolve(
+    name: &str,
+) -> Result<(&'static Library, &'static oxbridge_core::export::Function), oxbridge_core::CoreError>
+{
+    let (library, function) = match name.split_once('.') {
+        Some((library, function)) => (
+            hosted(library).ok_or_else(|| not_hosted(library))?,
+            function,
+        ),
+        None => (library(), name),
+    };
+    Ok((library, library.lookup(function)?))
+}
+
+/// Chooses the libraries this process serves: one set for the process.
+fn serve_libraries(chosen: &[&'static Library]) -> Result<(), StartError> {
+    let served = *SERVED.get_or_init(|| Box::leak(chosen.to_vec().into_boxed_slice()));
+    let same = served.len() == chosen.len()
+        && served.iter().zip(chosen).all(|(a, b)| std::ptr::eq(*a, *b));
+    if same {
         Ok(())
     } else {
+        let names = |set: &[&Library]| set.iter().map(|l| l.name).collect::<Vec<_>>().join(", ");
         Err(StartError::Io(
             format!(
-                "cannot serve the library {:?}: this process already serves {:?}",
-                library.name, served.name
+                "cannot serve {}: this process already serves {}",
+                names(chosen),
+                names(served)
             ),
             io::ErrorKind::AlreadyExists,
         ))
@@ -215,7 +269,7 @@ fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
 /// # Errors
 /// A busy port, a live socket, or another I/O failure, before anything is served.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    serve_library(config.library)?;
+    serve_libraries(&config.libraries)?;
     oxbridge_shm::heap::keep_large_buffers();
     let http_listeners = bind_tcp("http", &config.http, &config.access).await?;
     let grpc_listeners = bind_tcp("grpc", &config.grpc, &config.access).await?;

@@ -31,7 +31,28 @@ async fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let stop = stop_signals();
-    let running = match oxbridge_server::start(options.config(&oxbridge_core::CALCULATOR)).await {
+    // `--library`: here, the path of a library's shared object.
+    let mut libraries = vec![&oxbridge_core::CALCULATOR];
+    for path in &options.libraries {
+        match oxbridge_ffi::host::load(std::path::Path::new(path)) {
+            Ok(library) => libraries.push(library),
+            Err(e) => {
+                eprintln!("oxbridge-server: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let config = match options
+        .config(&oxbridge_core::CALCULATOR)
+        .serving(&libraries)
+    {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("oxbridge-server: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match oxbridge_server::start(config).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("oxbridge-server: error: {e}");

@@ -231,11 +231,12 @@ pub fn batch_bytes(bridge: &'static str, request: usize, reply: usize) {
 /// `openapi.json`), or `other`.
 #[must_use]
 pub fn function(name: &str) -> &'static str {
-    if let Some(f) = crate::library().get(name) {
+    if let Ok((_, f)) = crate::resolve(name) {
         return f.name;
     }
-    const FIXED: [&str; 6] = [
+    const FIXED: [&str; 7] = [
         BATCH,
+        "catalogue",
         "health",
         "healthz",
         "metrics",

@@ -112,6 +112,10 @@ pub struct ServeOptions {
     /// without HTTP; with HTTP, /metrics is on the HTTP port too.
     #[arg(long, env = "OXBRIDGE_METRICS", value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Also serve this library: an installed Python package that ships one
+    /// (`pystd`), or the path of a library's shared object (repeatable).
+    #[arg(long = "library", value_name = "LIBRARY")]
+    pub libraries: Vec<String>,
     /// Print the bound addresses as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
@@ -229,7 +233,8 @@ impl ServeOptions {
         Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
     }
 
-    /// The server's configuration for `library`.
+    /// The server's configuration for `library` (and the libraries of
+    /// `--library`, which the caller loads: see [`Config::serving`]).
     #[must_use]
     pub fn config(&self, library: &'static Library) -> Config {
         let listen = |off: bool, addrs: &[SocketAddr], port| match (off, addrs.is_empty()) {
@@ -238,7 +243,7 @@ impl ServeOptions {
             (false, false) => Listen::Addrs(addrs.to_vec()),
         };
         Config {
-            library,
+            libraries: vec![library],
             http: listen(self.no_http, &self.http, config::DEFAULT_HTTP_PORT),
             grpc: listen(self.no_grpc, &self.grpc, config::DEFAULT_GRPC_PORT),
             unix: (!self.no_ipc).then(|| {

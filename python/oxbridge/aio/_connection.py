@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from ..bridges._socket import KEEP_IDLE, MAX_REPLY, Closed, why
-from ..errors import BadReply, BridgeTimeoutError, ProtocolError, TransportError
+from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, ProtocolError, TransportError
 
 T = TypeVar("T")
 
@@ -80,9 +80,16 @@ class AsyncConnection:
     """Streams to one server, one exchange at a time on each (see the module)."""
 
     def __init__(
-        self, opener: Opener, where: str, timeout: float, max_connections: int = MAX_CONNECTIONS
+        self,
+        opener: Opener,
+        where: str,
+        timeout: float,
+        max_connections: int = MAX_CONNECTIONS,
+        greet: Callable[[AsyncStream], Awaitable[None]] | None = None,
     ) -> None:
         self._open = opener
+        #: The first exchange on every new stream: the catalogue check.
+        self._greet = greet
         self.where = where
         self.timeout = timeout
         self._idle: list[tuple[int, AsyncStream]] = []
@@ -115,7 +122,13 @@ class AsyncConnection:
                 generation, stream = self._generation, await self._connect()
                 reused = False
             try:
+                if not reused and self._greet is not None:
+                    await self._greet(stream)
                 result = await self._send_and_read(stream, request, reader)
+            except OxbridgeError:
+                # The server's own answer to the greeting, as it is.
+                stream.close()
+                raise
             except BaseException as e:
                 # Cancelled, timed out or broken: the stream may hold part of
                 # this call's reply, so it is never used again.

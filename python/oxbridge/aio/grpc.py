@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _native
 from .._functions import FunctionInfo
+from ..bridges import _catalogue
 from ..bridges import grpc as sync_grpc
 from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ..bridges._protobuf import decode_many_reply, decode_reply, encode_many_request
-from ..errors import TransportError
+from ..errors import BadReply, ProtocolError, TransportError
 from ._client import AsyncClient
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class AsyncGrpcClient(AsyncClient):
         self._channel: _native.GrpcChannel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
+        self._checked = False
         super().__init__(library)
 
     def _open(self) -> _native.GrpcChannel:
@@ -71,7 +73,20 @@ class AsyncGrpcClient(AsyncClient):
 
     async def call(self, method: str, request: bytes) -> bytes:
         """One RPC, with the sync client's retry of a restarted server
-        (see ``bridges.grpc.GrpcClient.call``)."""
+        (see ``bridges.grpc.GrpcClient.call``); the first checks the
+        server's catalogue (see ``bridges._catalogue``)."""
+        if not self._checked:
+            reply = await self._submit(_catalogue.GRPC_PATH, b"")
+            where = f"grpc://{self.target}"
+            try:
+                message = _catalogue.grpc_message(reply)
+            except BadReply as e:
+                raise ProtocolError(f"bad reply from {where}: {e}") from None
+            _catalogue.check(self.library, message, where)
+            self._checked = True
+        return await self._submit(method, request)
+
+    async def _submit(self, method: str, request: bytes) -> bytes:
         channel = self._open()
         number = channel.submit(method, request, self.timeout)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

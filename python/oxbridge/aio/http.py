@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _frames
 from .._functions import FunctionInfo
-from ..bridges import http
+from ..bridges import _catalogue, http
 from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ..bridges._socket import MAX_HEAD, MAX_REPLY
 from ..bridges._wire import error_from, json_decoder, json_encoder, json_reply
@@ -89,7 +89,14 @@ class AsyncHttpClient(AsyncClient):
                 server_hostname=target.host if tls else None,
             )
 
-        self._conn = AsyncConnection(opener, self.url, timeout, max_connections)
+        async def greet(stream: AsyncStream) -> None:
+            await stream.send(self._head.get("/catalogue"))
+            status, reply = await read_response(stream)
+            if status != 200:
+                raise error_from(reply, f"{self.url}/catalogue (HTTP {status})", status)
+            _catalogue.check(library, reply, self.url)
+
+        self._conn = AsyncConnection(opener, self.url, timeout, max_connections, greet)
         super().__init__(library)
 
     async def post(self, path: str, body: bytes) -> bytes:
@@ -101,7 +108,7 @@ class AsyncHttpClient(AsyncClient):
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
-        path = f"/{f.name}"
+        path = f.http_path
         where = f"{self.url}{path}"
         encode, decode = json_encoder(f), json_decoder(f, where)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _frames
 from .._functions import FunctionInfo
-from ..bridges import ipc
+from ..bridges import _catalogue, ipc
 from ..bridges._network import DEFAULT_TIMEOUT, unix_path
 from ..bridges._socket import MAX_HEAD
 from ..bridges._wire import error_from, json_decoder, json_encoder, json_reply
@@ -50,7 +50,14 @@ class AsyncIpcClient(AsyncClient):
         def opener() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
             return asyncio.open_unix_connection(path)
 
-        self._conn = AsyncConnection(opener, self.where, timeout, max_connections)
+        async def greet(stream: AsyncStream) -> None:
+            await stream.send(ipc.CATALOGUE)
+            line = await read_line(stream)
+            if "error" in json_reply(line, self.where):
+                raise error_from(line, self.where)
+            _catalogue.check(library, line, self.where)
+
+        self._conn = AsyncConnection(opener, self.where, timeout, max_connections, greet)
         super().__init__(library)
 
     async def request(self, fields: str) -> dict[str, Any]:
@@ -62,7 +69,7 @@ class AsyncIpcClient(AsyncClient):
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Awaitable[Any]]:
-        command = f'"command":"{f.name}",'
+        command = f'"command":"{f.call_name}",'
         encode, decode = json_encoder(f), json_decoder(f, self.where)
 
         async def call(*args: object, **kwargs: object) -> Any:

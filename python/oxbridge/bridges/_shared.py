@@ -432,7 +432,7 @@ def call(
             seconds,
             own.bytes,
             number,
-            f.name,
+            f.call_name,
             layout,
             plan.bounds,
             plan.ring,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import BadReply, BridgeTimeoutError, ProtocolError, TransportError
+from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, ProtocolError, TransportError
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -198,9 +198,16 @@ class Connection:
     """Sockets to one server, one exchange at a time on each (see the module)."""
 
     def __init__(
-        self, opener: Callable[[float], socket.socket], where: str, timeout: float
+        self,
+        opener: Callable[[float], socket.socket],
+        where: str,
+        timeout: float,
+        greet: Callable[[Stream], None] | None = None,
     ) -> None:
         self._open = opener
+        #: The first exchange on every new socket, within the call's deadline:
+        #: the client's check of the server's catalogue.
+        self._greet = greet
         self.where = where
         self.timeout = timeout
         self._idle: list[tuple[int, Stream]] = []
@@ -238,7 +245,14 @@ class Connection:
                 reused = False
             stream.deadline = deadline
             try:
+                if not reused and self._greet is not None:
+                    self._greet(stream)
                 result = work(stream)
+            except OxbridgeError:
+                # The server's own answer (to the greeting: a refused token,
+                # another catalogue), as it is.
+                stream.close()
+                raise
             except BaseException as e:
                 stream.close()
                 if isinstance(e, TimeoutError | BlockingIOError):

@@ -19,6 +19,8 @@ from .. import _frames, _native
 from .._args import complex_arg
 from .._client import Client
 from .._functions import FunctionInfo, bind, checked, named
+from ..errors import BadReply, ProtocolError
+from . import _catalogue
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._protobuf import decode_many_reply, decode_reply, encode_request, many_request_parts
 
@@ -107,8 +109,36 @@ class GrpcClient(Client):
         self._lanes_made = threading.Lock()
         self._turns = itertools.count()
         self._service = f"/{library.name}.v1.Functions"
+        self._checked = False
         for f in library.functions.values():
-            setattr(self, f.name, self._method(f))
+            setattr(self, f.name, self._first(f.name, self._method(f)))
+
+    def _first(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        """``method``, after the client's first call has checked the
+        server's catalogue; then the method itself takes its place."""
+
+        def first(*args: Any, **kwargs: Any) -> Any:
+            self._check_catalogue()
+            setattr(self, name, method)
+            return method(*args, **kwargs)
+
+        first.__name__ = first.__qualname__ = name
+        first.__doc__ = method.__doc__
+        return first
+
+    def _check_catalogue(self) -> None:
+        """Refuses a server that does not serve this client's library as it
+        knows it (see ``_catalogue``), once per client."""
+        if self._checked:
+            return
+        reply = self._channel.call(_catalogue.GRPC_PATH, b"", self.timeout)
+        where = f"grpc://{self.target}"
+        try:
+            message = _catalogue.grpc_message(reply)
+        except BadReply as e:
+            raise ProtocolError(f"bad reply from {where}: {e}") from None
+        _catalogue.check(self._library, message, where)
+        self._checked = True
 
     def call(self, method: str, request: bytes) -> bytes:
         """One RPC of ``method`` (its path) within the client's timeout. On
@@ -116,6 +146,7 @@ class GrpcClient(Client):
         server the channel has not reconnected to yet), again until it
         answers or the deadline has passed (:class:`BridgeTimeoutError`);
         when nothing listens, a :class:`TransportError` at once."""
+        self._check_catalogue()
         return self._channel.call(method, request, self.timeout)
 
     def exchange(
@@ -167,6 +198,7 @@ class GrpcClient(Client):
         return method
 
     def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
+        self._check_catalogue()
         path = f"{self._service}/{method_name(f.name)}Many"
         where = f"grpc://{self.target}"
 

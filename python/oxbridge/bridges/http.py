@@ -16,6 +16,7 @@ from .. import _frames
 from .._client import Client
 from .._functions import FunctionInfo
 from ..errors import BadReply
+from . import _catalogue
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._socket import MAX_HEAD, MAX_REPLY, SPINS, Connection, Stream
 from ._wire import error_from, json_method, json_reply
@@ -162,6 +163,9 @@ class HeadWriter:
         auth = f"Authorization: Bearer {target.token}\r\n" if target.token else ""
         self._fixed = f"Host: {target.netloc}\r\n{auth}"
 
+    def get(self, path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\n{self._fixed}\r\n".encode()
+
     def post(self, path: str, content_type: str, length: int) -> bytes:
         return (
             f"POST {path} HTTP/1.1\r\n{self._fixed}"
@@ -195,7 +199,15 @@ class HttpClient(Client):
                 return tls.wrap_socket(sock, server_hostname=target.host)
             return sock
 
-        self._conn = Connection(opener, self.url, timeout)
+        def greet(stream: Stream) -> None:
+            request = self._head.get("/catalogue")
+            stream.send(request, len(request))
+            status, reply = read_response(stream)
+            if status != 200:
+                raise error_from(reply, f"{self.url}/catalogue (HTTP {status})", status)
+            _catalogue.check(library, reply, self.url)
+
+        self._conn = Connection(opener, self.url, timeout, greet)
         self._frames = _frames.FrameSize()
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
@@ -209,7 +221,7 @@ class HttpClient(Client):
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
-        path = f"/{f.name}"
+        path = f.http_path
         where = f"{self.url}{path}"
 
         def send(fields: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from .. import _frames
 from .._client import Client, _arrays
 from .._functions import FunctionInfo
 from ..errors import BadReply, PayloadTooLargeError, ServerBusyError
+from . import _catalogue
 from . import _shared as shm
 from ._network import DEFAULT_TIMEOUT, unix_path
 from ._socket import MAX_HEAD, SPINS, Connection, Stream
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
     from .._arrays import Array, Operand
     from .._library import Library
+
+
+#: The request a client sends first on each connection (see ``_catalogue``).
+CATALOGUE = b'{"command":"catalogue"}\n'
 
 
 def read_line(stream: Stream, spins: int = SPINS) -> bytes:
@@ -89,10 +94,20 @@ class IpcClient(Client):
             return sock
 
         self.where = f"unix://{path}"
-        self._conn = Connection(opener, self.where, timeout)
+
+        def greet(stream: Stream) -> None:
+            stream.send(CATALOGUE, len(CATALOGUE))
+            line = read_line(stream)
+            if "error" in json_reply(line, self.where):
+                raise error_from(line, self.where)
+            _catalogue.check(library, line, self.where)
+
+        self._conn = Connection(opener, self.where, timeout, greet)
         # Large batches go over connections of their own, in shared memory,
-        # while the server takes regions of their size.
+        # while the server takes regions of their size. Their first message
+        # must be a region's: the catalogue is checked on `_conn` first.
         self._shared = Connection(opener, self.where, timeout) if shm.available() else None
+        self._greeted = False
         self._shared_limit = shm.MAX_REGION
         self._frames = _frames.FrameSize()
         for f in library.functions.values():
@@ -107,7 +122,7 @@ class IpcClient(Client):
         return reply
 
     def _method(self, f: FunctionInfo) -> Callable[..., Any]:
-        command = f'"command":"{f.name}",'
+        command = f'"command":"{f.call_name}",'
 
         def send(fields: str) -> dict[str, Any]:
             return self.request(command + fields)
@@ -125,6 +140,10 @@ class IpcClient(Client):
         rest, and all on a server that does not, in frames on the socket."""
         shared = self._shared
         if shared is not None and n * self._row_bytes(operands, dtype) >= shm.SHARED_FROM:
+            if not self._greeted:
+                # A socket of `_conn`, opened (and so greeted) if none is.
+                self._conn.run(lambda _stream: None)
+                self._greeted = True
             try:
                 result = shm.call(shared, f, operands, n, dtype, self._shared_limit)
             except shm.Refused as e:

@@ -285,7 +285,7 @@ fn values_read_in_place_give_what_decoding_gives() {
         values[..16 * n].copy_from_slice(&complexes(&a));
         values[16 * n..].copy_from_slice(&complexes(&b));
         let (a, b) = values.split_at(16 * n);
-        let f = crate::library().lookup("div").unwrap();
+        let f = oxbridge_core::CALCULATOR.lookup("div").unwrap();
         let call = Call::new(f, vec![Column::Each(a), Column::Each(b)], 1000).unwrap();
         let mut out_room = vec![0_u8; 16 * n + 32];
         let in_place = call.compute_in_place(aligned(&mut out_room, 16, 16 * n));

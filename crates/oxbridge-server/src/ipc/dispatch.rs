@@ -47,13 +47,20 @@ fn answer(
             &serde_json::json!({"status": "serving", "version": oxbridge_core::VERSION}),
         ));
     }
-    let f = crate::library().get(&command).ok_or_else(|| {
-        let known: Vec<&str> = crate::library().functions.iter().map(|f| f.name).collect();
-        CallError::NotFound(format!(
-            "unknown command {command:?}: expected {} or health",
-            known.join(", ")
-        ))
-    })?;
+    if command == "catalogue" {
+        return Ok(to_json(&crate::catalogue::catalogue()));
+    }
+    let f = match crate::resolve(&command) {
+        Ok((_, f)) => f,
+        Err(oxbridge_core::CoreError::UnknownOperation(_)) => {
+            let known: Vec<&str> = crate::library().functions.iter().map(|f| f.name).collect();
+            return Err(CallError::NotFound(format!(
+                "unknown command {command:?}: expected {}, LIBRARY.FUNCTION, catalogue or health",
+                known.join(", ")
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     json_call::call(f, &fields, limits)
 }
 

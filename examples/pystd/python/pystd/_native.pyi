@@ -12,6 +12,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     # END exported functions
     "ABI_VERSION",
     "CHECKSUM",
+    "CONTRACT",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HTTP_PORT",
@@ -31,7 +32,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
 ]
 
 from collections.abc import Callable
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, final
 
 __version__: str
@@ -47,6 +48,8 @@ LIBRARY: str
 LIBRARY_VERSION: str
 #: The checksum of the library's catalogue, 16 hex digits.
 CHECKSUM: str
+#: The library's contract, one line per function (what the checksum is of).
+CONTRACT: str
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
 
@@ -100,6 +103,8 @@ class ServeOptions:
     @property
     def watch_stdin(self) -> bool: ...
     @property
+    def libraries(self) -> list[str]: ...
+    @property
     def tls(self) -> bool: ...
 
 def serve_environment(env_prefix: str) -> dict[str, str]:
@@ -123,7 +128,7 @@ class Server:
     def metrics(self) -> str | None: ...
     @property
     def running(self) -> bool: ...
-    def __new__(cls, options: ServeOptions) -> Server: ...
+    def __new__(cls, options: ServeOptions, libraries: list[ModuleType] = ...) -> Server: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...
     def __enter__(self) -> Server: ...
