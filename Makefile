@@ -42,6 +42,9 @@ build: $(STAMPS)/venv ## Build (cargo profile `fast`, or PROFILE=release) and in
 	@# The example library outside the core, built the way its README says
 	@# (setuptools-rust), in the same cargo target and profile.
 	SETUPTOOLS_RUST_CARGO_PROFILE=$(PROFILE) $(PY) -m pip install --quiet --no-build-isolation --no-deps -e examples/pystd
+	@# A library as `oxbridge new` makes one: a crate of its own (its own
+	@# target and profiles), built by the command its README gives.
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e examples/b64
 	cargo build --profile $(PROFILE) --quiet -p oxbridge-c -p oxbridge-server
 
 .PHONY: run
@@ -103,6 +106,9 @@ test-rust: $(STAMPS)/venv ## Rust unit tests (core, C ABI, header drift, server 
 	@# In the build's profile: its dependencies are compiled already.
 	cargo test --profile $(PROFILE) --workspace $(PYO3_CRATES:%=--exclude %) --quiet
 	cargo test --profile $(PROFILE) -p oxbridge-py --lib --quiet
+	@# What a library's crate depends on is ready to publish: packaged and
+	@# built from its package alone (cargo resolves the three among themselves).
+	cargo package --quiet --allow-dirty -p oxbridge-simd -p oxbridge-core -p oxbridge-ffi
 
 FUZZ_SECONDS ?= 300
 
@@ -170,6 +176,9 @@ lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	@# The fuzz targets: a crate of their own, outside the workspace (see fuzz/Cargo.toml).
 	cargo fmt --manifest-path fuzz/Cargo.toml --check
 	cargo clippy --manifest-path fuzz/Cargo.toml --target-dir target --all-targets --quiet -- -D warnings
+	@# The example library made by `oxbridge new`: a crate of its own.
+	cargo fmt --manifest-path examples/b64/Cargo.toml --check
+	cargo clippy --manifest-path examples/b64/Cargo.toml --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python examples tests tools deploy
 	$(VENV)/bin/ruff format --check python examples tests tools deploy
 	$(VENV)/bin/mypy

@@ -1,4 +1,5 @@
-"""One server hosts several libraries (``serve --library``): each on every
+"""One server hosts several libraries (``serve --library``; here the
+calculator, pystd and b64): each on every
 network bridge under its own name, its vectors passing there; and a client
 of a library the server does not host, or hosts in another version, is
 refused when it connects, never answered wrongly."""
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import b64
 import grpc
 import oxbridge
 import pystd
@@ -27,6 +29,7 @@ NETWORK = ["ipc", "http", "grpc"]
 LIBRARIES = {
     "calculator": (CALCULATOR, ROOT / "tests" / "vectors" / "functions"),
     "pystd": (pystd.LIBRARY, ROOT / "examples" / "pystd" / "vectors"),
+    "b64": (b64.LIBRARY, ROOT / "examples" / "b64" / "vectors"),
 }
 CASES = [
     (name, case) for name, (library, folder) in LIBRARIES.items() for case in cases(library, folder)
@@ -35,8 +38,10 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """``oxbridge serve --library pystd``: the calculator and pystd in one process."""
-    with serving(*ephemeral(tmp_path_factory.mktemp("both")), "--library", "pystd") as s:
+    """``oxbridge serve --library pystd --library PATH``: the calculator,
+    pystd (by its package) and b64 (by its shared object) in one process."""
+    args = ["--library", "pystd", "--library", b64.LIBRARY.path]
+    with serving(*ephemeral(tmp_path_factory.mktemp("three")), *args) as s:
         yield s
 
 
@@ -71,23 +76,24 @@ def test_the_server_lists_each_library_with_its_version_and_checksum(both: Serve
             "checksum": CALCULATOR.native.CHECKSUM,
         },
         {"name": "pystd", "version": "0.1.0", "checksum": pystd._native.CHECKSUM},
+        {"name": "b64", "version": "0.1.0", "checksum": b64.LIBRARY.native.CHECKSUM},
     ]
     with urllib.request.urlopen(f"http://{both.http[0]}/openapi.json", timeout=10) as r:
         paths = set(json.load(r)["paths"])
     # The calculator's functions also at their bare names (the articles' clients).
-    assert {"/add", "/calculator/add", "/pystd/gcd"} <= paths
+    assert {"/add", "/calculator/add", "/pystd/gcd", "/b64/decode"} <= paths
     assert "/gcd" not in paths
 
 
 def test_each_library_is_a_grpc_service_of_its_own(both: Served) -> None:
     with grpc.insecure_channel(both.grpc[0]) as channel:
         check = channel.unary_unary("/grpc.health.v1.Health/Check")
-        for service in (b"calculator.v1.Functions", b"pystd.v1.Functions"):
+        for service in (b"calculator.v1.Functions", b"pystd.v1.Functions", b"b64.v1.Functions"):
             assert check(b"\x0a" + bytes([len(service)]) + service, timeout=10) == b"\x08\x01"
         reflect = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
         services = b"".join(reflect(iter([b"\x3a\x01*"]), timeout=10))
-    assert b"pystd.v1.Functions" in services
-    assert b"calculator.v1.Functions" in services
+    for name in (b"calculator", b"pystd", b"b64"):
+        assert name + b".v1.Functions" in services
 
 
 @pytest.mark.parametrize("bridge", NETWORK)

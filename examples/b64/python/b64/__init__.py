@@ -1,0 +1,27 @@
+"""b64: Rust functions reachable from Python six ways, through oxbridge.
+
+>>> import b64
+>>> with b64.connect("pyo3") as client:
+...     client.fib(10)
+55
+
+``b64.connect("ctypes")``, ``"cffi"``, ``"ipc"``, ``"http"``, ``"grpc"``
+or a URL reach the same functions; ``python -m b64 serve`` runs this
+library's server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oxbridge
+
+#: The library, as oxbridge's runtime loads it from this package's shared object.
+LIBRARY = oxbridge.Library.load(__name__)
+
+__all__ = ["LIBRARY", "connect"]
+
+
+def connect(target: str = "pyo3", **options: Any) -> oxbridge.Client:
+    """A client of b64 over ``target``, as :func:`oxbridge.connect`."""
+    return LIBRARY.connect(target, **options)
