@@ -510,16 +510,20 @@ unsafe fn entry(err: *mut OxbError, body: impl FnOnce() -> Result<(), CoreError>
     }
 }
 
-/// The arguments at `args`, checked against `f`'s parameters.
+/// Most functions take few arguments: their borrowed forms stay on the stack.
+const INLINE: usize = 8;
+
+/// Runs `body` with the arguments at `args`, checked against `f`'s parameters.
 ///
 /// # Safety
 /// `args` points to `nargs` values whose pointers are valid for the call.
-unsafe fn arguments<'a>(
+unsafe fn with_arguments<R>(
     f: &Function,
     args: *const OxbValue,
     nargs: usize,
     many: bool,
-) -> Result<Vec<Arg<'a>>, CoreError> {
+    body: impl FnOnce(&[Arg<'_>]) -> Result<R, CoreError>,
+) -> Result<R, CoreError> {
     f.check_arity(nargs)?;
     let values: &[OxbValue] = if nargs == 0 {
         &[]
@@ -527,24 +531,34 @@ unsafe fn arguments<'a>(
         // SAFETY: the caller's contract.
         unsafe { std::slice::from_raw_parts(args, nargs) }
     };
-    values
-        .iter()
-        .zip(f.params)
-        .map(|(value, param)| {
-            // SAFETY: the caller's contract.
-            unsafe { value.arg(param.ty, many) }.ok_or_else(|| {
-                CoreError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "{}: argument '{}' did not cross the library ABI as {}",
-                        f.name,
-                        param.name,
-                        param.ty.name()
-                    ),
-                )
-            })
+    let lift = |(value, param): (&OxbValue, &oxbridge_core::export::Param)| {
+        // SAFETY: the caller's contract.
+        unsafe { value.arg(param.ty, many) }.ok_or_else(|| {
+            CoreError::new(
+                ErrorKind::Internal,
+                format!(
+                    "{}: argument '{}' did not cross the library ABI as {}",
+                    f.name,
+                    param.name,
+                    param.ty.name()
+                ),
+            )
         })
-        .collect()
+    };
+    if nargs <= INLINE {
+        let mut lifted = [Arg::Bool(false); INLINE];
+        for (slot, pair) in lifted.iter_mut().zip(values.iter().zip(f.params)) {
+            *slot = lift(pair)?;
+        }
+        body(&lifted[..nargs])
+    } else {
+        let lifted = values
+            .iter()
+            .zip(f.params)
+            .map(lift)
+            .collect::<Result<Vec<_>, _>>()?;
+        body(&lifted)
+    }
 }
 
 /// The body of a library's `call` entry point.
@@ -564,8 +578,7 @@ pub unsafe fn call(
     let body = || {
         let f = function(library, index)?;
         // SAFETY: the caller's contract.
-        let args = unsafe { arguments(f, args, nargs, false)? };
-        let value = (f.call)(&args)?;
+        let value = unsafe { with_arguments(f, args, nargs, false, |args| (f.call)(args))? };
         if out.is_null() {
             return Err(CoreError::InvalidArgument(
                 "argument 'out' is a null pointer".to_owned(),
@@ -596,8 +609,6 @@ pub unsafe fn call_many(
     let body = || {
         let f = function(library, index)?;
         f.check_many()?;
-        // SAFETY: the caller's contract.
-        let args = unsafe { arguments(f, args, nargs, true)? };
         let wrong = || {
             CoreError::new(
                 ErrorKind::Internal,
@@ -628,7 +639,8 @@ pub unsafe fn call_many(
             }
             _ => return Err(wrong()),
         };
-        f.invoke_many(&args, &mut array)
+        // SAFETY: the caller's contract.
+        unsafe { with_arguments(f, args, nargs, true, |args| f.invoke_many(args, &mut array)) }
     };
     // SAFETY: the caller's contract.
     unsafe { entry(err, body) }
