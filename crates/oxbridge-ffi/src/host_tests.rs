@@ -2,14 +2,11 @@
 //! `library::describe`, read back by `host::from_descriptor`, and called
 //! across with every type, as the runtime calls a loaded library.
 
-use std::sync::OnceLock;
-
 use oxbridge_core::export::{Arg, Library, OutArray, Value};
 use oxbridge_core::{Complex, CoreError, ErrorKind, CALCULATOR};
 
 use crate::host::from_descriptor;
-use crate::library::{self, Described, OxbError, OxbLibrary, OxbValue};
-use crate::OxbStatus;
+use crate::library::OxbLibrary;
 
 oxbridge_core::export! {
     /// Every type, there and back.
@@ -40,31 +37,10 @@ oxbridge_core::export! {
 }
 
 macro_rules! descriptor {
-    ($library:path) => {{
-        static CELL: OnceLock<Described> = OnceLock::new();
-        unsafe extern "C" fn call(
-            index: usize,
-            args: *const OxbValue,
-            nargs: usize,
-            out: *mut OxbValue,
-            err: *mut OxbError,
-        ) -> OxbStatus {
-            // SAFETY: the host's contract, passed on.
-            unsafe { library::call(&$library, index, args, nargs, out, err) }
-        }
-        unsafe extern "C" fn call_many(
-            index: usize,
-            args: *const OxbValue,
-            nargs: usize,
-            out: OxbValue,
-            err: *mut OxbError,
-        ) -> OxbStatus {
-            // SAFETY: the host's contract, passed on.
-            unsafe { library::call_many(&$library, index, args, nargs, out, err) }
-        }
-        // SAFETY: `describe` returns a pointer into `CELL`, a static.
-        unsafe { &*library::describe(&$library, &CELL, call, call_many) }
-    }};
+    ($library:path) => {
+        // SAFETY: `describe` returns a pointer into a static.
+        unsafe { &*crate::describe_library!($library) }
+    };
 }
 
 fn every() -> &'static OxbLibrary {

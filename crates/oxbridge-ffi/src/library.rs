@@ -699,42 +699,50 @@ macro_rules! library {
 
             $signatures!($crate::c_symbols, super::$library);
 
-            static DESCRIBED: ::std::sync::OnceLock<$crate::library::Described> =
-                ::std::sync::OnceLock::new();
-
-            /// # Safety
-            /// See [`OxbCall`]($crate::library::OxbCall).
-            unsafe extern "C" fn call(
-                index: usize,
-                args: *const $crate::library::OxbValue,
-                nargs: usize,
-                out: *mut $crate::library::OxbValue,
-                err: *mut $crate::library::OxbError,
-            ) -> $crate::OxbStatus {
-                // SAFETY: the runtime's contract, passed on.
-                unsafe { $crate::library::call(&super::$library, index, args, nargs, out, err) }
-            }
-
-            /// # Safety
-            /// See [`OxbCallMany`]($crate::library::OxbCallMany).
-            unsafe extern "C" fn call_many(
-                index: usize,
-                args: *const $crate::library::OxbValue,
-                nargs: usize,
-                out: $crate::library::OxbValue,
-                err: *mut $crate::library::OxbError,
-            ) -> $crate::OxbStatus {
-                // SAFETY: the runtime's contract, passed on.
-                unsafe {
-                    $crate::library::call_many(&super::$library, index, args, nargs, out, err)
-                }
-            }
-
             /// The library, described for the oxbridge runtime.
             #[no_mangle]
             pub extern "C" fn oxb_library() -> *const $crate::library::OxbLibrary {
-                $crate::library::describe(&super::$library, &DESCRIBED, call, call_many)
+                $crate::describe_library!(super::$library)
             }
         }
     };
+}
+
+/// The descriptor of `$library`, made once: its entry points call it by
+/// index. The body of a library's `oxb_library` (see [`library!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! describe_library {
+    ($library:path) => {{
+        static DESCRIBED: ::std::sync::OnceLock<$crate::library::Described> =
+            ::std::sync::OnceLock::new();
+
+        /// # Safety
+        /// See [`OxbCall`]($crate::library::OxbCall).
+        unsafe extern "C" fn call(
+            index: usize,
+            args: *const $crate::library::OxbValue,
+            nargs: usize,
+            out: *mut $crate::library::OxbValue,
+            err: *mut $crate::library::OxbError,
+        ) -> $crate::OxbStatus {
+            // SAFETY: the runtime's contract, passed on.
+            unsafe { $crate::library::call(&$library, index, args, nargs, out, err) }
+        }
+
+        /// # Safety
+        /// See [`OxbCallMany`]($crate::library::OxbCallMany).
+        unsafe extern "C" fn call_many(
+            index: usize,
+            args: *const $crate::library::OxbValue,
+            nargs: usize,
+            out: $crate::library::OxbValue,
+            err: *mut $crate::library::OxbError,
+        ) -> $crate::OxbStatus {
+            // SAFETY: the runtime's contract, passed on.
+            unsafe { $crate::library::call_many(&$library, index, args, nargs, out, err) }
+        }
+
+        $crate::library::describe(&$library, &DESCRIBED, call, call_many)
+    }};
 }

@@ -19,7 +19,7 @@ from ..bridges import _catalogue
 from ..bridges import grpc as sync_grpc
 from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ..bridges._protobuf import decode_many_reply, decode_reply, encode_many_request
-from ..errors import BadReply, ProtocolError, TransportError
+from ..errors import TransportError
 from ._client import AsyncClient
 
 if TYPE_CHECKING:
@@ -77,12 +77,7 @@ class AsyncGrpcClient(AsyncClient):
         server's catalogue (see ``bridges._catalogue``)."""
         if not self._checked:
             reply = await self._submit(_catalogue.GRPC_PATH, b"")
-            where = f"grpc://{self.target}"
-            try:
-                message = _catalogue.grpc_message(reply)
-            except BadReply as e:
-                raise ProtocolError(f"bad reply from {where}: {e}") from None
-            _catalogue.check(self.library, message, where)
+            _catalogue.check_grpc(self.library, reply, f"grpc://{self.target}")
             self._checked = True
         return await self._submit(method, request)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..errors import BadReply, CatalogueMismatchError, NotFoundError
+from ..errors import BadReply, CatalogueMismatchError, NotFoundError, ProtocolError
 
 if TYPE_CHECKING:
     from .._library import Library
@@ -69,6 +69,15 @@ def _first_difference(mine: list[str], theirs: list[str]) -> str:
     if their_lines:
         return f"the server also has {next(iter(their_lines))}(), which this client does not know"
     return "their catalogues differ"
+
+
+def check_grpc(library: Library, reply: bytes, where: str) -> None:
+    """:func:`check` of the gRPC method's reply (its field 1)."""
+    try:
+        message = grpc_message(reply)
+    except BadReply as e:
+        raise ProtocolError(f"bad reply from {where}: {e}") from None
+    check(library, message, where)
 
 
 def grpc_message(reply: bytes) -> bytes:

@@ -19,7 +19,6 @@ from .. import _frames, _native
 from .._args import complex_arg
 from .._client import Client
 from .._functions import FunctionInfo, bind, checked, named
-from ..errors import BadReply, ProtocolError
 from . import _catalogue
 from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
 from ._protobuf import decode_many_reply, decode_reply, encode_request, many_request_parts
@@ -132,12 +131,7 @@ class GrpcClient(Client):
         if self._checked:
             return
         reply = self._channel.call(_catalogue.GRPC_PATH, b"", self.timeout)
-        where = f"grpc://{self.target}"
-        try:
-            message = _catalogue.grpc_message(reply)
-        except BadReply as e:
-            raise ProtocolError(f"bad reply from {where}: {e}") from None
-        _catalogue.check(self._library, message, where)
+        _catalogue.check_grpc(self._library, reply, f"grpc://{self.target}")
         self._checked = True
 
     def call(self, method: str, request: bytes) -> bytes:
