@@ -83,6 +83,9 @@ def test_a_new_library_builds_tests_ships_and_installs_beside_oxbridge(
         "pip install -e '.[test]'",
         "python -m pytest",
         "pip install build && python -m build",
+        "pip install build cargo-zigbuild ziglang",
+        'CARGO=cargo-zigbuild CARGO_ZIGBUILD_PYTHON_PATH="$(command -v python)"',
+        "CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu.2.17",
     ):
         assert command in readme, command
 
@@ -99,12 +102,38 @@ def test_a_new_library_builds_tests_ships_and_installs_beside_oxbridge(
     # The wheel is built from the sdist (as `build` does), in the same cargo target.
     run([user / "python", "-m", "build"], library, CARGO_TARGET_DIR=str(library / "target"))
     (sdist,) = (library / "dist").glob(f"{NAME}-*.tar.gz")
+    (local,) = (library / "dist").glob(f"{NAME}-*.whl")
+    assert local.name.endswith("-cp311-abi3-linux_x86_64.whl"), local.name
+    # The portable wheel, as the README says, beside it.
+    local.unlink()
+    run([user / "pip", "install", "--quiet", "cargo-zigbuild", "ziglang"], library)
+    portable: list[str | Path] = [user / "python", "-m", "build", "--wheel"]
+    plat = "-C--build-option=--plat-name=manylinux_2_17_x86_64"
+    run(
+        [*portable, plat],
+        library,
+        CARGO="cargo-zigbuild",
+        # Its python (with ziglang), not the isolated build's.
+        CARGO_ZIGBUILD_PYTHON_PATH=str(user / "python"),
+        CARGO_BUILD_TARGET="x86_64-unknown-linux-gnu.2.17",
+        CARGO_TARGET_DIR=str(library / "target"),
+        # As in an activated virtual environment: its cargo-zigbuild.
+        PATH=f"{user}{os.pathsep}{os.environ['PATH']}",
+    )
     (built,) = (library / "dist").glob(f"{NAME}-*.whl")
+    assert built.name == f"{NAME}-0.1.0-cp311-abi3-manylinux_2_17_x86_64.whl", built.name
     assert built.stat().st_size < 1_000_000, built.stat().st_size
     with zipfile.ZipFile(built) as archive:
         names = archive.namelist()
         metadata = archive.read(f"{NAME}-0.1.0.dist-info/METADATA").decode()
-    assert any(n.startswith(f"{NAME}/_native.") and n.endswith(".so") for n in names), names
+        shared = archive.read(f"{NAME}/_native.abi3.so")
+    assert f"{NAME}/_native.abi3.so" in names, names
+    # What the tag claims: no glibc symbol newer than 2.17 (versions named
+    # in the object's version needs), and no symbols to strip.
+    needed = {tuple(map(int, v.split(b"."))) for v in re.findall(rb"GLIBC_(2\.[0-9]+)", shared)}
+    assert needed, "no glibc symbol versions found: the check checked nothing"
+    assert max(needed) <= (2, 17), sorted(needed)
+    assert b".symtab" not in shared
     assert "Requires-Dist: oxbridge" in metadata, metadata
     assert sdist.stat().st_size < 100_000
 
