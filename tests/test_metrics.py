@@ -32,7 +32,10 @@ def scrape(address: str, token: str | None = None) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """The sum of the samples ``name`` whose labels include ``labels``
+    (those not given, such as ``library``, may have any value)."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from oxbridge.testing import Case, cases, check_case
 
 from . import blocking
 from .servers import Served, ephemeral, serving
+from .test_metrics import scrape, value
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = ["ipc", "http", "grpc"]
@@ -94,6 +95,28 @@ def test_each_library_is_a_grpc_service_of_its_own(both: Served) -> None:
         services = b"".join(reflect(iter([b"\x3a\x01*"]), timeout=10))
     for name in (b"calculator", b"pystd", b"b64"):
         assert name + b".v1.Functions" in services
+
+
+@pytest.mark.parametrize("bridge", NETWORK)
+def test_metrics_carry_each_call_s_library(
+    both: Served, clients: dict[tuple[str, str], oxbridge.Client], bridge: str
+) -> None:
+    before = scrape(both.http[0])
+    client: Any = clients["pystd", bridge]
+    assert client.gcd(12, 18) == 6
+    calculator: Any = clients["calculator", bridge]
+    assert calculator.add(1, 2) == 3
+    after = scrape(both.http[0])
+
+    def moved(library: str, function: str) -> float:
+        labels = {"bridge": bridge, "library": library, "function": function, "outcome": "ok"}
+        return value(after, "oxbridge_calls_total", **labels) - value(
+            before, "oxbridge_calls_total", **labels
+        )
+
+    assert moved("pystd", "gcd") == 1
+    assert moved("calculator", "add") == 1
+    assert moved("b64", "gcd") == 0
 
 
 @pytest.mark.parametrize("bridge", NETWORK)

@@ -703,7 +703,7 @@ fn counted(
     call: impl FnOnce() -> Result<(usize, usize, Vec<u8>), CallError>,
 ) -> Vec<u8> {
     let mut counted = crate::metrics::Call::start(bridge);
-    counted.function(crate::metrics::BATCH);
+    counted.function(crate::metrics::Label::fixed(crate::metrics::BATCH));
     match call() {
         Ok((request, reply_len, reply)) => {
             counted.finish(None);

@@ -20,7 +20,7 @@ use axum::response::Response;
 use oxbridge_core::CALCULATOR;
 
 use crate::grpc::ERROR_KIND_KEY;
-use crate::metrics::Call;
+use crate::metrics::{Call, Label};
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -56,8 +56,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let mut call = Call::start("grpc");
         let path = request.uri().path_and_query().cloned();
-        let method = request.uri().path().rsplit('/').next().unwrap_or_default();
-        call.function(function_of(method));
+        call.function(function_of(request.uri().path()));
         Observing {
             inner: self.0.call(request),
             call: Some(call),
@@ -126,30 +125,54 @@ fn error_kind(headers: &HeaderMap) -> Option<oxbridge_core::ErrorKind> {
         .and_then(oxbridge_core::ErrorKind::from_name)
 }
 
-/// The metrics label of a gRPC method: its function's name (for the
-/// `Functions` service and the articles' calculator alike), `batch` for a
-/// vectorized call, or one of the fixed names.
-fn function_of(method: &str) -> &'static str {
-    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+/// The metrics label of a gRPC call to `path`: its library's function (of
+/// a `<library>.v1.Functions` service, or of the articles' calculator and
+/// greeter), `batch` for a vectorized call, or one of the fixed names.
+fn function_of(path: &str) -> Label {
+    static LABELS: std::sync::OnceLock<std::collections::HashMap<String, Label>> =
         std::sync::OnceLock::new();
     let labels = LABELS.get_or_init(|| {
         let mut labels = std::collections::HashMap::new();
-        for f in crate::libraries().iter().flat_map(|l| l.functions) {
-            labels.insert(crate::grpc_functions::method_name(f.name), f.name);
-            if f.many.is_some() {
-                labels.insert(crate::grpc_many::many_method(f), crate::metrics::BATCH);
+        for library in crate::libraries() {
+            let service = format!("/{}.Functions", crate::grpc_functions::package(library));
+            for f in library.functions {
+                let label = Label {
+                    library: library.name,
+                    function: f.name,
+                };
+                let method = crate::grpc_functions::method_name(f.name);
+                labels.insert(format!("{service}/{method}"), label);
+                if std::ptr::eq(*library, &oxbridge_core::CALCULATOR) {
+                    // The articles' services, by their own method names.
+                    labels.insert(format!("/oxbridge.v1.Calculator/{method}"), label);
+                    labels.insert(format!("/greeter_service.GreeterService/{method}"), label);
+                }
+                if f.many.is_some() {
+                    let batch = Label {
+                        library: library.name,
+                        function: crate::metrics::BATCH,
+                    };
+                    labels.insert(
+                        format!("{service}/{}", crate::grpc_many::many_method(f)),
+                        batch,
+                    );
+                }
             }
         }
-        for (method, label) in [
-            ("Batch", "batch"),
-            ("Version", "version"),
-            ("Check", "health"),
+        for (path, label) in [
+            ("/oxbridge.v1.Calculator/Batch", "batch"),
+            ("/oxbridge.v1.Calculator/Version", "version"),
+            ("/grpc.health.v1.Health/Check", "health"),
+            (crate::grpc::CATALOGUE_PATH, "catalogue"),
         ] {
-            labels.insert(method.to_owned(), crate::metrics::function(label));
+            labels.insert(path.to_owned(), crate::metrics::function(label));
         }
         labels
     });
-    labels.get(method).copied().unwrap_or(crate::metrics::OTHER)
+    labels
+        .get(path)
+        .copied()
+        .unwrap_or(Label::fixed(crate::metrics::OTHER))
 }
 
 /// A `grpc-message` as text: `%XX` escapes decoded.

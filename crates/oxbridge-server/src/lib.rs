@@ -104,12 +104,25 @@ pub fn resolve(
     name: &str,
 ) -> Result<(&'static Library, &'static oxbridge_core::export::Function), oxbridge_core::CoreError>
 {
-    let (library, function) = match name.split_once('.') {
-        Some((library, function)) => (
-            hosted(library).ok_or_else(|| not_hosted(library))?,
-            function,
-        ),
-        None => (library(), name),
+    match name.split_once('.') {
+        Some((library, function)) => resolve_in(Some(library), function),
+        None => resolve_in(None, name),
+    }
+}
+
+/// The function `function` of the served library `library`, or of the
+/// first library without one.
+///
+/// # Errors
+/// As [`resolve`].
+pub fn resolve_in(
+    library: Option<&str>,
+    function: &str,
+) -> Result<(&'static Library, &'static oxbridge_core::export::Function), oxbridge_core::CoreError>
+{
+    let library = match library {
+        Some(name) => hosted(name).ok_or_else(|| not_hosted(name))?,
+        None => self::library(),
     };
     Ok((library, library.lookup(function)?))
 }

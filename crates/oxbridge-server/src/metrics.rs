@@ -2,16 +2,17 @@
 //! text format that Prometheus scrapes: `GET /metrics` on the HTTP port, or
 //! on `--metrics ADDR` for a server without HTTP.
 //!
-//! - `oxbridge_calls_total{bridge, function, outcome}`: calls answered, by
-//!   outcome (`ok`, an error kind such as `zero_division`, or `cancelled`
-//!   when the client went away first);
-//! - `oxbridge_call_seconds{bridge, function}`: their latency, a histogram;
+//! - `oxbridge_calls_total{bridge, library, function, outcome}`: calls
+//!   answered, by outcome (`ok`, an error kind such as `zero_division`, or
+//!   `cancelled` when the client went away first);
+//! - `oxbridge_call_seconds{bridge, library, function}`: their latency, a histogram;
 //! - `oxbridge_calls_in_flight{bridge}`: calls being served now;
 //! - `oxbridge_batch_bytes_total{bridge, direction}`: batch bytes received
 //!   (`request`) and sent (`reply`).
 //!
-//! Every label value is one of a fixed set (the library's function names,
-//! `batch`, a few paths, `other`), so no request can grow the registry.
+//! Every label value is one of a fixed set (the served libraries' names and
+//! their function names, `batch`, a few paths, `other`; `library` is empty
+//! for what is no library's), so no request can grow the registry.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ pub const OTHER: &str = "other";
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     bridge: &'static str,
+    library: &'static str,
     function: &'static str,
     outcome: &'static str,
 }
@@ -45,7 +47,29 @@ struct CallLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TimeLabels {
     bridge: &'static str,
+    library: &'static str,
     function: &'static str,
+}
+
+/// What a call is of: a served library's function (`library` its name), or
+/// one of the fixed names (`library` empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// The library's name, or empty.
+    pub library: &'static str,
+    /// The function's name, or a fixed name.
+    pub function: &'static str,
+}
+
+impl Label {
+    /// A name that is no library's function.
+    #[must_use]
+    pub const fn fixed(function: &'static str) -> Self {
+        Label {
+            library: "",
+            function,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -116,7 +140,7 @@ impl Hasher for AddressHasher {
     }
 }
 
-type ByAddress<V> = HashMap<[usize; 6], V, BuildHasherDefault<AddressHasher>>;
+type ByAddress<V> = HashMap<[usize; 8], V, BuildHasherDefault<AddressHasher>>;
 
 thread_local! {
     // Per thread, the metrics of each label set already seen, by the
@@ -132,9 +156,9 @@ fn address(label: &'static str) -> [usize; 2] {
     [label.as_ptr() as usize, label.len()]
 }
 
-fn key(labels: [&'static str; 3]) -> [usize; 6] {
-    let [a, b, c] = labels.map(address);
-    [a[0], a[1], b[0], b[1], c[0], c[1]]
+fn key(labels: [&'static str; 4]) -> [usize; 8] {
+    let [a, b, c, d] = labels.map(address);
+    [a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1]]
 }
 
 /// One call being served: in flight until dropped, then counted by its
@@ -142,7 +166,7 @@ fn key(labels: [&'static str; 3]) -> [usize; 6] {
 #[must_use = "a call is counted when it is dropped"]
 pub struct Call {
     bridge: &'static str,
-    function: &'static str,
+    label: Label,
     outcome: &'static str,
     started: Instant,
     in_flight: Gauge,
@@ -153,7 +177,7 @@ impl Call {
     pub fn start(bridge: &'static str) -> Self {
         let in_flight = IN_FLIGHT.with_borrow_mut(|cache| {
             cache
-                .entry(key([bridge, "", ""]))
+                .entry(key([bridge, "", "", ""]))
                 .or_insert_with(|| {
                     METRICS
                         .in_flight
@@ -165,16 +189,16 @@ impl Call {
         in_flight.inc();
         Call {
             bridge,
-            function: OTHER,
+            label: Label::fixed(OTHER),
             outcome: "cancelled",
             started: Instant::now(),
             in_flight,
         }
     }
 
-    /// The call is of `function` (a label from [`function`] or [`BATCH`]).
-    pub fn function(&mut self, function: &'static str) {
-        self.function = function;
+    /// The call is of `label` (from [`function`], or [`Label::fixed`]).
+    pub fn function(&mut self, label: Label) {
+        self.label = label;
     }
 
     /// The call is answered: `error` is its failure, if any.
@@ -192,22 +216,26 @@ impl Call {
 impl Drop for Call {
     fn drop(&mut self) {
         self.in_flight.dec();
-        let (bridge, function, outcome) = (self.bridge, self.function, self.outcome);
+        let (bridge, outcome) = (self.bridge, self.outcome);
+        let Label { library, function } = self.label;
         let elapsed = self.started.elapsed().as_secs_f64();
         // Text of the same label at two addresses is two keys here, one
         // series in the registry.
         ANSWERED.with_borrow_mut(|cache| {
             let (calls, seconds) = cache
-                .entry(key([bridge, function, outcome]))
+                .entry(key([bridge, library, function, outcome]))
                 .or_insert_with(|| {
                     let calls = METRICS.calls.get_or_create(&CallLabels {
                         bridge,
+                        library,
                         function,
                         outcome,
                     });
-                    let seconds = METRICS
-                        .seconds
-                        .get_or_create(&TimeLabels { bridge, function });
+                    let seconds = METRICS.seconds.get_or_create(&TimeLabels {
+                        bridge,
+                        library,
+                        function,
+                    });
                     (calls.clone(), seconds.clone())
                 });
             calls.inc();
@@ -226,13 +254,21 @@ pub fn batch_bytes(bridge: &'static str, request: usize, reply: usize) {
     }
 }
 
-/// The label of a call to `name`: a served function's name, one of the
-/// fixed names (`batch`, `health`, `healthz`, `metrics`, `version`,
-/// `openapi.json`), or `other`.
+/// The label of a call to `name`: a served function (`library.function`,
+/// `library/function` as an HTTP path has it, or a bare name of the first
+/// library's), one of the fixed names (`batch`, `health`, `healthz`,
+/// `metrics`, `version`, `openapi.json`), or `other`.
 #[must_use]
-pub fn function(name: &str) -> &'static str {
-    if let Ok((_, f)) = crate::resolve(name) {
-        return f.name;
+pub fn function(name: &str) -> Label {
+    let found = match name.split_once(['.', '/']) {
+        Some((library, function)) => crate::resolve_in(Some(library), function),
+        None => crate::resolve_in(None, name),
+    };
+    if let Ok((library, f)) = found {
+        return Label {
+            library: library.name,
+            function: f.name,
+        };
     }
     const FIXED: [&str; 7] = [
         BATCH,
@@ -243,7 +279,7 @@ pub fn function(name: &str) -> &'static str {
         "version",
         "openapi.json",
     ];
-    FIXED.into_iter().find(|&n| n == name).unwrap_or(OTHER)
+    Label::fixed(FIXED.into_iter().find(|&n| n == name).unwrap_or(OTHER))
 }
 
 /// Every metric, as OpenMetrics text.
@@ -273,10 +309,10 @@ mod tests {
         batch_bytes(BRIDGE, 48, 16);
         let text = text();
         for line in [
-            r#"oxbridge_calls_total{bridge="metrics-unit",function="add",outcome="ok"} 1"#,
-            r#"oxbridge_calls_total{bridge="metrics-unit",function="div",outcome="zero_division"} 1"#,
-            r#"oxbridge_calls_total{bridge="metrics-unit",function="other",outcome="cancelled"} 1"#,
-            r#"oxbridge_call_seconds_count{bridge="metrics-unit",function="add"} 1"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",library="calculator",function="add",outcome="ok"} 1"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",library="calculator",function="div",outcome="zero_division"} 1"#,
+            r#"oxbridge_calls_total{bridge="metrics-unit",library="",function="other",outcome="cancelled"} 1"#,
+            r#"oxbridge_call_seconds_count{bridge="metrics-unit",library="calculator",function="add"} 1"#,
             r#"oxbridge_calls_in_flight{bridge="metrics-unit"} 0"#,
             r#"oxbridge_batch_bytes_total{bridge="metrics-unit",direction="request"} 48"#,
         ] {
@@ -287,9 +323,16 @@ mod tests {
 
     #[test]
     fn unknown_names_share_one_label() {
-        assert_eq!(function("add"), "add");
-        assert_eq!(function("batch"), "batch");
-        assert_eq!(function("no-such-function-x"), OTHER);
-        assert_eq!(function(""), OTHER);
+        let add = Label {
+            library: "calculator",
+            function: "add",
+        };
+        assert_eq!(function("add"), add);
+        assert_eq!(function("calculator.add"), add);
+        assert_eq!(function("calculator/add"), add);
+        assert_eq!(function("batch"), Label::fixed("batch"));
+        assert_eq!(function("no-such-function-x"), Label::fixed(OTHER));
+        assert_eq!(function("nolibrary/add"), Label::fixed(OTHER));
+        assert_eq!(function(""), Label::fixed(OTHER));
     }
 }
