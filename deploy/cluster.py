@@ -87,9 +87,14 @@ def answered(port: int, bridge: str, function: str) -> int:
         text = conn.getresponse().read().decode()
     finally:
         conn.close()
-    series = f'oxbridge_calls_total{{bridge="{bridge}",function="{function}",'
+    # Whatever other labels a series has (library, outcome), in any order.
+    wanted = {f'bridge="{bridge}"', f'function="{function}"'}
+
+    def labels(line: str) -> set[str]:
+        return set(line.partition("{")[2].rpartition("}")[0].split(","))
+
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
-               if line.startswith(series))  # fmt: skip
+               if line.startswith("oxbridge_calls_total{") and wanted <= labels(line))  # fmt: skip
 
 
 def grpc_health(port: int, service: str = GRPC_SERVICE) -> int | None:

@@ -35,8 +35,13 @@ pub const MAX_REGIONS: usize = 4096;
 
 /// How long the budget stays quiet before the heap is trimmed.
 const QUIET: Duration = Duration::from_secs(1);
-/// How many times the heap is trimmed in one quiet spell, a [`QUIET`] apart.
-const TRIMS: u8 = 3;
+/// The quiet ticks (a [`QUIET`] each) on which the heap is trimmed: the
+/// first few, since a load's connections free their buffers some time
+/// after its last request; and once more after the runtime's idle blocking
+/// threads have exited (tokio keeps one idle for 10 s), which hand what
+/// they cached back to the heap as they exit. The more threads a load
+/// needed (a slow or busy machine), the more that last trim gives back.
+const TRIM_AT: [u32; 4] = [1, 2, 3, 12];
 
 /// The server's memory budget (cheap to clone: all clones share it).
 #[derive(Clone, Debug)]
@@ -104,10 +109,9 @@ impl Budget {
     pub fn give_back_when_quiet(&self, shutdown: tokio_util::sync::CancellationToken) {
         let budget = self.clone();
         tokio::spawn(async move {
-            // Trims left for the quiet spell: a load's connections may free
-            // their buffers some time after its last request, so the heap
-            // is trimmed again on the next few quiet ticks.
-            let (mut seen, mut trims_left) = (0, 0);
+            // The quiet ticks since the budget last moved (see `TRIM_AT`);
+            // none before the first load.
+            let (mut seen, mut quiet) = (0, u32::MAX);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -115,10 +119,12 @@ impl Budget {
                 }
                 let now = budget.holds.load(Ordering::Relaxed);
                 if now != seen {
-                    (seen, trims_left) = (now, TRIMS);
-                } else if trims_left > 0 && budget.requests_held() == 0 {
-                    trims_left -= 1;
-                    let _ = tokio::task::spawn_blocking(oxbridge_shm::heap::give_back).await;
+                    (seen, quiet) = (now, 0);
+                } else if budget.requests_held() == 0 && quiet < u32::MAX {
+                    quiet += 1;
+                    if TRIM_AT.contains(&quiet) {
+                        let _ = tokio::task::spawn_blocking(oxbridge_shm::heap::give_back).await;
+                    }
                 }
             }
         });
