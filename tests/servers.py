@@ -131,11 +131,6 @@ def catalogue_reply(library: Any = None) -> bytes:
 
 def grpc_catalogue_reply(library: Any = None) -> bytes:
     """:func:`catalogue_reply` as the gRPC method's message (field 1, a string)."""
-    text = catalogue_reply(library)
-    length, prefix = len(text), bytearray()
-    while True:
-        byte, length = length & 0x7F, length >> 7
-        prefix.append(byte | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x0a" + bytes(prefix) + text
+    from oxbridge.bridges._protobuf import _delimited  # noqa: PLC0415
+
+    return _delimited(1, catalogue_reply(library))

@@ -125,12 +125,9 @@ fn text(s: OxbStr, what: &str) -> Result<&'static str, String> {
 
 /// `len` items at `ptr`, which live as long as the process.
 fn items<T>(ptr: *const T, len: usize) -> &'static [T] {
-    if ptr.is_null() || len == 0 {
-        return &[];
-    }
     // SAFETY: the descriptor's arrays live in the library, never unloaded
     // nor written once built.
-    unsafe { std::slice::from_raw_parts(ptr, len) }
+    unsafe { crate::slice(ptr, len) }.unwrap_or(&[])
 }
 
 fn type_named(name: &str, what: &str) -> Result<Type, String> {

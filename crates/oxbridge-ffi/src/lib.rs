@@ -181,6 +181,79 @@ pub unsafe fn guard(err: *mut OxbString, body: impl FnOnce() -> Result<(), Failu
     status
 }
 
+/// `len` elements of `T` at `ptr`, borrowed: empty for a null `ptr` with
+/// `len` 0, `None` for a null `ptr` with a length or one not aligned for
+/// `T`. The one place the C ABI makes a slice of a pointer and a length.
+///
+/// # Safety
+/// A non-null, aligned `ptr` points to `len` readable `T` that live for `'a`.
+#[doc(hidden)]
+#[must_use]
+pub unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
+    if ptr.is_null() {
+        return (len == 0).then_some(&[]);
+    }
+    // SAFETY: non-null and aligned (checked); the caller promises the rest.
+    ptr.is_aligned()
+        .then(|| unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// [`slice`], writable.
+///
+/// # Safety
+/// A non-null, aligned `ptr` points to `len` writable `T`, borrowed by
+/// nothing else, that live for `'a`.
+#[doc(hidden)]
+#[must_use]
+pub unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> Option<&'a mut [T]> {
+    if ptr.is_null() {
+        return (len == 0).then_some(&mut []);
+    }
+    // SAFETY: non-null and aligned (checked); the caller promises the rest.
+    ptr.is_aligned()
+        .then(|| unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// The argument `name`'s elements, as [`slice`] makes them, or the error
+/// every entry point gives for a null or misaligned pointer.
+///
+/// # Safety
+/// As for [`slice`].
+#[doc(hidden)]
+pub unsafe fn slice_arg<'a, T>(
+    ptr: *const T,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a [T], Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { slice(ptr, len) }.ok_or_else(|| refused_pointer(ptr.is_null(), name))
+}
+
+/// The error for a pointer [`slice`] refused.
+fn refused_pointer(null: bool, name: &'static str) -> Failure {
+    if null {
+        null_argument(name)
+    } else {
+        Failure::Core(CoreError::InvalidArgument(format!(
+            "argument '{name}' is not aligned for its element type"
+        )))
+    }
+}
+
+/// [`slice_arg`], writable.
+///
+/// # Safety
+/// As for [`slice_mut`].
+#[doc(hidden)]
+pub unsafe fn slice_arg_mut<'a, T>(
+    ptr: *mut T,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a mut [T], Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { slice_mut(ptr, len) }.ok_or_else(|| refused_pointer(ptr.is_null(), name))
+}
+
 /// Borrows `len` bytes at `ptr`; null is accepted only for an empty string.
 ///
 /// # Safety
@@ -191,15 +264,8 @@ pub unsafe fn bytes_arg<'a>(
     len: usize,
     name: &'static str,
 ) -> Result<&'a [u8], Failure> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(null_argument(name))
-        };
-    }
-    // SAFETY: non-null, and the caller promises `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    // SAFETY: the caller's contract.
+    unsafe { slice_arg(ptr, len, name) }
 }
 
 /// Writes `value` to the out-parameter `out`, refusing null.

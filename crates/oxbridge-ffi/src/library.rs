@@ -56,11 +56,8 @@ impl OxbStr {
     /// `ptr` is null with `len` 0, or points to `len` bytes that live for `'a`.
     #[must_use]
     pub unsafe fn text<'a>(self) -> Option<&'a str> {
-        if self.ptr.is_null() {
-            return (self.len == 0).then_some("");
-        }
         // SAFETY: the caller's contract.
-        std::str::from_utf8(unsafe { std::slice::from_raw_parts(self.ptr, self.len) }).ok()
+        std::str::from_utf8(unsafe { crate::slice(self.ptr, self.len) }?).ok()
     }
 }
 
@@ -215,14 +212,8 @@ impl OxbValue {
     /// # Safety
     /// `ptr` is null or points to `len` live, aligned `T` for `'a`.
     unsafe fn elements<'a, T>(&self) -> Option<&'a [T]> {
-        if self.ptr.is_null() {
-            return (self.len == 0).then_some(&[]);
-        }
-        if self.ptr.align_offset(align_of::<T>()) != 0 {
-            return None;
-        }
-        // SAFETY: the caller's contract; non-null and aligned.
-        Some(unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len) })
+        // SAFETY: the caller's contract.
+        unsafe { crate::slice(self.ptr.cast::<T>(), self.len) }
     }
 
     /// The argument this value holds, when it is of type `ty` (or of its
@@ -525,12 +516,13 @@ unsafe fn with_arguments<R>(
     body: impl FnOnce(&[Arg<'_>]) -> Result<R, CoreError>,
 ) -> Result<R, CoreError> {
     f.check_arity(nargs)?;
-    let values: &[OxbValue] = if nargs == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts(args, nargs) }
-    };
+    // SAFETY: the caller's contract.
+    let values = unsafe { crate::slice(args, nargs) }.ok_or_else(|| {
+        CoreError::new(
+            ErrorKind::Internal,
+            "the arguments did not cross the library ABI",
+        )
+    })?;
     let lift = |(value, param): (&OxbValue, &oxbridge_core::export::Param)| {
         // SAFETY: the caller's contract.
         unsafe { value.arg(param.ty, many) }.ok_or_else(|| {
@@ -651,14 +643,8 @@ pub unsafe fn call_many(
 /// # Safety
 /// `out.ptr` is null (with `len` 0) or `len` writable `T` for the call.
 unsafe fn out_slice<'a, T>(out: &OxbValue) -> Option<&'a mut [T]> {
-    if out.len == 0 {
-        return Some(&mut []);
-    }
-    if out.ptr.align_offset(align_of::<T>()) != 0 {
-        return None;
-    }
-    // SAFETY: the caller's contract; non-null (checked by the caller) and aligned.
-    Some(unsafe { std::slice::from_raw_parts_mut(out.ptr.cast::<T>(), out.len) })
+    // SAFETY: the caller's contract.
+    unsafe { crate::slice_mut(out.ptr.cast::<T>(), out.len) }
 }
 
 fn function(library: &Library, index: usize) -> Result<&Function, CoreError> {

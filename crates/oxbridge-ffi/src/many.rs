@@ -9,7 +9,7 @@ use oxbridge_core::export::{Arg, Library, OutArray, Type};
 use oxbridge_core::{Complex, CoreError};
 
 use crate::exported::OxbStr;
-use crate::{bytes_arg, null_argument, Failure};
+use crate::{bytes_arg, slice_arg, slice_arg_mut, Failure};
 
 /// One argument of `oxb_many`: elements of the parameter's type (`OxbComplex`,
 /// `double` or `int64_t`, as the function declares it), either one per result
@@ -38,20 +38,8 @@ unsafe fn elements<'a, T>(
     len: usize,
     name: &'static str,
 ) -> Result<&'a [T], Failure> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(null_argument(name))
-        };
-    }
-    if ptr.align_offset(align_of::<T>()) != 0 {
-        return Err(invalid(format!(
-            "argument '{name}' is not aligned for its element type"
-        )));
-    }
-    // SAFETY: non-null, aligned, and `len` readable elements per the contract.
-    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), len) })
+    // SAFETY: the caller's contract.
+    unsafe { slice_arg(ptr.cast::<T>(), len, name) }
 }
 
 /// The argument a column gives a parameter of (scalar) type `ty`.
@@ -90,20 +78,8 @@ fn bytes_of(arg: &Arg<'_>) -> Option<Range<usize>> {
 /// A non-null `out` points to `out_len` writable `T`, disjoint from every
 /// input (checked by the caller).
 unsafe fn out_elements<'a, T>(out: *mut c_void, out_len: usize) -> Result<&'a mut [T], Failure> {
-    if out.is_null() {
-        return if out_len == 0 {
-            Ok(&mut [])
-        } else {
-            Err(null_argument("out"))
-        };
-    }
-    if out.align_offset(align_of::<T>()) != 0 {
-        return Err(invalid(
-            "argument 'out' is not aligned for its element type".to_owned(),
-        ));
-    }
     // SAFETY: per the contract above.
-    Ok(unsafe { std::slice::from_raw_parts_mut(out.cast::<T>(), out_len) })
+    unsafe { slice_arg_mut(out.cast::<T>(), out_len, "out") }
 }
 
 /// The body of every library's `oxb_many`.

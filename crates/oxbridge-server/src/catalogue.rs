@@ -16,9 +16,17 @@ pub fn version() -> Value {
     json!({"name": "oxbridge", "version": oxbridge_core::VERSION, "libraries": libraries})
 }
 
-/// Each library served, with its contract.
+/// Each library served, with its contract, as JSON text: made once, since
+/// a process serves one set of libraries (every new client connection asks
+/// for it).
 #[must_use]
-pub fn catalogue() -> Value {
+pub fn catalogue() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| made().to_string())
+}
+
+/// The catalogue, made.
+fn made() -> Value {
     let libraries: Vec<Value> = crate::libraries()
         .iter()
         .map(|l| {

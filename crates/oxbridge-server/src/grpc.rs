@@ -317,9 +317,12 @@ pub async fn routes(
     let router = router.route(
         CATALOGUE_PATH,
         axum::routing::post(|| async {
-            let json = crate::catalogue::catalogue().to_string();
             let (_, reply) = crate::grpc_message::reply(|buf| {
-                prost::encoding::string::encode(1, &json, buf);
+                use bytes::BufMut as _;
+                let text = crate::catalogue::catalogue().as_bytes();
+                prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, buf);
+                prost::encoding::encode_varint(text.len() as u64, buf);
+                buf.put_slice(text);
             });
             reply.into_response()
         }),

@@ -466,8 +466,11 @@ async fn version() -> Json<serde_json::Value> {
 /// Each library served, with its whole contract (one line per function):
 /// what a client checks its own catalogue against when it connects.
 #[utoipa::path(get, path = "/catalogue", responses((status = 200, description = "The libraries served and their contracts", body = Object)))]
-async fn catalogue() -> Json<serde_json::Value> {
-    Json(crate::catalogue::catalogue())
+async fn catalogue() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::catalogue::catalogue(),
+    )
 }
 
 /// The OpenAPI document of this API, generated from the handlers and types.

@@ -16,6 +16,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import BadReply, CatalogueMismatchError, NotFoundError, ProtocolError
+from ._protobuf import _Reader
 
 if TYPE_CHECKING:
     from .._library import Library
@@ -82,16 +83,11 @@ def check_grpc(library: Library, reply: bytes, where: str) -> None:
 
 def grpc_message(reply: bytes) -> bytes:
     """Field 1 (a string) of the gRPC catalogue reply."""
-    if not reply or reply[0] != 0x0A:
+    try:
+        fields = _Reader(reply).fields()
+    except ValueError as e:
+        raise BadReply(f"a catalogue reply that is not protobuf ({e})") from None
+    texts = [value for tag, wire, value in fields if tag == 1 and wire == 2]
+    if not texts:
         raise BadReply("a catalogue reply without its field")
-    length, shift, at = 0, 0, 1
-    while at < len(reply):
-        byte = reply[at]
-        length |= (byte & 0x7F) << shift
-        at += 1
-        if byte < 0x80:
-            break
-        shift += 7
-    if at + length != len(reply):
-        raise BadReply("a catalogue reply of the wrong length")
-    return reply[at:]
+    return bytes(texts[-1])

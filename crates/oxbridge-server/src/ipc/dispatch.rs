@@ -48,7 +48,7 @@ fn answer(
         ));
     }
     if command == "catalogue" {
-        return Ok(to_json(&crate::catalogue::catalogue()));
+        return Ok(crate::catalogue::catalogue().as_bytes().to_vec());
     }
     let f = match crate::resolve(&command) {
         Ok((_, f)) => f,
