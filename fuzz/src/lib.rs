@@ -11,16 +11,19 @@
 use bytes::Bytes;
 use oxbridge_core::export::{Arg, Type, Value};
 use oxbridge_core::{Complex, CALCULATOR};
-use oxbridge_ffi::exported::{
-    self, oxb_complex_array_free, oxb_f64_array_free, oxb_i64_array_free, CArg, COut, OxbBytes,
-    OxbComplexes, OxbF64s, OxbI64s, OxbStr,
-};
+use oxbridge_ffi::exported::{self, CArg, COut};
 use oxbridge_ffi::many::OxbColumn;
+use oxbridge_ffi::values::{
+    self, oxb_complex_array_free, oxb_f64_array_free, oxb_i64_array_free, OxbBytes, OxbComplexes,
+    OxbF64s, OxbI64s, OxbStr,
+};
 use oxbridge_ffi::{oxb_string_free, OxbComplex, OxbStatus, OxbString};
-use oxbridge_server::error::CallError;
-use oxbridge_server::json_call::{self, Fields};
-use oxbridge_server::pieces::PieceBuf;
-use oxbridge_server::{frames, grpc, grpc_functions, grpc_many, ipc, wire};
+use oxbridge_server::codec::json_call::{self, Fields};
+use oxbridge_server::codec::{frames, wire};
+use oxbridge_server::ground::error::CallError;
+use oxbridge_server::ground::pieces::PieceBuf;
+use oxbridge_server::grpc::{self, functions as grpc_functions, many as grpc_many};
+use oxbridge_server::ipc;
 use oxbridge_shm::Regions;
 use prost::Message;
 use rustix::fs::{memfd_create, MemfdFlags, SealFlags};
@@ -478,7 +481,7 @@ macro_rules! release_with {
 }
 release_with!(
     OxbString => oxb_string_free,
-    exported::OxbF64Array => oxb_f64_array_free,
-    exported::OxbI64Array => oxb_i64_array_free,
-    exported::OxbComplexArray => oxb_complex_array_free
+    values::OxbF64Array => oxb_f64_array_free,
+    values::OxbI64Array => oxb_i64_array_free,
+    values::OxbComplexArray => oxb_complex_array_free
 );

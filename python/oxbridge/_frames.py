@@ -1,4 +1,4 @@
-"""The frame codec of ``crates/oxbridge-server/src/frames.rs``, version 2:
+"""The frame codec of ``crates/oxbridge-server/src/codec/frames.rs``, version 2:
 a vectorized call of any numeric function as one binary frame (IPC, HTTP),
 and the splitting of large calls into frames under the server's limit."""
 

@@ -13,11 +13,11 @@ use std::sync::Mutex;
 use oxbridge_core::export::{Arg, CallFn, Function, Library, ManyFn, OutArray, Param, Type, Value};
 use oxbridge_core::{Complex, CoreError, ErrorKind};
 
-use crate::exported::OxbStr;
 use crate::library::{
     OxbCall, OxbCallMany, OxbError, OxbFree, OxbFunction, OxbLibrary, OxbValue,
     OXB_LIBRARY_ABI_VERSION,
 };
+use crate::values::OxbStr;
 use crate::OXB_OK;
 
 /// Why a library could not be loaded. Its message names the file and what

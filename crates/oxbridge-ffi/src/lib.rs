@@ -308,6 +308,7 @@ pub mod exported;
 pub mod host;
 pub mod library;
 pub mod many;
+pub mod values;
 
 // The calculator's symbols, for this crate's own tests: a library's symbols
 // are written into its own shared library (`oxbridge-c`, an extension), never

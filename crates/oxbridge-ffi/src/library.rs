@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use oxbridge_core::export::{Arg, Function, Library, OutArray, Type, Value};
 use oxbridge_core::{Complex, CoreError, ErrorKind};
 
-use crate::exported::OxbStr;
+use crate::values::OxbStr;
 use crate::{panic_message, KeepErrno, OxbStatus, OXB_INTERNAL, OXB_OK};
 
 /// The version of this ABI (the layout of every struct in this module and

@@ -8,7 +8,7 @@ use std::ops::Range;
 use oxbridge_core::export::{Arg, Library, OutArray, Type};
 use oxbridge_core::{Complex, CoreError};
 
-use crate::exported::OxbStr;
+use crate::values::OxbStr;
 use crate::{bytes_arg, slice_arg, slice_arg_mut, Failure};
 
 /// One argument of `oxb_many`: elements of the parameter's type (`OxbComplex`,

@@ -42,11 +42,11 @@ unsafe fn oxb_greet(
     out: *mut OxbString,
     err: *mut OxbString,
 ) -> OxbStatus {
-    let greeting = crate::exported::OxbStr {
+    let greeting = crate::values::OxbStr {
         ptr: greeting,
         len: greeting_len,
     };
-    let name = crate::exported::OxbStr {
+    let name = crate::values::OxbStr {
         ptr: name,
         len: name_len,
     };
@@ -147,7 +147,7 @@ fn many_raw(
     out: *mut std::ffi::c_void,
     n: usize,
 ) -> (OxbStatus, String) {
-    let function = crate::exported::OxbStr {
+    let function = crate::values::OxbStr {
         ptr: name.as_ptr(),
         len: name.len(),
     };

@@ -12,20 +12,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyDict, PyFloat, PyInt, PyTuple};
 
+use crate::arrays::{as_core, as_core_mut};
 use crate::callables::{function_at, guarded, native_function, Few, Slot, FAST_ARGS};
 use crate::{errors, registry};
-
-/// Views numpy's `complex128` elements as the core's complex numbers.
-pub(crate) fn as_core(slice: &[Complex64]) -> &[Complex] {
-    // SAFETY: `Complex64` (num-complex) and `Complex` are both `#[repr(C)]`
-    // pairs of f64, real part first, so the layout is identical.
-    unsafe { std::slice::from_raw_parts(slice.as_ptr().cast::<Complex>(), slice.len()) }
-}
-
-fn as_core_mut(slice: &mut [Complex64]) -> &mut [Complex] {
-    // SAFETY: as in `as_core`; the borrow is unique, as `slice` was.
-    unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<Complex>(), slice.len()) }
-}
 
 /// The output array, borrowed for writing.
 enum Out<'py> {

@@ -388,7 +388,7 @@ impl<'a, 'py> Slot<'a, 'py> {
             Slot::F64s(a) => Arg::F64Array(a.as_slice().unwrap_or_default()),
             Slot::I64s(a) => Arg::I64Array(a.as_slice().unwrap_or_default()),
             Slot::Complexes(a) => {
-                Arg::ComplexArray(crate::batch::as_core(a.as_slice().unwrap_or_default()))
+                Arg::ComplexArray(crate::arrays::as_core(a.as_slice().unwrap_or_default()))
             }
         }
     }

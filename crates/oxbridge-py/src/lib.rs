@@ -13,15 +13,14 @@ use oxbridge_core::export::Library;
 pub use {oxbridge_ffi, pyo3};
 
 pub mod anchors;
+mod arrays;
 mod batch;
 mod callables;
+mod client;
 mod errors;
-mod grpc_client;
-mod grpc_runtime;
 mod registry;
 mod scalar;
 mod server;
-mod shared_client;
 
 use pyo3::prelude::*;
 
@@ -107,8 +106,8 @@ pub fn init(m: &Bound<'_, PyModule>, library: &'static Library) -> PyResult<()> 
     m.add_function(wrap_pyfunction!(bare, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(load_library, m)?)?;
-    m.add_class::<grpc_client::GrpcChannel>()?;
-    m.add_function(wrap_pyfunction!(shared_client::shared_call, m)?)?;
+    m.add_class::<client::grpc::GrpcChannel>()?;
+    m.add_function(wrap_pyfunction!(client::shared::shared_call, m)?)?;
     fill(m, 0)
 }
 
@@ -131,11 +130,11 @@ fn fill(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
     m.add("CONTRACT", library.contract())?;
     m.add(
         "DEFAULT_HTTP_PORT",
-        oxbridge_server::config::DEFAULT_HTTP_PORT,
+        oxbridge_server::ground::config::DEFAULT_HTTP_PORT,
     )?;
     m.add(
         "DEFAULT_GRPC_PORT",
-        oxbridge_server::config::DEFAULT_GRPC_PORT,
+        oxbridge_server::ground::config::DEFAULT_GRPC_PORT,
     )?;
     m.add("PARALLEL_THRESHOLD", oxbridge_core::PARALLEL_THRESHOLD)?;
     m.add_function(wrap_pyfunction!(functions, m)?)?;

@@ -10,7 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oxbridge_server::{config, Config, StartError};
+use oxbridge_server::ground::config;
+use oxbridge_server::{Config, StartError};
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
@@ -123,7 +124,7 @@ impl Server {
             .config(options.library)
             .serving(&chosen)
             .map_err(|e| errors::error(py, "startup", e))?;
-        oxbridge_server::init_tracing("warn");
+        oxbridge_server::ground::log::init_tracing("warn");
         let (started_tx, started_rx) = mpsc::channel();
         let done = Arc::new((Mutex::new(false), Condvar::new()));
         let done_in_thread = done.clone();

@@ -7,7 +7,8 @@ use std::hint::black_box;
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{criterion_group, criterion_main, Criterion};
-use oxbridge_server::{frames, http, ipc, Limits};
+use oxbridge_server::codec::frames;
+use oxbridge_server::{http, ipc, Limits};
 use tower::ServiceExt;
 
 fn http_handlers(c: &mut Criterion) {
@@ -28,7 +29,7 @@ fn http_handlers(c: &mut Criterion) {
 }
 
 fn ipc_handler(c: &mut Criterion) {
-    let limits = oxbridge_server::config::Limits::default();
+    let limits = oxbridge_server::ground::config::Limits::default();
     c.bench_function("ipc add request", |bench| {
         bench.iter(|| {
             ipc::answer_request(

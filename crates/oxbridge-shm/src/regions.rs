@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 
-use crate::{Checked, Region, RegionError};
+use crate::region::{Checked, Region, RegionError};
 
 /// The most regions one peer may have attached at once: each is a mapping
 /// of the server's, and the kernel allows a process some 65,000 in all.

@@ -1,5 +1,5 @@
 """The protobuf form of any exported function's request and reply, written
-and read from its signature (the server's ``grpc_functions.rs``): one field per
+and read from its signature (the server's ``grpc/functions.rs``): one field per
 parameter, numbered from 1 in order; the result in field 1.
 
 Each type's form: ``bool``, ``int64`` (varint), ``double`` (fixed64),
@@ -203,7 +203,7 @@ def _result(type_name: str, values: list[tuple[int, Any]]) -> Any:
 
 
 def many_request_parts(f: FunctionInfo, parts: Sequence[Operand], offset: int) -> list[Any]:
-    """The pieces of a ``<Name>ManyRequest`` (``grpc_many.rs``), the arrays'
+    """The pieces of a ``<Name>ManyRequest`` (``grpc/many.rs``), the arrays'
     bytes not copied: each argument's values as bytes in fields 1..n, then
     the offset and the names of the arguments that are one value for every
     element."""

@@ -1,5 +1,5 @@
 """IPC batches over shared memory: the operands and results of a large batch
-never cross the socket (see ``crates/oxbridge-server/src/frames/shared.rs``).
+never cross the socket (see ``crates/oxbridge-server/src/codec/frames/shared.rs``).
 
 A socket that carries them passes sealed ``memfd`` regions to its server
 (``SCM_RIGHTS``), each under a number (one byte); then each call sends a

@@ -1,4 +1,4 @@
-"""The JSON shapes the HTTP and IPC bridges share with the server (``wire.rs``).
+"""The JSON shapes the HTTP and IPC bridges share with the server (``codec/wire.rs``).
 
 A complex is ``[re, im]``; a non-finite part is the string ``"inf"``,
 ``"-inf"`` or ``"nan"``. Finite parts are written with ``repr``, the shortest
@@ -87,7 +87,7 @@ def error_from(body: bytes, where: str, status: int = 0) -> OxbridgeError:
 
 
 # Any exported function: its arguments as one JSON object by parameter name,
-# its result as {"<result field>": value} (the server's json_call.rs).
+# its result as {"<result field>": value} (the server's codec/json_call.rs).
 
 
 def json_value(type_name: str, value: Any) -> str:

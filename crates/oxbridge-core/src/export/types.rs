@@ -1,6 +1,6 @@
 //! The types an exported function may take and return, and how Rust types map to them.
 //!
-//! Each type has one form per bridge (documented in `docs/types.md`): a JSON
+//! Each type has one form per bridge (documented in `docs/src/types.md`): a JSON
 //! value, a protobuf field, a C parameter, a Python object.
 
 use crate::complex::Complex;

@@ -10,18 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{answer_request, error_reply};
 use super::framer::{Framer, Scan};
-use crate::budget::{Budget, Held};
-use crate::config::Limits;
-use crate::error::CallError;
-use crate::frames;
-
-/// Writes a connection's last reply and closes it so that the client reads
-/// that reply whatever its timing (see [`crate::linger`]).
-pub(super) async fn end_with(stream: &mut UnixStream, reply: &[u8]) {
-    if stream.write_all(reply).await.is_ok() {
-        crate::linger::close(stream).await;
-    }
-}
+use super::reply::{end_with, refused};
+use super::shared::{served, Stop};
+use crate::codec::frames;
+use crate::ground::budget::{Budget, Held};
+use crate::ground::config::Limits;
+use crate::ground::error::CallError;
 
 /// Writes `bytes`, or gives up on a client that has not read them within
 /// the idle timeout (`Ok(false)`: the connection is to be closed).
@@ -53,10 +47,9 @@ pub(super) async fn connection(
     limits: &Limits,
     budget: &Budget,
     shutdown: &CancellationToken,
-    stop: &super::shared::Stop,
+    stop: &Stop,
 ) -> io::Result<()> {
-    let Some(mut stream) = super::shared::served(stream, limits, budget, shutdown, stop).await?
-    else {
+    let Some(mut stream) = served(stream, limits, budget, shutdown, stop).await? else {
         return Ok(());
     };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -117,7 +110,7 @@ pub(super) async fn connection(
         }
         match &scan {
             Scan::BadFrame(e, version) => {
-                super::refused(e);
+                refused(e);
                 end_with(&mut stream, &frames::error_reply(*version, e)).await;
                 return Ok(());
             }
@@ -125,7 +118,7 @@ pub(super) async fn connection(
                 let e = CallError::BadRequest(
                     "expected a JSON object such as {\"command\": \"add\", ...}".into(),
                 );
-                super::refused(&e);
+                refused(&e);
                 end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
@@ -133,7 +126,7 @@ pub(super) async fn connection(
                 let e = CallError::TooLarge {
                     limit: limits.max_request_bytes,
                 };
-                super::refused(&e);
+                refused(&e);
                 end_with(&mut stream, &error_reply(&e)).await;
                 return Ok(());
             }
@@ -168,7 +161,7 @@ pub(super) async fn connection(
                     }
                 }
                 Err(busy) => {
-                    super::refused(&busy);
+                    refused(&busy);
                     let reply = match frame_version {
                         Some(version) => frames::error_reply(version, &busy),
                         None => error_reply(&busy),
@@ -205,7 +198,7 @@ pub(super) async fn connection(
                     let e = CallError::BadRequest(
                         "connection closed in the middle of a request".into(),
                     );
-                    super::refused(&e);
+                    refused(&e);
                     let _ = stream.write_all(&error_reply(&e)).await;
                 }
                 return Ok(());

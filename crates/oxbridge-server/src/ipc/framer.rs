@@ -1,8 +1,8 @@
 //! Where each request in a connection's bytes ends: JSON objects found by
 //! scanning (no delimiter needed), binary batch frames by their header.
 
-use crate::error::CallError;
-use crate::frames;
+use crate::codec::frames;
+use crate::ground::error::CallError;
 
 /// Where the next request in a connection's buffer ends.
 #[derive(Default)]

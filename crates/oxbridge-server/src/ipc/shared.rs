@@ -1,4 +1,4 @@
-//! An IPC connection in shared-memory mode (see [`crate::frames::shared`]):
+//! An IPC connection in shared-memory mode (see [`crate::codec::frames::shared`]):
 //! the client's first message passed a region, and every message after it is
 //! a small version-3 message, read with `recvmsg` so that the descriptor of
 //! each further region passed is received rather than dropped.
@@ -28,12 +28,12 @@ use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::end_with;
-use crate::budget::Budget;
-use crate::config::Limits;
-use crate::error::CallError;
-use crate::frames::shared::{self as v3, ATTACH, CALL, DETACH, MAX_MESSAGE, VERSION};
-use crate::frames::{self, REQUEST_HEADER};
+use super::reply::{end_with, refused};
+use crate::codec::frames::shared::{self as v3, ATTACH, CALL, DETACH, MAX_MESSAGE, VERSION};
+use crate::codec::frames::{self, REQUEST_HEADER};
+use crate::ground::budget::Budget;
+use crate::ground::config::Limits;
+use crate::ground::error::CallError;
 
 /// How long this thread polls for the next message before it sleeps. The
 /// pieces of a batch come a few tens of µs apart, as fast as the client
@@ -103,7 +103,7 @@ pub(super) async fn served(
     if let Some(e) = ended? {
         stream.set_nonblocking(true)?;
         let mut stream = UnixStream::from_std(stream)?;
-        super::refused(&e);
+        refused(&e);
         end_with(&mut stream, &frames::error_reply(VERSION, &e)).await;
     }
     Ok(None)
@@ -166,7 +166,7 @@ fn serve(
                 ATTACH => match attach(&mut regions, &buf, fds.pop(), limits, budget) {
                     Ok(id) => v3::attached(id),
                     Err(e) => {
-                        super::refused(&e);
+                        refused(&e);
                         frames::error_reply(VERSION, &e)
                     }
                 },

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
-use crate::StartError;
+use crate::ground::error::StartError;
 
 /// Binds the socket: a private directory, a 0600 socket, a stale file from a
 /// crashed server replaced, a live server's socket left alone.

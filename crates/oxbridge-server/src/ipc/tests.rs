@@ -1,6 +1,6 @@
 use super::dispatch::answer_request;
 use super::framer::{Framer, Scan};
-use crate::config::Limits;
+use crate::ground::config::Limits;
 
 fn frames(chunks: &[&[u8]]) -> Vec<String> {
     let mut framer = Framer::default();
