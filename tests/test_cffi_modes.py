@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import oxbridge
 import pystd
 import pytest
 from oxbridge import _native
@@ -28,7 +29,7 @@ def test_a_library_without_a_compiled_module_is_called_in_abi_mode() -> None:
     loaded = cffi_bridge._load(pystd.LIBRARY)
     assert loaded.flat_prefix == "oxb_"
     assert not hasattr(pystd._native, "_cffi_api")
-    client: Any = pystd.LIBRARY.connect("cffi")
+    client: Any = oxbridge.connect("cffi", library=pystd.LIBRARY)
     assert client.gcd(12, 18) == 6
 
 
@@ -36,7 +37,7 @@ def test_a_library_without_a_compiled_module_is_called_in_abi_mode() -> None:
     ("a", "b"), [(1 + 3j, -5j), (1e308 + 1e308j, 10 + 0j), (-0.0 + 0j, 0j), (2, 0.5)]
 )
 def test_api_mode_gives_what_python_gives(a: complex, b: complex) -> None:
-    client = CALCULATOR.connect("cffi")
+    client = oxbridge.connect("cffi", library=CALCULATOR)
     for name, op in [("add", complex.__add__), ("mul", complex.__mul__)]:
         want = op(complex(a), complex(b))
         got = getattr(client, name)(a, b)
@@ -44,7 +45,7 @@ def test_api_mode_gives_what_python_gives(a: complex, b: complex) -> None:
 
 
 def test_api_mode_raises_the_shared_errors() -> None:
-    client = CALCULATOR.connect("cffi")
+    client = oxbridge.connect("cffi", library=CALCULATOR)
     with pytest.raises(OxbridgeZeroDivisionError, match="complex division by zero"):
         client.div(1j, 0)
     with pytest.raises(ArgumentTypeError, match="argument 'a' must be complex, not str"):

@@ -41,7 +41,7 @@ def clients() -> Iterator[Clients]:
     def get(library: Library, bridge: str) -> oxbridge.Client:
         key = (library.name, bridge)
         if key not in opened:
-            opened[key] = library.connect(bridge)
+            opened[key] = oxbridge.connect(bridge, library=library)
         return opened[key]
 
     yield get

@@ -49,7 +49,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def clients(both: Served) -> Iterator[dict[tuple[str, str], oxbridge.Client]]:
     opened = {
-        (name, bridge): library.connect(both.url(bridge), timeout=30)
+        (name, bridge): oxbridge.connect(both.url(bridge), library=library, timeout=30)
         for name, (library, _) in LIBRARIES.items()
         for bridge in NETWORK
     }
@@ -149,7 +149,7 @@ def test_a_stale_client_is_refused_at_connect_naming_what_differs(
 ) -> None:
     library = stale(pystd.LIBRARY, "isqrt")
     client: Any = (
-        library.connect(both.url(bridge), timeout=30)
+        oxbridge.connect(both.url(bridge), library=library, timeout=30)
         if flavour == "sync"
         else blocking.connect(both.url(bridge), library=library, timeout=30)
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Self
 
-from . import _extras
+from ._extras import numpy
 from ._functions import FunctionInfo, bind
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _arrays() -> ModuleType:
     vectorized call: scalar calls never import numpy."""
     global _ARRAYS  # noqa: PLW0603 - imported once, on first use
     if _ARRAYS is None:
-        _extras.numpy()
+        numpy()
         _ARRAYS = importlib.import_module("oxbridge._arrays")
     return _ARRAYS
 

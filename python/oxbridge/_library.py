@@ -14,13 +14,9 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._functions import FUNCTIONS, FunctionInfo, catalogue
-
-if TYPE_CHECKING:
-    from ._client import Client
 
 __all__ = ["CALCULATOR", "Library"]
 
@@ -89,12 +85,6 @@ class Library:
         """Whether this is oxbridge's own library, whose server may already run
         on the default addresses."""
         return self.native is _native
-
-    def connect(self, target: str = "pyo3", **options: Any) -> Client:
-        """A client of this library over ``target`` (see :func:`oxbridge.connect`)."""
-        from .bridges import connect  # noqa: PLC0415 - bridges imports this module
-
-        return connect(target, library=self, **options)
 
     def __repr__(self) -> str:
         return f"<oxbridge.Library {self.name!r} from {self.package}>"

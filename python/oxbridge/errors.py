@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 
-from . import _native
+from ._native import error_kinds
 
 __all__ = [
     "AbiMismatchError",
@@ -177,7 +177,7 @@ class MissingExtraError(OxbridgeError, ImportError):
 def _from_table() -> tuple[dict[str, type[OxbridgeError]], dict[int, str]]:
     by_kind: dict[str, type[OxbridgeError]] = {}
     by_status: dict[int, str] = {}
-    for name, class_name, base_name, _http, _grpc, status in _native.error_kinds():
+    for name, class_name, base_name, _http, _grpc, status in error_kinds():
         cls = globals().get(class_name)
         base = getattr(builtins, base_name, None)
         if not (

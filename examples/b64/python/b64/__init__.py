@@ -24,4 +24,4 @@ __all__ = ["LIBRARY", "connect"]
 
 def connect(target: str = "pyo3", **options: Any) -> oxbridge.Client:
     """A client of b64 over ``target``, as :func:`oxbridge.connect`."""
-    return LIBRARY.connect(target, **options)
+    return oxbridge.connect(target, library=LIBRARY, **options)

@@ -28,4 +28,4 @@ __all__ = ["LIBRARY", "Client", "connect"]
 
 def connect(target: str = "pyo3", **options: Any) -> Client:
     """A client of pystd over ``target``, as :func:`oxbridge.connect`."""
-    return cast(Client, LIBRARY.connect(target, **options))
+    return cast(Client, oxbridge.connect(target, library=LIBRARY, **options))
