@@ -149,12 +149,26 @@ loadgen: ## wrk and h2load, the bench's load generators for server throughput: D
 deploy: build nginx ## Three replicas behind nginx on loopback (HTTP :8080, gRPC :8081) until Ctrl-C
 	$(PY) deploy/cluster.py
 
+MDBOOK = $$(command -v mdbook || echo $$HOME/.cargo/bin/mdbook)
+
+$(STAMPS)/mdbook: | $(STAMPS)
+	@command -v mdbook >/dev/null || test -x $$HOME/.cargo/bin/mdbook || cargo install mdbook --version '^0.5' --locked
+	@touch $@
+
+.PHONY: docs
+docs: $(STAMPS)/mdbook ## Build the guide (mdBook, docs/) into target/book
+	$(MDBOOK) build docs
+
+.PHONY: reference
+reference: build ## Regenerate the guide's reference (error kinds, server options) from their definitions
+	$(PY) tools/gen_reference.py
+
 .PHONY: test-python
-test-python: build nginx loadgen ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
+test-python: build nginx loadgen $(STAMPS)/mdbook ## pytest: shared vectors on all six bridges, servers, articles' clients, CLI
 	$(PY) -m pytest -q -p no:randomly
 
 .PHONY: test-random
-test-random: build nginx loadgen ## pytest in a random order (SEED=N repeats an order; the seed is printed)
+test-random: build nginx loadgen $(STAMPS)/mdbook ## pytest in a random order (SEED=N repeats an order; the seed is printed)
 	@seed=$${SEED:-$$RANDOM}; echo "random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
 	  $(PY) -m pytest -q -p randomly --randomly-seed=$$seed
 
@@ -163,7 +177,7 @@ test-memory-full: build ## The memory tests at full scale: 300 x 16 MiB requests
 	OXBRIDGE_TEST_SCALE=full $(PY) -m pytest -q -s -p no:randomly tests/test_memory.py tests/test_load.py
 
 .PHONY: test-loaded
-test-loaded: build nginx loadgen ## pytest in a random order while a busy loop runs on every core
+test-loaded: build nginx loadgen $(STAMPS)/mdbook ## pytest in a random order while a busy loop runs on every core
 	@pids=(); for _ in $$(seq "$$(nproc)"); do sh -c 'while :; do :; done' & pids+=($$!); done; \
 	  trap 'kill "$${pids[@]}"' EXIT; \
 	  seed=$${SEED:-$$RANDOM}; echo "every core busy, random order, seed $$seed"; \
