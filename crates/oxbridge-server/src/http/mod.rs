@@ -1,33 +1,35 @@
 //! The HTTP bridge (axum): every library's functions as JSON, their `_many`
 //! forms as binary frames, the articles' routes, problem+json errors.
 
+mod body;
 pub mod frame_body;
+mod front;
 pub mod openapi;
+mod problem;
 pub mod serve;
 mod tls;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::task::Poll;
+use body::{read_body, read_frame, JSON};
+pub use problem::AppError;
+use problem::Problem;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use oxbridge_core::export::Function;
-use serde::Serialize;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::codec::json_call;
 use crate::codec::wire::{self, WireComplex};
 use crate::ground::auth;
-use crate::ground::budget::{Budget, HeldBody};
+use crate::ground::budget::Budget;
 use crate::ground::config::{Access, Limits};
 use crate::ground::error::CallError;
 use crate::ground::readiness::Readiness;
-use frame_body::{FrameBody, GatherError};
 #[allow(unused_imports)]
 use utoipa::OpenApi as _;
 
@@ -46,104 +48,12 @@ pub fn app_with_access(
     budget: &Budget,
     ready: &Readiness,
 ) -> Router {
-    // Shared, not cloned per request: a clone of its tokens takes their locks.
-    let front = Arc::new(Front {
-        access: access.clone(),
-        budget: budget.clone(),
-        ready: ready.clone(),
-        max_request_bytes: limits.max_json_bytes(),
-    });
+    let front = front::Front::new(access, budget, ready, limits.max_json_bytes());
     routes(limits).layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
+        move |request: Request, next: axum::middleware::Next| {
             Arc::clone(&front).handle(request, next)
         },
     ))
-}
-
-/// What every request passes before its route: one layer, because each
-/// layer costs every request a boxed future and the calls are small.
-struct Front {
-    access: Access,
-    budget: Budget,
-    ready: Readiness,
-    max_request_bytes: usize,
-}
-
-impl Front {
-    /// Observes the request (see `observe`), closes its connection while the
-    /// server drains (see `close_when_draining`), checks its token, then
-    /// holds its share of the memory budget (see `within_budget`). The token
-    /// is checked first: a refused caller holds no memory.
-    async fn handle(
-        self: Arc<Self>,
-        request: axum::extract::Request,
-        next: axum::middleware::Next,
-    ) -> Response {
-        let mut call = crate::ground::metrics::Call::start("http");
-        call.function(crate::ground::metrics::function(
-            request.uri().path().trim_start_matches('/'),
-        ));
-        let response = if self.ready.is_serving() {
-            self.guarded(request, next).await
-        } else {
-            close_when_draining(request, |request| self.guarded(request, next)).await
-        };
-        observe(call, &response);
-        response
-    }
-
-    /// The token, then the budget.
-    async fn guarded(
-        &self,
-        request: axum::extract::Request,
-        next: axum::middleware::Next,
-    ) -> Response {
-        let header = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(axum::http::HeaderValue::as_bytes);
-        let checked = match request.uri().path() {
-            "/healthz" => Ok(()),
-            _ => auth::check(&self.access, header),
-        };
-        if let Err(e) = checked {
-            let mut response = AppError(e).into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            response
-        } else {
-            within_budget(&self.budget, self.max_request_bytes, request, next).await
-        }
-    }
-}
-
-/// While the server drains: `/healthz` answers 503, and every reply closes
-/// its keep-alive connection, so a client (or a balancer's pool) reconnects,
-/// to another replica once this one stops listening. All but `/catalogue`:
-/// a client's first request on a new connection, whose call follows on it.
-async fn close_when_draining<F: std::future::Future<Output = Response>>(
-    request: axum::extract::Request,
-    next: impl FnOnce(axum::extract::Request) -> F,
-) -> Response {
-    if request.uri().path() == "/catalogue" {
-        return next(request).await;
-    }
-    let mut response = if request.uri().path() == "/healthz" {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "draining" })),
-        )
-            .into_response()
-    } else {
-        next(request).await
-    };
-    response.headers_mut().insert(
-        header::CONNECTION,
-        axum::http::HeaderValue::from_static("close"),
-    );
-    response
 }
 
 /// The router of `--metrics ADDR`: `GET /metrics` alone, guarded by `access`
@@ -177,42 +87,6 @@ async fn metrics() -> Response {
         .into_response()
 }
 
-/// Runs a request with a body only once its share of the memory budget is
-/// held, and keeps that share until the reply has gone out (see `budget`).
-/// Requests without a body (health, version) pass freely.
-async fn within_budget(
-    budget: &Budget,
-    max_body_bytes: usize,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
-    let size = match declared {
-        Some(n) => n.min(max_body_bytes),
-        None if chunked => max_body_bytes,
-        None => return next.run(request).await,
-    };
-    match budget.hold(size).await {
-        Ok(held) => next
-            .run(request)
-            .await
-            .map(|body| axum::body::Body::new(HeldBody::new(body, Some(held)))),
-        Err(busy) => {
-            let mut response = AppError(busy).into_response();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-            response
-        }
-    }
-}
-
 fn routes(limits: &Limits) -> Router {
     let state = Arc::new(limits.clone());
     let calls = Router::new().route("/batch", post(batch));
@@ -243,75 +117,6 @@ fn routes(limits: &Limits) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_json_bytes()))
 }
 
-/// An RFC 9457 problem document, the body of every HTTP error.
-#[derive(Serialize, utoipa::ToSchema)]
-struct Problem {
-    #[serde(rename = "type")]
-    type_: String,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    /// The stable error kind, as on every bridge.
-    kind: &'static str,
-}
-
-/// The HTTP face of [`CallError`].
-pub struct AppError(pub CallError);
-
-impl From<CallError> for AppError {
-    fn from(e: CallError) -> Self {
-        AppError(e)
-    }
-}
-
-impl AppError {
-    fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.kind().http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let kind = self.0.kind().name();
-        let problem = Problem {
-            type_: format!("urn:oxbridge:error:{kind}"),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.0.to_string(),
-            kind,
-        };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response();
-        // Not logged here: `observe` logs it once, from the response.
-        response.extensions_mut().insert(Failed(Arc::new(self.0)));
-        response
-    }
-}
-
-/// A failed call's error, carried by its response to the logging layer.
-#[derive(Clone)]
-struct Failed(Arc<CallError>);
-
-/// Counts and times every request, refused ones included (see `metrics`),
-/// and logs a failure once, after its response is made.
-fn observe(call: crate::ground::metrics::Call, response: &Response) {
-    match response.extensions().get::<Failed>() {
-        Some(Failed(e)) => {
-            crate::ground::log::log_call_error("http", e);
-            call.finish(Some(e.kind()));
-        }
-        None if response.status().is_success() => call.finish(None),
-        None => call.finish_other_error(),
-    }
-}
-
 /// `POST /<function>`: its arguments as one JSON object, its result as
 /// `{"<result field>": value}` (see `json_call`).
 async fn call(
@@ -323,114 +128,6 @@ async fn call(
     let fields: json_call::Fields<'_> = wire::decode(&body)?;
     let reply = json_call::call(f, &fields, &limits)?;
     Ok(([(header::CONTENT_TYPE, JSON)], reply).into_response())
-}
-
-const JSON: &str = "application/json";
-const FRAME: &str = "application/octet-stream";
-
-/// The request body, read once its declared media type is `want` and its
-/// declared length within the limit.
-///
-/// The type is checked because a web page can make a browser send a
-/// `text/plain` or form body to any origin without asking first, but never
-/// an `application/json` one: so a page a developer happens to visit cannot
-/// call this server on their behalf. A declared length over the limit is
-/// refused before a byte of the body is awaited.
-async fn read_body(request: Request, want: &str, limits: &Limits) -> Result<Bytes, AppError> {
-    let request = checked_body(request, want, limits)?;
-    within_idle_timeout(Bytes::from_request(request, &()), limits)
-        .await?
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large(limits)
-            } else {
-                unreadable(rejection)
-            }
-        })
-}
-
-/// A batch frame's body, checked as [`read_body`] checks a body, kept in
-/// the pieces it arrived in (see `frame_body`).
-async fn read_frame(request: Request, limits: &Limits) -> Result<FrameBody, AppError> {
-    let request = checked_body(request, FRAME, limits)?;
-    let gathering = frame_body::gather(request.into_body(), limits.max_request_bytes);
-    within_idle_timeout(gathering, limits)
-        .await?
-        .map_err(|e| match e {
-            GatherError::TooLarge => too_large(limits),
-            GatherError::Body(e) => unreadable(e),
-        })
-}
-
-/// The request, its media type and declared length checked (see
-/// [`read_body`]), its body taking turns with others (see `fair`).
-fn checked_body(request: Request, want: &str, limits: &Limits) -> Result<Request, AppError> {
-    check_media_type(request.headers(), want)?;
-    let declared_len = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let most = if want == JSON {
-        limits.max_json_bytes()
-    } else {
-        limits.max_request_bytes
-    };
-    if declared_len.is_some_and(|n| n > most as u64) {
-        return Err(too_large(limits));
-    }
-    Ok(request.map(|body| axum::body::Body::new(crate::ground::fair::Yielding::new(body))))
-}
-
-/// `reading`'s outcome: a body that stops arriving is not waited for
-/// longer than an idle client.
-async fn within_idle_timeout<T>(
-    reading: impl Future<Output = T>,
-    limits: &Limits,
-) -> Result<T, AppError> {
-    let mut reading = std::pin::pin!(reading);
-    // A small body is usually whole already: no timer for it.
-    match std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
-        Poll::Ready(body) => Ok(body),
-        Poll::Pending => tokio::time::timeout(limits.idle_timeout, reading)
-            .await
-            .map_err(|_| {
-                AppError(CallError::Timeout(format!(
-                    "the request body did not arrive within {:?}",
-                    limits.idle_timeout
-                )))
-            }),
-    }
-}
-
-fn too_large(limits: &Limits) -> AppError {
-    AppError(CallError::TooLarge {
-        limit: limits.max_request_bytes,
-    })
-}
-
-fn unreadable(e: impl std::fmt::Display) -> AppError {
-    AppError(CallError::BadRequest(format!(
-        "could not read the request body: {e}"
-    )))
-}
-
-/// Refuses a body not declared as `want` (see [`read_body`]).
-fn check_media_type(headers: &HeaderMap, want: &str) -> Result<(), AppError> {
-    let declared = headers.get(header::CONTENT_TYPE);
-    let essence = declared
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim());
-    if !essence.is_some_and(|t| t.eq_ignore_ascii_case(want)) {
-        let found = declared.map_or_else(
-            || "none".to_owned(),
-            |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
-        );
-        return Err(AppError(CallError::UnsupportedMediaType(format!(
-            "the request body must be declared as Content-Type: {want} (found {found})"
-        ))));
-    }
-    Ok(())
 }
 
 /// `POST /batch`: a binary batch frame in (`application/octet-stream`), its
@@ -550,7 +247,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 #[cfg(test)]
 mod tests {
     use axum::body::{to_bytes, Body};
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
 
     use super::*;
