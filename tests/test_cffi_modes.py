@@ -16,7 +16,7 @@ from oxbridge.errors import ArgumentTypeError, OxbridgeZeroDivisionError
 
 
 def test_the_calculator_is_called_in_api_mode() -> None:
-    loaded = cffi_bridge._load(CALCULATOR)
+    loaded = cffi_bridge.load(CALCULATOR)
     api: Any = getattr(_native, "_cffi_api")  # noqa: B009 - private, not in the stub
     assert loaded.lib is api.lib
     assert loaded.flat_prefix == "oxb_flat_"
@@ -26,7 +26,7 @@ def test_the_calculator_is_called_in_api_mode() -> None:
 
 
 def test_a_library_without_a_compiled_module_is_called_in_abi_mode() -> None:
-    loaded = cffi_bridge._load(pystd.LIBRARY)
+    loaded = cffi_bridge.load(pystd.LIBRARY)
     assert loaded.flat_prefix == "oxb_"
     assert not hasattr(pystd._native, "_cffi_api")
     client: Any = oxbridge.connect("cffi", library=pystd.LIBRARY)

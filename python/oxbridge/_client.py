@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 from ._extras import numpy
 from ._functions import FunctionInfo, bind
@@ -34,6 +34,9 @@ class Client:
     bridge: str
     #: The library this client calls.
     library: Library
+    #: The attribute that says where a network client's server is (``url``,
+    #: ``path``, ``target``), shown by ``repr``; ``None`` in process.
+    _address: ClassVar[str | None] = None
 
     def __init__(self, library: Library) -> None:
         self.library = library
@@ -107,11 +110,27 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge={self.bridge!r}{self._library_note()}>"
+        return describe("oxbridge.Client", self)
 
-    def _library_note(self) -> str:
-        """`` library='name'`` for any library but the calculator, for ``repr``."""
-        return "" if self.library.is_calculator else f" library={self.library.name!r}"
+
+class Described(Protocol):
+    """What :func:`describe` reads of a client, sync or asyncio."""
+
+    @property
+    def bridge(self) -> str: ...
+    @property
+    def library(self) -> Library: ...
+    @property
+    def _address(self) -> str | None: ...
+
+
+def describe(kind: str, client: Described) -> str:
+    """A client's ``repr``, sync or asyncio: its bridge, where its server is
+    (the attribute its class names in ``_address``), and its library unless
+    it is the calculator."""
+    where = f" {client._address}={getattr(client, client._address)!r}" if client._address else ""
+    library = "" if client.library.is_calculator else f" library={client.library.name!r}"
+    return f"<{kind} bridge={client.bridge!r}{where}{library}>"
 
 
 def _arrays() -> ModuleType:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .. import _frames
-from .._client import _arrays
+from .._client import _arrays, describe
 from .._functions import FunctionInfo, bind
 from ..errors import PayloadTooLargeError
 
@@ -33,6 +33,9 @@ class AsyncClient:
     bridge: str
     #: The library this client calls.
     library: Library
+    #: The attribute that says where the server is, for ``repr`` (see
+    #: :func:`oxbridge._client.describe`).
+    _address: ClassVar[str | None] = None
 
     def __init__(self, library: Library) -> None:
         self.library = library
@@ -105,8 +108,4 @@ class AsyncClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"<oxbridge.aio.AsyncClient bridge={self.bridge!r}{self._library_note()}>"
-
-    def _library_note(self) -> str:
-        """`` library='name'`` for any library but the calculator, for ``repr``."""
-        return "" if self.library.is_calculator else f" library={self.library.name!r}"
+        return describe("oxbridge.aio.AsyncClient", self)

@@ -16,13 +16,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from ..bridges._socket import KEEP_IDLE, MAX_REPLY, Closed, why
-from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, ProtocolError, TransportError
+from ..bridges._network import MAX_CONNECTIONS
+from ..bridges._pool import KEEP_IDLE, Closed, Idle, fail, why
+from ..bridges._socket import MAX_REPLY
+from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, TransportError
 
 T = TypeVar("T")
-
-#: Streams open at once per client by default; more calls wait for one.
-MAX_CONNECTIONS = 64
 
 Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -92,11 +91,9 @@ class AsyncConnection:
         self._greet = greet
         self.where = where
         self.timeout = timeout
-        self._idle: list[tuple[int, AsyncStream]] = []
-        self._generation = 0
         self._slots = asyncio.BoundedSemaphore(max_connections)
         # A burst of calls opens up to max_connections streams: kept for the next burst.
-        self._keep = max(max_connections, KEEP_IDLE)
+        self._idle: Idle[AsyncStream] = Idle(max(max_connections, KEEP_IDLE))
 
     async def exchange(
         self, request: bytes | Sequence[Any], reader: Callable[[AsyncStream], Awaitable[T]]
@@ -115,12 +112,9 @@ class AsyncConnection:
         self, request: bytes | Sequence[Any], reader: Callable[[AsyncStream], Awaitable[T]]
     ) -> T:
         for attempt in (0, 1):
-            if self._idle:
-                generation, stream = self._idle.pop()
-                reused = True
-            else:
-                generation, stream = self._generation, await self._connect()
-                reused = False
+            taken = self._idle.take()
+            reused = taken is not None
+            generation, stream = taken or (self._idle.generation, await self._connect())
             try:
                 if not reused and self._greet is not None:
                     await self._greet(stream)
@@ -133,16 +127,9 @@ class AsyncConnection:
                 # Cancelled, timed out or broken: the stream may hold part of
                 # this call's reply, so it is never used again.
                 stream.close()
-                if isinstance(e, BadReply):
-                    raise ProtocolError(f"bad reply from {self.where}: {e}") from None
-                if isinstance(e, OSError | Closed):
-                    if reused and attempt == 0:
-                        continue
-                    raise TransportError(f"connection to {self.where} broke: {why(e)}") from None
-                raise
-            if generation == self._generation and len(self._idle) < self._keep:
-                self._idle.append((generation, stream))
-            else:
+                fail(e, self.where, self.timeout, retry=reused and attempt == 0)
+                continue
+            if not self._idle.give_back(generation, stream):
                 stream.close()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
@@ -174,6 +161,5 @@ class AsyncConnection:
 
     def close(self) -> None:
         """Close the idle streams; those in calls close when their call ends."""
-        self._generation += 1
-        while self._idle:
-            self._idle.pop()[1].close()
+        for stream in self._idle.drain():
+            stream.close()

@@ -17,7 +17,7 @@ from .. import _native
 from .._functions import FunctionInfo
 from ..bridges import _catalogue
 from ..bridges import grpc as sync_grpc
-from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
+from ..bridges._network import Options, TcpTarget, opener
 from ..bridges._protobuf import decode_many_reply, decode_reply, encode_many_request
 from ..errors import TransportError
 from ._client import AsyncClient
@@ -36,11 +36,12 @@ class AsyncGrpcClient(AsyncClient):
     """
 
     bridge = "grpc"
+    _address = "target"
 
-    def __init__(self, library: Library, where: TcpTarget, timeout: float) -> None:
+    def __init__(self, library: Library, where: TcpTarget, options: Options) -> None:
         self.target = where.netloc
         self._where = where
-        self.timeout = timeout
+        self.timeout = options.timeout
         self._service = f"/{library.name}.v1.Functions"
         self._channel: _native.GrpcChannel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,22 +130,7 @@ class AsyncGrpcClient(AsyncClient):
                     )
             channel.close()
 
-    def __repr__(self) -> str:
-        where = f"target={self.target!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='grpc' {where}{self._library_note()}>"
 
-
-def open(
-    address: str | None,
-    library: Library,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    token: str | None = None,
-    ca: str | None = None,
-    **options: Any,
-) -> AsyncClient:
-    """``aio.connect("grpc")``, ``aio.connect("grpc://host:port")`` or
-    ``aio.connect("grpcs://host:port", ca="ca.pem")``, as ``connect()``."""
-    port = library.native.DEFAULT_GRPC_PORT
-    where = tcp_target("grpc", address, port, token, ca, options, library)
-    return AsyncGrpcClient(library, where, timeout)
+#: ``aio.connect("grpc")``, ``aio.connect("grpc://host:port")`` or
+#: ``aio.connect("grpcs://host:port", ca="ca.pem")``, as ``connect()``.
+open = opener("grpc", AsyncGrpcClient)

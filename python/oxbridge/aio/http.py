@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._functions import FunctionInfo
 from ..bridges import _catalogue, http
-from ..bridges._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
+from ..bridges._network import Options, TcpTarget, opener
 from ..bridges._socket import MAX_HEAD, MAX_REPLY
 from ..bridges._wire import error_from, json_decoder, json_encoder, json_reply
 from ..errors import BadReply
 from ._client import AsyncClient
-from ._connection import MAX_CONNECTIONS, AsyncConnection, AsyncStream
+from ._connection import AsyncConnection, AsyncStream
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
@@ -70,17 +70,16 @@ class AsyncHttpClient(AsyncClient):
     """asyncio calls over HTTP/1.1 with keep-alive to an oxbridge server."""
 
     bridge = "http"
+    _address = "url"
 
-    def __init__(
-        self, library: Library, target: TcpTarget, timeout: float, max_connections: int
-    ) -> None:
+    def __init__(self, library: Library, target: TcpTarget, options: Options) -> None:
         tls = None
         if target.ca is not None:
             tls = ssl.create_default_context(cafile=target.ca or None)
         self.url = f"{'https' if tls else 'http'}://{target.netloc}"
         self._head = http.HeadWriter(target)
 
-        def opener() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        def connect() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
             # asyncio sets TCP_NODELAY on its TCP streams.
             return asyncio.open_connection(
                 target.host,
@@ -96,7 +95,9 @@ class AsyncHttpClient(AsyncClient):
                 raise error_from(reply, f"{self.url}/catalogue (HTTP {status})", status)
             _catalogue.check(library, reply, self.url)
 
-        self._conn = AsyncConnection(opener, self.url, timeout, max_connections, greet)
+        self._conn = AsyncConnection(
+            connect, self.url, options.timeout, options.max_connections, greet
+        )
         super().__init__(library)
 
     async def post(self, path: str, body: bytes) -> bytes:
@@ -137,23 +138,7 @@ class AsyncHttpClient(AsyncClient):
     def close(self) -> None:
         self._conn.close()
 
-    def __repr__(self) -> str:
-        where = f"url={self.url!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='http' {where}{self._library_note()}>"
 
-
-def open(
-    address: str | None,
-    library: Library,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    token: str | None = None,
-    ca: str | None = None,
-    max_connections: int = MAX_CONNECTIONS,
-    **options: Any,
-) -> AsyncClient:
-    """``aio.connect("http")``, ``aio.connect("http://host:port")`` or
-    ``aio.connect("https://host:port", ca="ca.pem")``, as ``connect()``."""
-    port = library.native.DEFAULT_HTTP_PORT
-    where = tcp_target("http", address, port, token, ca, options, library)
-    return AsyncHttpClient(library, where, timeout, max_connections)
+#: ``aio.connect("http")``, ``aio.connect("http://host:port")`` or
+#: ``aio.connect("https://host:port", ca="ca.pem")``, as ``connect()``.
+open = opener("http", AsyncHttpClient, pooled=True)

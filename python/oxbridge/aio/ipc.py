@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames
 from .._functions import FunctionInfo
 from ..bridges import _catalogue, ipc
-from ..bridges._network import DEFAULT_TIMEOUT, unix_path
+from ..bridges._network import Options, opener
 from ..bridges._socket import MAX_HEAD
 from ..bridges._wire import error_from, json_decoder, json_encoder, json_reply
 from ._client import AsyncClient
-from ._connection import MAX_CONNECTIONS, AsyncConnection, AsyncStream
+from ._connection import AsyncConnection, AsyncStream
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
@@ -42,12 +42,13 @@ class AsyncIpcClient(AsyncClient):
     """asyncio calls over a Unix domain socket to an oxbridge server."""
 
     bridge = "ipc"
+    _address = "path"
 
-    def __init__(self, library: Library, path: str, timeout: float, max_connections: int) -> None:
+    def __init__(self, library: Library, path: str, options: Options) -> None:
         self.path = path
         self.where = f"unix://{path}"
 
-        def opener() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        def connect() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
             return asyncio.open_unix_connection(path)
 
         async def greet(stream: AsyncStream) -> None:
@@ -57,7 +58,9 @@ class AsyncIpcClient(AsyncClient):
                 raise error_from(line, self.where)
             _catalogue.check(library, line, self.where)
 
-        self._conn = AsyncConnection(opener, self.where, timeout, max_connections, greet)
+        self._conn = AsyncConnection(
+            connect, self.where, options.timeout, options.max_connections, greet
+        )
         super().__init__(library)
 
     async def request(self, fields: str) -> dict[str, Any]:
@@ -99,20 +102,6 @@ class AsyncIpcClient(AsyncClient):
     def close(self) -> None:
         self._conn.close()
 
-    def __repr__(self) -> str:
-        where = f"path={self.path!r}"
-        return f"<oxbridge.aio.AsyncClient bridge='ipc' {where}{self._library_note()}>"
 
-
-def open(
-    address: str | None,
-    library: Library,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_connections: int = MAX_CONNECTIONS,
-    **options: Any,
-) -> AsyncClient:
-    """``aio.connect("ipc")`` or ``aio.connect("unix:///path/to/socket")``."""
-    if options:
-        raise TypeError(f"unexpected options for the ipc bridge: {', '.join(options)}")
-    return AsyncIpcClient(library, unix_path(address, library), timeout, max_connections)
+#: ``aio.connect("ipc")`` or ``aio.connect("unix:///path/to/socket")``.
+open = opener("ipc", AsyncIpcClient, pooled=True)

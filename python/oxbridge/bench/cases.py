@@ -111,7 +111,7 @@ def in_process_floors(chosen: list[str]) -> list[Case]:
         from ..bridges import cffi as cffi_bridge  # noqa: PLC0415
 
         # In API mode where the extension has cffi's module compiled in.
-        loaded = cffi_bridge._load(CALCULATOR)
+        loaded = cffi_bridge.load(CALCULATOR)
         out_c = loaded.flat_ffi.new("double[2]")
         bare = getattr(loaded.flat_lib, f"{loaded.flat_prefix}add")
         cases.append(

@@ -61,18 +61,18 @@ FLAT_COMPLEX = sys.platform != "win32" and platform.machine().lower() in (
 )
 
 
-T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
-class Loader(Generic[T]):
+class Loader(Generic[T_co]):
     """Loads each library once per process (``make(library)``), by its path."""
 
-    def __init__(self, make: Callable[[Library], T]) -> None:
+    def __init__(self, make: Callable[[Library], T_co]) -> None:
         self._make = make
-        self._loaded: dict[str, T] = {}
+        self._loaded: dict[str, T_co] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, library: Library) -> T:
+    def __call__(self, library: Library) -> T_co:
         found = self._loaded.get(library.path)
         if found is None:
             with self._lock:

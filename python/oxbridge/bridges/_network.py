@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import UnknownBridgeError
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 
 #: Seconds a network call may take before it raises BridgeTimeoutError.
 DEFAULT_TIMEOUT = 10.0
+#: Connections an asyncio client opens at once by default; more calls wait.
+MAX_CONNECTIONS = 64
+
+C = TypeVar("C")
 
 
 def _reachable_tcp(host: str, port: int) -> bool:
@@ -127,7 +132,6 @@ def tcp_target(
     default_port: int,
     token: str | None,
     ca: str | None,
-    options: dict[str, object],
     library: Library,
 ) -> TcpTarget:
     """What a TCP bridge's ``open()`` needs.
@@ -136,11 +140,8 @@ def tcp_target(
     ``$OXBRIDGE_GRPC`` among others; a grpc URL may name several servers),
     the token from the argument or
     ``$OXBRIDGE_TOKEN``. TLS is on for ``https://`` and ``grpcs://`` URLs,
-    verified against ``ca`` (or ``$OXBRIDGE_CA``, else the system's roots);
-    unknown options are refused by name.
+    verified against ``ca`` (or ``$OXBRIDGE_CA``, else the system's roots).
     """
-    if options:
-        raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(options)}")
     url = address if address is not None else configured_url(bridge, library)
     (host, port), *others = tcp_address(bridge, url, default_port, library)
     if others and bridge != "grpc":
@@ -170,3 +171,49 @@ def unix_path(url: str | None, library: Library) -> str:
     if library.is_calculator and _reachable_unix(default):
         return default
     return _embedded.addresses(library).unix
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every network client takes, sync and asyncio alike: its
+    deadline per call, and for the TCP bridges a bearer token and the CA
+    bundle that verifies the server (``https://``, ``grpcs://``)."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    token: str | None = None
+    ca: str | None = None
+    #: Connections open at once (the asyncio HTTP and IPC clients' pools).
+    max_connections: int = MAX_CONNECTIONS
+
+
+def opener(
+    bridge: str, make: Callable[[Library, Any, Options], C], *, pooled: bool = False
+) -> Callable[..., C]:
+    """The ``open(address, library, **options)`` that the registry calls for
+    a network client: ``address`` (a URL, or ``None`` for the environment,
+    the default server or an embedded one) resolved to a :class:`TcpTarget`
+    or a socket path, the options checked once (an unknown one, or a token
+    for IPC, is refused by name), then ``make(library, where, options)``.
+    ``pooled``: the client keeps a pool that ``max_connections`` bounds."""
+    accepted = {"timeout"} | ({"max_connections"} if pooled else set())
+    if bridge != "ipc":
+        accepted |= {"token", "ca"}
+
+    def open(address: str | None, library: Library, **given: Any) -> C:
+        unknown = [name for name in given if name not in accepted]
+        if unknown:
+            raise TypeError(f"unexpected options for the {bridge} bridge: {', '.join(unknown)}")
+        options = Options(**given)
+        where: TcpTarget | str
+        if bridge == "ipc":
+            where = unix_path(address, library)
+        else:
+            port = getattr(library.native, f"DEFAULT_{bridge.upper()}_PORT")
+            where = tcp_target(bridge, address, port, options.token, options.ca, library)
+        return make(library, where, options)
+
+    open.__doc__ = (
+        f"A {bridge} client: ``connect({bridge!r})`` or a URL, with the options of"
+        " :class:`Options`."
+    )
+    return open

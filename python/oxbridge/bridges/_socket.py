@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, ProtocolError, TransportError
+from ..errors import BadReply, BridgeTimeoutError, OxbridgeError, TransportError
+from ._pool import Closed, Idle, fail, why
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -37,15 +38,9 @@ SPINS = 100
 MAX_REPLY = 64 << 20
 #: The most an HTTP response head or an error document may hold.
 MAX_HEAD = 64 << 10
-#: Idle sockets kept per connection; more are closed when their call ends.
-KEEP_IDLE = 8
 #: A read that may block for less than the full timeout this much short
 #: retunes the kernel's timeout to what is left of the call's deadline.
 _SLACK = 0.001
-
-
-class Closed(Exception):
-    """The peer closed the connection before the reply was complete."""
 
 
 class Stream:
@@ -210,8 +205,7 @@ class Connection:
         self._greet = greet
         self.where = where
         self.timeout = timeout
-        self._idle: list[tuple[int, Stream]] = []
-        self._generation = 0
+        self._idle: Idle[Stream] = Idle()
 
     def exchange(
         self, request: bytes | Sequence[Any], reader: Callable[[Stream], T], size: int = -1
@@ -235,14 +229,9 @@ class Connection:
         one deadline (see the module for what a failure does)."""
         deadline = time.monotonic() + self.timeout
         for attempt in (0, 1):
-            # list.pop and list.append are atomic: no lock to leak if a call
-            # is interrupted, and a socket is only ever in one call's hands.
-            try:
-                generation, stream = self._idle.pop()
-                reused = True
-            except IndexError:
-                generation, stream = self._generation, self._connect(deadline)
-                reused = False
+            taken = self._idle.take()
+            reused = taken is not None
+            generation, stream = taken or (self._idle.generation, self._connect(deadline))
             stream.deadline = deadline
             try:
                 if not reused and self._greet is not None:
@@ -255,21 +244,10 @@ class Connection:
                 raise
             except BaseException as e:
                 stream.close()
-                if isinstance(e, TimeoutError | BlockingIOError):
-                    raise BridgeTimeoutError(
-                        f"no reply from {self.where} within {self.timeout:g} s"
-                    ) from None
-                if isinstance(e, BadReply):
-                    raise ProtocolError(f"bad reply from {self.where}: {e}") from None
-                if isinstance(e, OSError | Closed):
-                    if reused and attempt == 0:
-                        continue
-                    raise TransportError(f"connection to {self.where} broke: {why(e)}") from None
-                raise  # KeyboardInterrupt, a signal handler's exception: as they are
+                fail(e, self.where, self.timeout, retry=reused and attempt == 0)
+                continue
             stream.finish()
-            if stream.reusable and generation == self._generation and len(self._idle) < KEEP_IDLE:
-                self._idle.append((generation, stream))
-            else:
+            if not (stream.reusable and self._idle.give_back(generation, stream)):
                 stream.close()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
@@ -290,12 +268,7 @@ class Connection:
     def close(self) -> None:
         """Close the idle sockets; those in calls close when their call ends.
         The next call opens a new one."""
-        self._generation += 1
-        while self._idle:
-            try:
-                _, stream = self._idle.pop()
-            except IndexError:
-                break
+        for stream in self._idle.drain():
             stream.close()
 
 
@@ -311,10 +284,3 @@ def kernel_timeouts(sock: socket.socket, timeout: float) -> None:
     sock.settimeout(None)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, packed)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
-
-
-def why(e: BaseException) -> str:
-    """Why a connection failed, in a few words."""
-    if isinstance(e, Closed):
-        return "the server closed the connection"
-    return e.strerror or str(e) if isinstance(e, OSError) else str(e)

@@ -17,32 +17,25 @@ from typing import TYPE_CHECKING, Any
 
 import cffi
 
-from .. import _extras
-from .._client import Client
 from .._functions import FunctionInfo, checked
-from ..errors import error_for_status
 from . import _cabi
+from ._loaded import InProcessClient, Symbols
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
     from .._library import Library
 
-_ARRAY_FREE = {"f64[]": "oxb_f64_array_free", "i64[]": "oxb_i64_array_free",
-               "complex[]": "oxb_complex_array_free"}  # fmt: skip
 _ELEMENT = {"f64[]": "double[]", "i64[]": "int64_t[]", "complex[]": "OxbComplex[]"}
 
 
-class _Loaded:
-    """One library's ``oxb_*`` symbols, declared and loaded once, and a method
-    per function."""
+class _Symbols(Symbols):
+    """One library's ``oxb_*`` symbols through cffi (see :class:`Symbols`)."""
 
-    #: The C functions, as declared by the header (``oxb_<name>``...).
-    lib: Any
     #: The functions of scalars with flattened arguments (``flat_prefix + name``).
     flat_lib: Any
     flat_prefix: str
 
-    def __init__(self, library: Library) -> None:
+    def load(self, library: Library) -> None:
         api = getattr(library.native, "_cffi_api", None)
         if api is not None:
             # API mode: the module compiled into the extension (tools/gen_cffi.py).
@@ -51,10 +44,16 @@ class _Loaded:
             self.flat_prefix = "oxb_flat_"
         else:
             self._load_abi_mode(library)
-        _cabi.check_abi(self.lib.oxb_abi_version(), library.path)
-        #: Each function's name as `oxb_many` takes it, made on first use.
-        self._names: dict[str, tuple[Any, Any]] = {}
-        self.methods = {f.name: self._method(f) for f in library.functions.values()}
+
+    def abi_version(self) -> int:
+        return int(self.lib.oxb_abi_version())
+
+    def bytes_at(self, ptr: Any, n: int) -> bytes:
+        return bytes(self.ffi.buffer(ptr, n))
+
+    def value_of(self, type_name: str, out: Any) -> Any:
+        # A complex result is read through its pointer; anything else is out[0].
+        return out if type_name == "complex" else out[0]
 
     def _load_abi_mode(self, library: Library) -> None:
         """The header's declarations over ``dlopen``: for a library whose
@@ -76,20 +75,6 @@ class _Loaded:
         self.flat_lib = flat_ffi.dlopen(library.path)
         self.flat_prefix = "oxb_"
 
-    def take_bytes(self, s: Any) -> bytes:
-        """Copy and free a byte string the library returned."""
-        try:
-            return self.ffi.unpack(self.ffi.cast("char *", s.ptr), s.len) if s.len else b""
-        finally:
-            self.lib.oxb_string_free(s)
-
-    def take(self, s: Any) -> str:
-        """Decode and free a string the library returned."""
-        return self.take_bytes(s).decode("utf-8")
-
-    def raise_for(self, status: int, err: Any) -> None:
-        raise error_for_status(status, self.take(err[0]))
-
     def to_c(self, type_name: str, value: Any, keep: list[Any]) -> Any:
         """A checked argument in its C form; buffers it borrows go into ``keep``."""
         if type_name == "complex":
@@ -105,28 +90,7 @@ class _Loaded:
             return (buf, len(value))
         return value
 
-    def from_c(self, type_name: str, out: Any) -> Any:
-        """The result ``out`` points to, released when the library owns it."""
-        if type_name == "complex":
-            return complex(out.re, out.im)
-        if type_name == "str":
-            return self.take(out[0])
-        if type_name == "bytes":
-            return self.take_bytes(out[0])
-        if type_name.endswith("[]"):
-            array = out[0]
-            try:
-                # Inside the try: a missing numpy still frees the library's array.
-                np = _extras.numpy()
-                dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}
-                size = np.dtype(dtype[type_name]).itemsize * array.len
-                raw = bytes(self.ffi.buffer(array.ptr, size)) if array.len else b""
-                return np.frombuffer(raw, dtype=dtype[type_name]).copy()
-            finally:
-                getattr(self.lib, _ARRAY_FREE[type_name])(array)
-        return out[0]
-
-    def _fast(self, f: FunctionInfo) -> Callable[..., Any]:
+    def fast(self, f: FunctionInfo) -> Callable[..., Any]:
         """The generated fast path (``_cabi.fast_source``) over cffi."""
         new = self.flat_ffi.new
         out_type = "double[2]" if f.returns == "complex" else f"{_cabi.C_OUT[f.returns]} *"
@@ -145,14 +109,14 @@ class _Loaded:
              "_pass": lambda p: p, "_result": result[f.returns], "_raise": self.raise_for},
         )  # fmt: skip
 
-    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
+    def general(self, f: FunctionInfo) -> Callable[..., Any]:
         fn = getattr(self.lib, f"oxb_{f.name}")
         new = self.ffi.new
         out_type = f"{_cabi.C_OUT[f.returns]} *"
         types = [p.type for p in f.params]
         to_c, from_c, raise_for = self.to_c, self.from_c, self.raise_for
 
-        def slow(*args: object, **kwargs: object) -> Any:
+        def call(*args: object, **kwargs: object) -> Any:
             keep: list[Any] = []
             values = checked(f, args, kwargs)
             c_args = [to_c(t, v, keep) for t, v in zip(types, values, strict=True)]
@@ -162,22 +126,18 @@ class _Loaded:
                 raise_for(status, err)
             return from_c(f.returns, out)
 
-        if _cabi.is_complex_pair(f):
-            pool: list[Any] = []
-            return _cabi.generate_pair(
-                f,
-                {"_fn": getattr(self.flat_lib, f"{self.flat_prefix}{f.name}"),
-                 "_take": pool.pop, "_give": pool.append,
-                 "_pair": functools.partial(self.flat_ffi.new, "double[2]"),
-                 "_null": self.flat_ffi.NULL,
-                 "_errors": (AttributeError, TypeError, OverflowError), "_slow": slow},
-            )  # fmt: skip
-        if _cabi.has_fast_path(f):
-            return self._fast(f)
-        method = slow
-        method.__name__ = method.__qualname__ = f.name
-        method.__doc__ = f.doc
-        return method
+        return call
+
+    def complex_pair(self, f: FunctionInfo) -> Callable[..., Any]:
+        pool: list[Any] = []
+        return _cabi.generate_pair(
+            f,
+            {"_fn": getattr(self.flat_lib, f"{self.flat_prefix}{f.name}"),
+             "_take": pool.pop, "_give": pool.append,
+             "_pair": functools.partial(self.flat_ffi.new, "double[2]"),
+             "_null": self.flat_ffi.NULL,
+             "_errors": (AttributeError, TypeError, OverflowError), "_slow": self.general(f)},
+        )  # fmt: skip
 
     def fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         """``oxb_many``: ``f`` elementwise into ``out``."""
@@ -185,9 +145,7 @@ class _Loaded:
         # from_buffer: a pointer to the array's memory, without numpy's
         # `.ctypes` helper object (about 1 µs an array).
         columns, keep = _cabi.many_columns(f, operands, ffi.from_buffer)
-        name = self._names.get(f.name)
-        if name is None:
-            name = self._names[f.name] = self._name(f.name)
+        name = self.name(f.name)
         err = ffi.new("OxbString *")
         status = self.lib.oxb_many(
             name[0][0], ffi.new("OxbColumn[]", columns), len(columns), ffi.from_buffer(out),
@@ -197,33 +155,22 @@ class _Loaded:
         if status:
             self.raise_for(status, err)
 
-    def _name(self, name: str) -> tuple[Any, Any]:
+    def make_name(self, name: str) -> tuple[Any, Any]:
         """A function's name as the ``OxbStr`` that ``oxb_many`` takes, and
         the bytes it points to (kept with it)."""
         encoded = self.ffi.from_buffer(name.encode())
         return self.ffi.new("OxbStr *", (encoded, len(encoded))), encoded
 
 
-#: Each library loaded, by its shared library's path.
-_load = _cabi.Loader(_Loaded)
+#: Each library's symbols, loaded once per process.
+load = _cabi.Loader(_Symbols)
 
 
-class CffiClient(Client):
+class CffiClient(InProcessClient):
     """In-process calls through cffi and the ``oxb_*`` C ABI."""
 
     bridge = "cffi"
-
-    def __init__(self, library: Library) -> None:
-        super().__init__(library)
-        self._loaded = loaded = _load(library)
-        for name, method in loaded.methods.items():
-            setattr(self, name, method)
-
-    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
-        self._loaded.fill(f, operands, out)
+    load = load
 
 
-def open(address: str | None, library: Library, **options: Any) -> Client:
-    """The cffi bridge takes no address or options."""
-    del address, options
-    return CffiClient(library)
+open = CffiClient.open

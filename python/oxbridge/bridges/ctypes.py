@@ -27,11 +27,9 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Any, cast
 
-from .. import _extras
-from .._client import Client
 from .._functions import FunctionInfo, checked, named
-from ..errors import error_for_status
 from . import _cabi
+from ._loaded import ARRAY_FREE, InProcessClient, Symbols
 
 if TYPE_CHECKING:
     from .._arrays import Array, Operand
@@ -84,8 +82,6 @@ _OUT: dict[str, Any] = {
     "i64[]": _slice("OxbI64Array", c_int64),
     "complex[]": _slice("OxbComplexArray", OxbComplex),
 }
-_ARRAY_FREE = {"f64[]": "oxb_f64_array_free", "i64[]": "oxb_i64_array_free",
-               "complex[]": "oxb_complex_array_free"}  # fmt: skip
 
 _Out = c_double * 2
 
@@ -142,10 +138,10 @@ def _to_c(type_name: str, value: Any) -> Any:
     return c_type(value)
 
 
-class _Loaded:
-    """One library's ``oxb_*`` symbols, loaded once, and a method per function."""
+class _Symbols(Symbols):
+    """One library's ``oxb_*`` symbols through ctypes (see :class:`Symbols`)."""
 
-    def __init__(self, library: Library) -> None:
+    def load(self, library: Library) -> None:
         self.lib = lib = ctypes.PyDLL(library.path)
         # Batches run for milliseconds: call them through a handle that releases the GIL.
         self.batch_lib = ctypes.CDLL(library.path)
@@ -153,51 +149,23 @@ class _Loaded:
             _ARG["str"], POINTER(OxbColumn), c_size_t, c_void_p, c_size_t, POINTER(OxbString),
         )  # fmt: skip
         lib.oxb_abi_version.restype = c_uint32
-        _cabi.check_abi(lib.oxb_abi_version(), library.path)
         lib.oxb_string_free.argtypes = (OxbString,)
         lib.oxb_string_free.restype = None
-        for type_name, free in _ARRAY_FREE.items():
-            lib[free].argtypes = (_OUT[type_name],)
-            lib[free].restype = None
-        #: Each function's name as `oxb_many` takes it, made on first use.
-        self._names: dict[str, tuple[Any, bytes]] = {}
-        self.methods = {f.name: self._method(f) for f in library.functions.values()}
+        for type_name, free in ARRAY_FREE.items():
+            getattr(lib, free).argtypes = (_OUT[type_name],)
+            getattr(lib, free).restype = None
 
-    def take_bytes(self, s: OxbString) -> bytes:
-        """Copy and free a byte string the library returned."""
-        try:
-            return ctypes.string_at(s.ptr, s.len) if s.len else b""
-        finally:
-            self.lib.oxb_string_free(s)
+    def abi_version(self) -> int:
+        return int(self.lib.oxb_abi_version())
 
-    def take(self, s: OxbString) -> str:
-        """Decode and free a string the library returned."""
-        return self.take_bytes(s).decode("utf-8")
+    def bytes_at(self, ptr: Any, n: int) -> bytes:
+        return ctypes.string_at(ptr, n)
 
-    def raise_for(self, status: int, err: OxbString) -> None:
-        raise error_for_status(status, self.take(err))
+    def value_of(self, type_name: str, out: Any) -> Any:
+        # A structure is its own value; a simple type holds it.
+        return out.value if type_name in ("bool", "i64", "f64") else out
 
-    def from_c(self, type_name: str, out: Any) -> Any:
-        """The result in ``out``, released when the library owns it."""
-        if type_name == "complex":
-            return complex(out.re, out.im)
-        if type_name == "str":
-            return self.take(out)
-        if type_name == "bytes":
-            return self.take_bytes(out)
-        if type_name.endswith("[]"):
-            try:
-                # Inside the try: a missing numpy still frees the library's array.
-                np = _extras.numpy()
-                dtype = {"f64[]": np.float64, "i64[]": np.int64, "complex[]": np.complex128}
-                size = np.dtype(dtype[type_name]).itemsize * out.len
-                raw = ctypes.string_at(out.ptr, size) if out.len else b""
-                return np.frombuffer(raw, dtype=dtype[type_name]).copy()
-            finally:
-                self.lib[_ARRAY_FREE[type_name]](out)
-        return out.value
-
-    def _complex_pair(self, f: FunctionInfo) -> Callable[..., complex]:
+    def complex_pair(self, f: FunctionInfo) -> Callable[..., complex]:
         """The calculator's shape, two complex in and one out: four doubles
         packed into a buffer and one ``oxb_many`` call of one element whose
         every argument is a ctypes object built once, so ctypes converts
@@ -233,7 +201,7 @@ class _Loaded:
         exec(compile(source, f"<oxbridge pair path of {f.name}>", "exec"), namespace)
         return named(namespace[f.name], f)
 
-    def _general(self, f: FunctionInfo) -> Callable[..., Any]:
+    def general(self, f: FunctionInfo) -> Callable[..., Any]:
         """Any signature: arguments checked and converted by type."""
         fn = self.lib[f"oxb_{f.name}"]
         fn.argtypes = (*(_ARG[p.type] for p in f.params), c_void_p, c_void_p)
@@ -250,7 +218,7 @@ class _Loaded:
 
         return call
 
-    def _fast(self, f: FunctionInfo) -> Callable[..., Any]:
+    def fast(self, f: FunctionInfo) -> Callable[..., Any]:
         """The generated fast path (``_cabi.fast_source``) over ctypes."""
         fn = self.lib[f"oxb_{f.name}"]
         flat = [c for p in f.params for c in _cabi.FLAT_C[p.type]]
@@ -272,23 +240,11 @@ class _Loaded:
             "bool": (c_bool, lambda o: o.value),
         }[type_name]
 
-    def _method(self, f: FunctionInfo) -> Callable[..., Any]:
-        if _cabi.is_complex_pair(f):
-            return self._complex_pair(f)
-        if _cabi.has_fast_path(f):
-            return self._fast(f)
-        method = self._general(f)
-        method.__name__ = method.__qualname__ = f.name
-        method.__doc__ = f.doc
-        return method
-
     def fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
         """``oxb_many``: ``f`` elementwise into ``out``."""
         columns, keep = _cabi.many_columns(f, operands, _address)
         array = (OxbColumn * len(columns))(*columns)  # type: ignore[misc]  # tuples as structures
-        name = self._names.get(f.name)
-        if name is None:
-            name = self._names[f.name] = _name(f.name)
+        name = self.name(f.name)
         err = OxbString()
         # A small batch is over before releasing the GIL would pay for itself.
         lib = self.batch_lib if len(out) >= _RELEASE_FROM else self.lib
@@ -299,14 +255,13 @@ class _Loaded:
         if status:
             self.raise_for(status, err)
 
-
-def _name(name: str) -> tuple[Any, bytes]:
-    """A function's name as the ``OxbStr`` that ``oxb_many`` takes, and the
-    bytes it points to (kept with it)."""
-    encoded = name.encode()
-    return _ARG["str"](
-        ctypes.cast(ctypes.c_char_p(encoded), POINTER(c_uint8)), len(encoded)
-    ), encoded
+    def make_name(self, name: str) -> tuple[Any, bytes]:
+        """A function's name as the ``OxbStr`` that ``oxb_many`` takes, and
+        the bytes it points to (kept with it)."""
+        encoded = name.encode()
+        return _ARG["str"](
+            ctypes.cast(ctypes.c_char_p(encoded), POINTER(c_uint8)), len(encoded)
+        ), encoded
 
 
 #: Batches of at least this many elements release the GIL while they run.
@@ -325,26 +280,15 @@ def _address(arr: Array) -> int:
         return int(_numpy_address(arr))
 
 
-#: Each library loaded, by its shared library's path.
-_load = _cabi.Loader(_Loaded)
+#: Each library's symbols, loaded once per process.
+load = _cabi.Loader(_Symbols)
 
 
-class CtypesClient(Client):
+class CtypesClient(InProcessClient):
     """In-process calls through ctypes and the ``oxb_*`` C ABI."""
 
     bridge = "ctypes"
-
-    def __init__(self, library: Library) -> None:
-        super().__init__(library)
-        self._loaded = loaded = _load(library)
-        for name, method in loaded.methods.items():
-            setattr(self, name, method)
-
-    def _fill(self, f: FunctionInfo, operands: list[Operand], out: Array) -> None:
-        self._loaded.fill(f, operands, out)
+    load = load
 
 
-def open(address: str | None, library: Library, **options: Any) -> Client:
-    """The ctypes bridge takes no address or options."""
-    del address, options
-    return CtypesClient(library)
+open = CtypesClient.open

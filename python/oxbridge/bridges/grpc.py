@@ -20,7 +20,7 @@ from .._args import complex_arg
 from .._client import Client
 from .._functions import FunctionInfo, bind, checked, named
 from . import _catalogue
-from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
+from ._network import Options, TcpTarget, opener
 from ._protobuf import decode_many_reply, decode_reply, encode_request, many_request_parts
 
 if TYPE_CHECKING:
@@ -90,14 +90,13 @@ class GrpcClient(Client):
     """Calls over gRPC (HTTP/2) to an oxbridge server."""
 
     bridge = "grpc"
+    _address = "target"
 
-    def __init__(
-        self, library: Library, where: TcpTarget, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
+    def __init__(self, library: Library, where: TcpTarget, options: Options) -> None:
         super().__init__(library)
         self.target = where.netloc
         self._frames = _frames.FrameSize()
-        self.timeout = timeout
+        self.timeout = options.timeout
         self._channel = channel(where, library)
         self._where, self._library = where, library
         # A batch's frames take turns on two channels, each on a runtime of
@@ -215,23 +214,9 @@ class GrpcClient(Client):
         for lane in self._lanes:
             lane.close()
 
-    def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='grpc' target={self.target!r}{self._library_note()}>"
 
-
-def open(
-    address: str | None,
-    library: Library,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    token: str | None = None,
-    ca: str | None = None,
-    **options: Any,
-) -> Client:
-    """``connect("grpc")``, ``connect("grpc://host:port")`` or
-    ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or
-    ``$OXBRIDGE_TOKEN``) is sent as a bearer token. Several servers,
-    ``grpc://h1:p1,h2:p2``, share the calls round-robin."""
-    port = library.native.DEFAULT_GRPC_PORT
-    where = tcp_target("grpc", address, port, token, ca, options, library)
-    return GrpcClient(library, where, timeout)
+#: ``connect("grpc")``, ``connect("grpc://host:port")`` or
+#: ``connect("grpcs://host:port", ca="ca.pem")``; ``token`` (or ``$OXBRIDGE_TOKEN``)
+#: is sent as a bearer token. Several servers, ``grpc://h1:p1,h2:p2``, share the
+#: calls round-robin.
+open = opener("grpc", GrpcClient)

@@ -17,7 +17,7 @@ from .._client import Client
 from .._functions import FunctionInfo
 from ..errors import BadReply
 from . import _catalogue
-from ._network import DEFAULT_TIMEOUT, TcpTarget, tcp_target
+from ._network import Options, TcpTarget, opener
 from ._socket import MAX_HEAD, MAX_REPLY, SPINS, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
@@ -177,10 +177,9 @@ class HttpClient(Client):
     """Calls over HTTP/1.1 with keep-alive to an oxbridge server."""
 
     bridge = "http"
+    _address = "url"
 
-    def __init__(
-        self, library: Library, target: TcpTarget, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
+    def __init__(self, library: Library, target: TcpTarget, options: Options) -> None:
         super().__init__(library)
         self.host, self.port = target.host, target.port
         self._head = HeadWriter(target)
@@ -190,7 +189,7 @@ class HttpClient(Client):
             tls = ssl.create_default_context(cafile=target.ca or None)
         self.url = f"{'https' if tls else 'http'}://{netloc}"
 
-        def opener(t: float) -> socket.socket:
+        def connect(t: float) -> socket.socket:
             sock = socket.create_connection((target.host, target.port), timeout=t)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if tls is not None:
@@ -207,7 +206,7 @@ class HttpClient(Client):
                 raise error_from(reply, f"{self.url}/catalogue (HTTP {status})", status)
             _catalogue.check(library, reply, self.url)
 
-        self._conn = Connection(opener, self.url, timeout, greet)
+        self._conn = Connection(connect, self.url, options.timeout, greet)
         self._frames = _frames.FrameSize()
         for f in library.functions.values():
             setattr(self, f.name, self._method(f))
@@ -249,22 +248,8 @@ class HttpClient(Client):
     def close(self) -> None:
         self._conn.close()
 
-    def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='http' url={self.url!r}{self._library_note()}>"
 
-
-def open(
-    address: str | None,
-    library: Library,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    token: str | None = None,
-    ca: str | None = None,
-    **options: Any,
-) -> Client:
-    """``connect("http")``, ``connect("http://host:port")`` or
-    ``connect("https://host:port", ca="ca.pem")``; ``token`` (or
-    ``$OXBRIDGE_TOKEN``) is sent as a bearer token."""
-    port = library.native.DEFAULT_HTTP_PORT
-    where = tcp_target("http", address, port, token, ca, options, library)
-    return HttpClient(library, where, timeout)
+#: ``connect("http")``, ``connect("http://host:port")`` or
+#: ``connect("https://host:port", ca="ca.pem")``; ``token`` (or ``$OXBRIDGE_TOKEN``)
+#: is sent as a bearer token.
+open = opener("http", HttpClient)

@@ -16,7 +16,7 @@ from .._functions import FunctionInfo
 from ..errors import BadReply, PayloadTooLargeError, ServerBusyError
 from . import _catalogue
 from . import _shared as shm
-from ._network import DEFAULT_TIMEOUT, unix_path
+from ._network import Options, opener
 from ._socket import MAX_HEAD, SPINS, Connection, Stream
 from ._wire import error_from, json_method, json_reply
 
@@ -78,12 +78,14 @@ class IpcClient(Client):
     """Calls over a Unix domain socket to an oxbridge server."""
 
     bridge = "ipc"
+    _address = "path"
 
-    def __init__(self, library: Library, path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, library: Library, path: str, options: Options) -> None:
+        timeout = options.timeout
         super().__init__(library)
         self.path = path
 
-        def opener(t: float) -> socket.socket:
+        def connect(t: float) -> socket.socket:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(t)
             try:
@@ -102,11 +104,11 @@ class IpcClient(Client):
                 raise error_from(line, self.where)
             _catalogue.check(library, line, self.where)
 
-        self._conn = Connection(opener, self.where, timeout, greet)
+        self._conn = Connection(connect, self.where, timeout, greet)
         # Large batches go over connections of their own, in shared memory,
         # while the server takes regions of their size. Their first message
         # must be a region's: the catalogue is checked on `_conn` first.
-        self._shared = Connection(opener, self.where, timeout) if shm.available() else None
+        self._shared = Connection(connect, self.where, timeout) if shm.available() else None
         self._greeted = False
         self._shared_limit = shm.MAX_REGION
         self._frames = _frames.FrameSize()
@@ -191,14 +193,6 @@ class IpcClient(Client):
         if self._shared is not None:
             self._shared.close()
 
-    def __repr__(self) -> str:
-        return f"<oxbridge.Client bridge='ipc' path={self.path!r}{self._library_note()}>"
 
-
-def open(
-    address: str | None, library: Library, *, timeout: float = DEFAULT_TIMEOUT, **options: Any
-) -> Client:
-    """``connect("ipc")`` or ``connect("unix:///path/to/socket")``."""
-    if options:
-        raise TypeError(f"unexpected options for the ipc bridge: {', '.join(options)}")
-    return IpcClient(library, unix_path(address, library), timeout)
+#: ``connect("ipc")`` or ``connect("unix:///path/to/socket")``.
+open = opener("ipc", IpcClient)
