@@ -196,7 +196,7 @@ lint: build ## cargo fmt/clippy, ruff, mypy, stubtest
 	$(VENV)/bin/ruff check python examples tests tools deploy
 	$(VENV)/bin/ruff format --check python examples tests tools deploy
 	$(VENV)/bin/mypy
-	$(PY) -m mypy.stubtest oxbridge._native pystd._native
+	$(PY) -m mypy.stubtest oxbridge._native pystd._native b64._native
 
 .PHONY: bench
 bench: PROFILE = release
@@ -213,8 +213,10 @@ protos: $(STAMPS)/venv ## Regenerate proto/calculator/v1/functions.proto from th
 	$(PY) tools/gen_protos.py
 
 .PHONY: stubs
-stubs: build ## Regenerate the generated parts of the stubs and Client annotations (oxbridge and examples/pystd)
+stubs: build ## Regenerate the stubs and typed clients: oxbridge's (generated parts), and each example library's (its own `oxbridge stubs`)
 	$(PY) tools/gen_stubs.py
+	$(VENV)/bin/oxbridge stubs pystd
+	$(VENV)/bin/oxbridge stubs b64
 
 .PHONY: cffi
 cffi: build ## Regenerate cffi's API-mode source of the C ABI (crates/oxbridge-native/cffi), then rebuild

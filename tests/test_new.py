@@ -81,6 +81,7 @@ def test_a_new_library_builds_tests_ships_and_installs_beside_oxbridge(
     readme = (library / "README.md").read_text()
     for command in (
         "pip install -e '.[test]'",
+        f"oxbridge stubs {NAME}",
         "python -m pytest",
         "pip install build && python -m build",
         "pip install build cargo-zigbuild ziglang",
@@ -91,12 +92,17 @@ def test_a_new_library_builds_tests_ships_and_installs_beside_oxbridge(
 
     # The README's three steps, as written.
     run([user / "pip", "install", "--quiet", "-e", ".[test]"], library)
+    run([user / "oxbridge", "stubs", NAME], library)
+    package = library / "python" / NAME
+    assert "def fib(n: int) -> int:" in (package / "_native.pyi").read_text()
+    assert "fib: Callable[[int], int]" in (package / "_client.py").read_text()
     tested = run([user / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], library)
     # Every vector ran on each of the six bridges, and passed.
     vectors = [json.loads(p.read_text()) for p in (library / "vectors").glob("*.json")]
     cases = sum(len(v["cases"]) for v in vectors)
     assert {v["function"] for v in vectors} == {"fib", "hello"}
-    assert re.search(rf"\b{cases * 6} passed", tested), tested
+    # ... and the typed client and stub are current.
+    assert re.search(rf"\b{cases * 6 + 1} passed", tested), tested
     assert "failed" not in tested, tested
     run([user / "pip", "install", "--quiet", "build"], library)
     # The wheel is built from the sdist (as `build` does), in the same cargo target.

@@ -10,6 +10,7 @@ calculator, :data:`CALCULATOR`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -91,8 +92,10 @@ class Library:
 
 
 def _shared_object(package: str, filename: str) -> Path:
-    """The shared object ``filename`` of the (imported) package ``package``."""
-    for folder in getattr(sys.modules[package], "__path__", []):
+    """The shared object ``filename`` of the package ``package`` (imported
+    if it is not yet: its own ``__init__`` usually asks, half way through)."""
+    module = sys.modules.get(package) or importlib.import_module(package)
+    for folder in getattr(module, "__path__", []):
         for suffix in EXTENSION_SUFFIXES:
             path = Path(folder) / f"{filename}{suffix}"
             if path.is_file():

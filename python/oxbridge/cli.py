@@ -183,8 +183,24 @@ def new(name: str, parent: Path, crates: Path | None) -> None:
     click.echo(f"made the library {name} in {folder}")
     click.echo(f"next, in a virtual environment with oxbridge:\n  cd {folder}")
     click.echo("  pip install -e '.[test]'   # build")
+    click.echo(f"  oxbridge stubs {name}        # its typed client and stub, after each change")
     click.echo("  python -m pytest           # test on all six bridges")
     click.echo("  python -m build            # ship: dist/ holds its sdist and wheel")
+
+
+@cli.command()
+@click.argument("package")
+@click.option("--check", is_flag=True, help="Write nothing; fail when a file is stale.")
+def stubs(package: str, check: bool) -> None:
+    """Write the typed client and stub of the library PACKAGE (its _client.py
+    and _native.pyi) from its catalogue."""
+    from .stubs import write  # noqa: PLC0415
+
+    changed = write(package, check=check)
+    for path in changed:
+        click.echo(f"{'stale' if check else 'wrote'} {path}")
+    if check and changed:
+        raise click.ClickException(f"stale: run `oxbridge stubs {package}`")
 
 
 cli.add_command(serve_command(CALCULATOR))

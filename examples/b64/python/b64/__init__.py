@@ -12,9 +12,13 @@ library's server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import oxbridge
+
+if TYPE_CHECKING:
+    # Written by `oxbridge stubs b64`: its functions, annotated.
+    from ._client import Client
 
 #: The library, as oxbridge's runtime loads it from this package's shared object.
 LIBRARY = oxbridge.Library.load(__name__)
@@ -22,6 +26,6 @@ LIBRARY = oxbridge.Library.load(__name__)
 __all__ = ["LIBRARY", "connect"]
 
 
-def connect(target: str = "pyo3", **options: Any) -> oxbridge.Client:
+def connect(target: str = "pyo3", **options: Any) -> Client:
     """A client of b64 over ``target``, as :func:`oxbridge.connect`."""
-    return oxbridge.connect(target, library=LIBRARY, **options)
+    return cast("Client", oxbridge.connect(target, library=LIBRARY, **options))
