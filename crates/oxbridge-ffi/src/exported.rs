@@ -151,6 +151,24 @@ pub fn invoke(library: &Library, name: &str, args: &[Arg<'_>]) -> Result<Value, 
     Ok((f.call)(args)?)
 }
 
+/// As [`invoke`], with the function found once per symbol (`found`)
+/// rather than by name on every call.
+///
+/// # Errors
+/// As [`invoke`].
+#[inline]
+pub fn invoke_found(
+    found: &std::sync::OnceLock<Option<&'static Function>>,
+    library: &'static Library,
+    name: &str,
+    args: &[Arg<'_>],
+) -> Result<Value, Failure> {
+    let f = found
+        .get_or_init(|| library.get(name))
+        .ok_or_else(|| CoreError::UnknownOperation(name.to_owned()))?;
+    Ok((f.call)(args)?)
+}
+
 /// Writes one `oxb_<name>` symbol per signature `export!` hands over.
 #[macro_export]
 macro_rules! c_symbols {
@@ -184,7 +202,15 @@ macro_rules! c_symbols {
                             // SAFETY: the caller's contract, above.
                             unsafe { <$ty as $crate::exported::CArg>::arg(&$arg, stringify!($arg))? }
                         ),*];
-                        let value = $crate::exported::invoke(&$library, stringify!($name), &args)?;
+                        static FOUND: ::std::sync::OnceLock<
+                            Option<&'static oxbridge_core::export::Function>,
+                        > = ::std::sync::OnceLock::new();
+                        let value = $crate::exported::invoke_found(
+                            &FOUND,
+                            &$library,
+                            stringify!($name),
+                            &args,
+                        )?;
                         let c = <<$ret as oxbridge_core::export::Outcome>::Ok as $crate::exported::COut>::out(value)?;
                         // SAFETY: `out` is null or writable, per the contract.
                         unsafe { $crate::write_out(out, c) }

@@ -33,9 +33,16 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// The libraries loaded so far, by their descriptor: loading one twice
-/// gives the same [`Library`].
-static LOADED: Mutex<Vec<(usize, &'static Library)>> = Mutex::new(Vec::new());
+/// The libraries loaded so far, by their descriptor, with their handles:
+/// loading one twice gives the same [`Library`].
+static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
+
+/// A library loaded: its descriptor's address, the library, its handle.
+struct Loaded {
+    descriptor: usize,
+    library: &'static Library,
+    handle: usize,
+}
 
 /// Loads the library in the shared object at `path` (made with
 /// [`library!`](crate::library!)).
@@ -74,16 +81,38 @@ pub fn load(path: &Path) -> Result<&'static Library, LoadError> {
     let mut loaded = LOADED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, library)) = loaded.iter().find(|(at, _)| *at == described as usize) {
-        return Ok(library);
+    if let Some(known) = loaded.iter().find(|l| l.descriptor == described as usize) {
+        return Ok(known.library);
     }
     // SAFETY: the object stays loaded for the process (never closed), and
     // its descriptor is never written once made.
     let described: &'static OxbLibrary = unsafe { described.as_ref() }
         .ok_or_else(|| LoadError(format!("{shown}: `oxb_library` returned null")))?;
     let library = from_descriptor(described).map_err(|e| LoadError(format!("{shown}: {e}")))?;
-    loaded.push((described as *const OxbLibrary as usize, library));
+    loaded.push(Loaded {
+        descriptor: described as *const OxbLibrary as usize,
+        library,
+        handle: handle as usize,
+    });
     Ok(library)
+}
+
+/// The address of the symbol `name` in the shared object `library` was
+/// loaded from ([`load`]), or `None` (no such symbol, or a library this
+/// module did not load). The caller knows its type: a C symbol the library
+/// exports (`oxb_<function>`, `oxb_string_free`...).
+#[must_use]
+pub fn symbol(library: &'static Library, name: &str) -> Option<*mut std::ffi::c_void> {
+    let name = CString::new(name).ok()?;
+    let handle = LOADED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|l| std::ptr::eq(l.library, library))?
+        .handle;
+    // SAFETY: a handle of a loaded object, never closed; a NUL-terminated name.
+    let found = unsafe { libc::dlsym(handle as *mut std::ffi::c_void, name.as_ptr()) };
+    (!found.is_null()).then_some(found)
 }
 
 /// The [`Library`] a descriptor describes, once its ABI version (read

@@ -104,7 +104,12 @@ unsafe extern "C" fn trampoline(
     // positional arguments followed by one per name in `kwnames` (a tuple or
     // null), all live for the call; `slf` is the index object `register`
     // gave this function.
-    unsafe { guarded(|py| call(py, function_at(slf)?, args, nargsf, kwnames)) }
+    unsafe {
+        if let Some(result) = direct_call(code_of(slf), args, nargsf, kwnames) {
+            return result;
+        }
+        guarded(|py| call(py, function_at(slf)?, args, nargsf, kwnames))
+    }
 }
 
 /// The entry point of function `I` of the library in slot `S`: both are in
@@ -118,12 +123,39 @@ unsafe extern "C" fn indexed<const S: usize, const I: usize>(
 ) -> *mut ffi::PyObject {
     // SAFETY: as in `trampoline`.
     unsafe {
+        if let Some(result) = direct_call(Some(registry::code(S, I)), args, nargsf, kwnames) {
+            return result;
+        }
         guarded(|py| {
             let f = registry::function(registry::code(S, I))
                 .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))?;
             call(py, f, args, nargsf, kwnames)
         })
     }
+}
+
+/// The function's direct call (see `direct`), when it has one and is
+/// called with positional arguments only: a new reference, or `None` for
+/// the general path.
+///
+/// # Safety
+/// As for [`trampoline`].
+#[inline]
+unsafe fn direct_call(
+    code: Option<usize>,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> Option<*mut ffi::PyObject> {
+    let direct = crate::direct::get(code?)?;
+    if !kwnames.is_null() {
+        return None;
+    }
+    let nargs = usize::try_from(nargsf).ok()?;
+    // SAFETY: the caller's contract: `args` holds `nargs` live objects.
+    let given = unsafe { std::slice::from_raw_parts(args, nargs) };
+    // SAFETY: the caller's contract: the GIL is held.
+    unsafe { direct.call(given) }
 }
 
 macro_rules! indexed {
@@ -225,6 +257,16 @@ pub(crate) unsafe fn function_at(slf: *mut ffi::PyObject) -> PyResult<&'static F
         .ok()
         .and_then(registry::function)
         .ok_or_else(|| PyTypeError::new_err("oxbridge: unknown exported function"))
+}
+
+/// The code a function object's `self` holds (see `registry::code`).
+///
+/// # Safety
+/// The GIL is held; `slf` is the index object `register` gave a function.
+unsafe fn code_of(slf: *mut ffi::PyObject) -> Option<usize> {
+    // SAFETY: the caller's contract.
+    let code = unsafe { ffi::PyLong_AsSsize_t(slf) };
+    usize::try_from(code).ok()
 }
 
 /// Positional calls of numbers only (the calculator's shape) skip the general

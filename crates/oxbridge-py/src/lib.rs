@@ -17,6 +17,7 @@ mod arrays;
 mod batch;
 mod callables;
 mod client;
+mod direct;
 mod errors;
 mod registry;
 mod scalar;
@@ -128,6 +129,14 @@ fn fill(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
     m.add("LIBRARY_VERSION", library.version)?;
     m.add("CHECKSUM", format!("{:016x}", library.checksum()))?;
     m.add("CONTRACT", library.contract())?;
+    let direct: Vec<&str> = library
+        .functions
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| direct::get(registry::code(slot, *index)).is_some())
+        .map(|(_, f)| f.name)
+        .collect();
+    m.add("DIRECT", pyo3::types::PyTuple::new(m.py(), direct)?)?;
     m.add(
         "DEFAULT_HTTP_PORT",
         oxbridge_server::ground::config::DEFAULT_HTTP_PORT,
@@ -163,6 +172,7 @@ fn load_library<'py>(
     let library = oxbridge_ffi::host::load(&path)
         .map_err(|e| pyo3::exceptions::PyImportError::new_err(e.to_string()))?;
     let slot = registry::slot_of(library)?;
+    direct::prepare(slot, library);
     let m = PyModule::new(py, name)?;
     m.setattr("__file__", path.display().to_string())?;
     fill(&m, slot)?;

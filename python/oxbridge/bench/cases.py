@@ -239,6 +239,24 @@ def network_floors_and_articles(chosen: list[str]) -> list[Case]:
     return [case for name, make in makers.items() if name in chosen for case in make(where)]
 
 
+def library_cases(chosen: list[str]) -> list[Case]:
+    """A library loaded by the runtime (pystd, when it is installed) called on
+    pyo3, beside CPython's own builtin of the same function (``math.gcd``):
+    the PyO3 floor of a library."""
+    if "pyo3" not in chosen or importlib.util.find_spec("pystd") is None:
+        return []
+    import pystd  # noqa: PLC0415 - an optional example library
+
+    client: Any = bridges.connect("pyo3", library=pystd.LIBRARY)
+    a, b = 1071, 462
+    return [
+        Case("python math.gcd", "gcd", None, "python", "f(a, b)",
+             {"f": math.gcd, "a": a, "b": b}),
+        Case("pyo3 library gcd", "gcd", "pyo3", "oxbridge", "f(a, b)",
+             {"f": client.gcd, "a": a, "b": b}),
+    ]  # fmt: skip
+
+
 def scalar_cases(chosen: list[str]) -> list[Case]:
     """``add`` and ``greet`` on every chosen bridge, with every baseline."""
     a, b = 1 + 3j, -5j
@@ -284,6 +302,7 @@ def scalar_cases(chosen: list[str]) -> list[Case]:
         cases.append(Case("cffi naive ABI compute()", "add", "cffi", "article", "f(a, b)",
                           {"f": naive_cffi_add(), "a": a, "b": b}))  # fmt: skip
     cases += in_process_floors(chosen)
+    cases += library_cases(chosen)
     if set(NETWORK) & set(chosen):
         cases += network_floors_and_articles(chosen)
     return cases

@@ -40,6 +40,8 @@ def targets() -> list[Target]:
     big = f"@{LARGE}"
     return [
         Target("pyo3 add", "python operator.add", 1.3, "pyo3 add vs operator.add(a, b)"),
+        Target("pyo3 library gcd", "python math.gcd", 1.3,
+               "a loaded library's pyo3 call (pystd gcd) vs CPython's math.gcd"),
         Target("ctypes add", "ctypes article wrapper", 0.6,
                "ctypes add vs the article's ctypes wrapper"),
         Target("cffi add", "cffi naive ABI compute()", 0.6,
@@ -182,7 +184,7 @@ def tables(
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in results:
-        if r.group in ("add", "greet"):
+        if r.group in ("add", "greet", "gcd"):
             times = f"{human(r.median)} | {human(r.p99)} | {human(r.min)}"
             out.append(f"| {r.name} | {r.kind} | {times} | {r.count} |")
     out += [

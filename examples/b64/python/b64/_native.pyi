@@ -12,6 +12,7 @@ __all__ = [  # noqa: RUF022 - the exported functions come first, generated
     "CONTRACT",
     "C_HEADER",
     "DEFAULT_GRPC_PORT",
+    "DIRECT",
     "DEFAULT_HTTP_PORT",
     "LIBRARY",
     "LIBRARY_ABI_VERSION",
@@ -47,6 +48,9 @@ LIBRARY_VERSION: str
 CHECKSUM: str
 #: The library's contract, one line per function (what the checksum is of).
 CONTRACT: str
+#: The functions a loaded library's PyO3 bridge calls straight through their
+#: own C symbols (scalars of a plain shape; see `direct.rs`).
+DIRECT: tuple[str, ...]
 #: Vectorized calls of at least this many elements are spread over the cores.
 PARALLEL_THRESHOLD: int
 
