@@ -362,6 +362,12 @@ CONDITIONS = [
      "abs() missing required argument 'z'"),
     ("missing text argument", lambda c: c.greet(), "ArgumentTypeError",
      "greet() missing required argument 'greeting'"),
+    ("too many arguments", lambda c: c.add(1, 2, 3), "ArgumentTypeError",
+     "add() takes 2 positional arguments but 3 were given"),
+    ("too many text arguments", lambda c: c.greet("a", "b", "c"), "ArgumentTypeError",
+     "greet() takes 2 positional arguments but 3 were given"),
+    ("too many, one parameter", lambda c: c.abs(1, 2), "ArgumentTypeError",
+     "abs() takes 1 positional arguments but 2 were given"),
 ]  # fmt: skip
 
 

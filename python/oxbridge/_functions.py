@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from . import _extras, _native
 from ._args import complex_arg
@@ -111,9 +111,7 @@ def bind(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object]) 
     arguments; :class:`ArgumentTypeError` as the PyO3 bridge words it."""
     want = len(f.params)
     if len(args) > want:
-        raise ArgumentTypeError(
-            f"{f.name}() takes {want} positional arguments but {len(args)} were given"
-        )
+        too_many(f)(tuple(args[want:]))
     if not kwargs and len(args) == want:
         return list(args)
     bound: list[object] = [*args, *([_MISSING] * (want - len(args)))]
@@ -211,6 +209,21 @@ def checked(f: FunctionInfo, args: Sequence[object], kwargs: Mapping[str, object
         check(p.type, value, p.name)
         for value, p in zip(bind(f, args, kwargs), f.params, strict=True)
     ]
+
+
+def too_many(f: FunctionInfo) -> Callable[[tuple[object, ...]], NoReturn]:
+    """What a fast path (``def f(a, b, *extra)``) raises for more positional
+    arguments than ``f`` takes: the error :func:`bind` and the PyO3 bridge
+    raise."""
+    want = len(f.params)
+
+    def refuse(extra: tuple[object, ...]) -> NoReturn:
+        given = want + len(extra)
+        raise ArgumentTypeError(
+            f"{f.name}() takes {want} positional arguments but {given} were given"
+        )
+
+    return refuse
 
 
 def named(method: Callable[..., Any], f: FunctionInfo) -> Callable[..., Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .._args import text_arg
 from .._client import _arrays
-from .._functions import FunctionInfo, checker, named
+from .._functions import FunctionInfo, checker, named, too_many
 from ..errors import AbiMismatchError
 
 if TYPE_CHECKING:
@@ -182,7 +182,11 @@ def fast_source(f: FunctionInfo) -> str:
     (a new result), ``_err()`` (a new error string), ``_pass(x)`` (how a
     result or error is passed), ``_result(out)`` and ``_raise(status, err)``."""
     names = [f"_a{i}" for i in range(len(f.params))]
-    lines = [f"def {f.name}({', '.join(names)}):"]
+    lines = [
+        f"def {f.name}({', '.join([*names, '*_extra'])}):",
+        "    if _extra:",
+        "        _too_many(_extra)",
+    ]
     flat: list[str] = []
     for name, p in zip(names, f.params, strict=True):
         if p.type == "complex":
@@ -220,7 +224,9 @@ def is_complex_pair(f: FunctionInfo) -> bool:
 #: function with flattened arguments), ``_take``/``_give`` (the pool's pop and
 #: append), ``_pair()`` (a new ``double[2]``), ``_null``, ``_errors`` (what
 #: the FFI raises for an argument it cannot pass) and ``_slow(a, b)``.
-_PAIR_SOURCE = """def {name}(_a, _b):
+_PAIR_SOURCE = """def {name}(_a, _b, *_extra):
+    if _extra:
+        _too_many(_extra)
     try:
         _o = _take()
     except IndexError:
@@ -242,7 +248,7 @@ def generate_pair(f: FunctionInfo, namespace: dict[str, Any]) -> Callable[..., A
     """Compile the optimistic fast path of the complex pair ``f`` in
     ``namespace``, named and documented as ``f``."""
     code = compile(_PAIR_SOURCE.format(name=f.name), f"<oxbridge pair path of {f.name}>", "exec")
-    scope = dict(namespace)
+    scope = {**namespace, "_too_many": too_many(f)}
     exec(code, scope)
     return named(scope[f.name], f)
 
@@ -259,6 +265,6 @@ def generate(f: FunctionInfo, namespace: dict[str, Any]) -> Callable[..., Any]:
     """Compile ``f``'s fast path in ``namespace``, with its parameters named as
     ``f``'s (keyword calls bind as on PyO3) and its doc."""
     code = compile(fast_source(f), f"<oxbridge fast path of {f.name}>", "exec")
-    scope = {**_checks(), **namespace}
+    scope = {**_checks(), **namespace, "_too_many": too_many(f)}
     exec(code, scope)
     return named(scope[f.name], f)

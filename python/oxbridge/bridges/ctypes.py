@@ -27,7 +27,7 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Any, cast
 
-from .._functions import FunctionInfo, checked, named
+from .._functions import FunctionInfo, checked, named, too_many
 from . import _cabi
 from ._loaded import ARRAY_FREE, InProcessClient, Symbols
 
@@ -97,7 +97,9 @@ _FLAT: dict[str, Any] = {"double": c_double, "const char *": ctypes.c_char_p, "s
 #: point at them. Whatever is not a plain call (an argument that
 #: is not a number, an error status) takes the checked path, ``_slow``, which
 #: raises the error with its message (the function is pure).
-_PACKED_PAIR = """def {name}(_a, _b):
+_PACKED_PAIR = """def {name}(_a, _b, *_extra):
+    if _extra:
+        _too_many(_extra)
     try:
         _s = _take()
     except IndexError:
@@ -196,6 +198,7 @@ class _Symbols(Symbols):
             "_pack": _FOUR_DOUBLES.pack_into,
             "_errors": (AttributeError, TypeError, OverflowError, struct.error),
             "_slow": slow,
+            "_too_many": too_many(f),
         }
         source = _PACKED_PAIR.format(name=f.name)
         exec(compile(source, f"<oxbridge pair path of {f.name}>", "exec"), namespace)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _frames, _native
 from .._args import complex_arg
 from .._client import Client
-from .._functions import FunctionInfo, bind, checked, named
+from .._functions import FunctionInfo, bind, checked, named, too_many
 from . import _catalogue
 from ._network import Options, TcpTarget, opener
 from ._protobuf import decode_many_reply, decode_reply, encode_request, many_request_parts
@@ -173,8 +173,11 @@ class GrpcClient(Client):
         if f.all_complex and len(f.params) == 2:
             encode_pair = pair_encoder(f)
             call = self._channel.call
+            refuse = too_many(f)
 
-            def op(a: Any, b: Any) -> complex:
+            def op(a: Any, b: Any, *extra: Any) -> complex:
+                if extra:
+                    refuse(extra)
                 reply = call(path, encode_pair(a, b), self.timeout)
                 result: complex = decode_reply(f, reply, where)
                 return result
