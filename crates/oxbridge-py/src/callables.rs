@@ -30,14 +30,20 @@ pub(crate) type Few<T> = SmallVec<[T; 6]>;
 pub fn register(m: &Bound<'_, PyModule>, slot: usize) -> PyResult<()> {
     let library = registry::at(slot).ok_or_else(|| PyTypeError::new_err("oxbridge: no library"))?;
     for (index, f) in library.functions.iter().enumerate() {
-        let meth = INDEXED
+        // A function with a direct call (see `direct`) gets the entry point
+        // that tries it; any other pays nothing for it.
+        let code = registry::code(slot, index);
+        let table = if crate::direct::get(code).is_some() {
+            &INDEXED_DIRECT
+        } else {
+            &INDEXED
+        };
+        let meth = table
             .get(slot)
             .and_then(|functions| functions.get(index))
             .copied()
             .unwrap_or(trampoline);
-        let code = registry::code(slot, index)
-            .into_pyobject(m.py())?
-            .into_any();
+        let code = code.into_pyobject(m.py())?.into_any();
         let function = native_function(m, f.name, &text_signature(f), code, meth)?;
         m.add(f.name, function)?;
     }
@@ -114,8 +120,8 @@ unsafe extern "C" fn trampoline(
 
 /// The entry point of function `I` of the library in slot `S`: both are in
 /// the code, so a call reads nothing from `slf` (one call into CPython
-/// fewer, on every call).
-unsafe extern "C" fn indexed<const S: usize, const I: usize>(
+/// fewer, on every call). `D`: the function has a direct call, tried first.
+unsafe extern "C" fn indexed<const S: usize, const I: usize, const D: bool>(
     _slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
@@ -123,8 +129,10 @@ unsafe extern "C" fn indexed<const S: usize, const I: usize>(
 ) -> *mut ffi::PyObject {
     // SAFETY: as in `trampoline`.
     unsafe {
-        if let Some(result) = direct_call(Some(registry::code(S, I)), args, nargsf, kwnames) {
-            return result;
+        if D {
+            if let Some(result) = direct_call(Some(registry::code(S, I)), args, nargsf, kwnames) {
+                return result;
+            }
         }
         guarded(|py| {
             let f = registry::function(registry::code(S, I))
@@ -159,16 +167,19 @@ unsafe fn direct_call(
 }
 
 macro_rules! indexed {
-    ($($s:literal)*) => { [$(indexed!(@slot $s)),*] };
-    (@slot $s:literal) => {
-        indexed!(@each $s; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
+    ($d:literal; $($s:literal)*) => { [$(indexed!(@slot $d $s)),*] };
+    (@slot $d:literal $s:literal) => {
+        indexed!(@each $d $s; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
     };
-    (@each $s:literal; $($i:literal)*) => { [$(indexed::<$s, $i> as FastCall),*] };
+    (@each $d:literal $s:literal; $($i:literal)*) => { [$(indexed::<$s, $i, $d> as FastCall),*] };
 }
 
 /// The entry points of the first functions of the first libraries, by slot
 /// and index (see [`indexed`]).
-static INDEXED: [[FastCall; 32]; 4] = indexed!(0 1 2 3);
+static INDEXED: [[FastCall; 32]; 4] = indexed!(false; 0 1 2 3);
+
+/// The same, for functions with a direct call (see `direct`).
+static INDEXED_DIRECT: [[FastCall; 32]; 4] = indexed!(true; 0 1 2 3);
 
 /// Runs `body` with the GIL, as a C entry point: a panic becomes an
 /// `InternalError`, the result a new reference or null with the error set,
